@@ -1,0 +1,28 @@
+export type { ErrorCode, OnceflowErrorOptions } from './errors.ts';
+export {
+  describeValue,
+  ErrorCodes,
+  FatalHandlerError,
+  isRetriable,
+  OnceflowError,
+  OptionError,
+  PublishError,
+  SchemaVersionError,
+  ValidationError,
+} from './errors.ts';
+export { TypedEmitter } from './events.ts';
+export { fnv1a32, keyLockId, SHARD_COUNT, shardOf } from './hash.ts';
+export type { Headers } from './headers.ts';
+export { decodeHeaders, HeaderNames } from './headers.ts';
+export { assertIdentifier, isValidTopic, qualifiedName, quoteIdentifier } from './identifiers.ts';
+export { isUuid, newMessageId } from './ids.ts';
+export type { LogFields, Logger, LogLevel } from './logger.ts';
+export { createJsonLogger, silentLogger } from './logger.ts';
+export type { EncodedMessage, MessageInput, MessageLimits } from './message.ts';
+export { encodeMessage, encodePayload } from './message.ts';
+export type { MigrateOptions } from './migrate.ts';
+export { checkSchemaVersion, dropSchema, migrate } from './migrate.ts';
+export { boolOption, choiceOption, intOption, requiredOption, stringOption } from './options.ts';
+export type { Tables } from './schema.ts';
+export { DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
+export type { IncomingRecord, OutgoingRecord, PartitionBatch, Publisher, Subscriber } from './transport.ts';

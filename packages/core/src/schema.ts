@@ -1,0 +1,33 @@
+import { assertIdentifier, quoteIdentifier } from './identifiers.ts';
+
+/** The schema version this code understands; each migration bumps it by one. */
+export const SCHEMA_VERSION = 1;
+
+/** Default schema holding Onceflow's tables. */
+export const DEFAULT_SCHEMA = 'onceflow';
+
+/** Fully quoted table names within one validated schema. */
+export interface Tables {
+  readonly schema: string;
+  readonly outbox: string;
+  readonly inbox: string;
+  readonly relayShards: string;
+  readonly deadLetters: string;
+  readonly meta: string;
+  /** The LISTEN/NOTIFY channel producers notify on commit. */
+  readonly channel: string;
+}
+
+/** Resolves the table names of `schema` (validated). */
+export function tablesFor(schema: string = DEFAULT_SCHEMA): Tables {
+  const s = quoteIdentifier(assertIdentifier('schema', schema));
+  return {
+    schema,
+    outbox: `${s}."outbox"`,
+    inbox: `${s}."inbox"`,
+    relayShards: `${s}."relay_shards"`,
+    deadLetters: `${s}."dead_letters"`,
+    meta: `${s}."meta"`,
+    channel: `onceflow_${schema}`,
+  };
+}

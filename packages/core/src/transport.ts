@@ -1,0 +1,62 @@
+/** A record as handed to a {@link Publisher}. */
+export interface OutgoingRecord {
+  readonly topic: string;
+  /** The business key; the transport maps it to a partition with the Java-compatible partitioner. */
+  readonly key: string;
+  readonly value: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * Publishes records to a broker. `publish` resolves only when the broker has acknowledged
+ * every record durably (acks from all in-sync replicas), and keeps the order of records that
+ * share a topic and key. It rejects with an error whose `retriable` flag says whether trying
+ * again may help.
+ */
+export interface Publisher {
+  connect(): Promise<void>;
+  publish(records: readonly OutgoingRecord[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** A record as a transport delivers it to a consumer. */
+export interface IncomingRecord {
+  readonly topic: string;
+  readonly partition: number;
+  /** Kafka offset as a decimal string. */
+  readonly offset: string;
+  readonly key: string | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Broker timestamp, milliseconds since the epoch, as a decimal string. */
+  readonly timestamp: string;
+}
+
+/** A batch of records from one partition, in offset order. */
+export interface PartitionBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly IncomingRecord[];
+  /**
+   * Marks every record up to `offset` as done, so the next fetch starts after it. Records not
+   * resolved when the batch handler returns are fetched again.
+   */
+  resolve(offset: string): void;
+  /**
+   * Commits `nextOffset` (last handled + 1) for this partition to the group, unless the
+   * partition was revoked meanwhile. Resolves false when nothing was committed.
+   */
+  commit(nextOffset: string): Promise<boolean>;
+  /** Keeps the group membership alive during long work. */
+  heartbeat(): Promise<void>;
+  /** False once the partition was revoked or the subscriber is stopping: stop taking work. */
+  isActive(): boolean;
+}
+
+/** Delivers partition batches of the subscribed topics to one handler. */
+export interface Subscriber {
+  /** Joins the group and starts calling `onBatch`; returns once running. */
+  start(onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void>;
+  /** Stops fetching, waits for running batch handlers, leaves the group. */
+  stop(): Promise<void>;
+}

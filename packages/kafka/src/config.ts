@@ -1,0 +1,68 @@
+import type { ConnectionOptions } from 'node:tls';
+import type { Logger } from '@onceflow/core';
+import { intOption, OptionError, silentLogger } from '@onceflow/core';
+import type { KafkaConfig, LogEntry, RetryOptions, SASLOptions } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
+
+/** How to reach Kafka. Credentials come from the caller or the environment, never from logs. */
+export interface KafkaConnectionOptions {
+  /** `host:port` list. @defaultValue KAFKA_BROKERS split on commas, else ["127.0.0.1:9092"] */
+  brokers?: readonly string[];
+  /** Client id reported to the brokers. @defaultValue "onceflow" */
+  clientId?: string;
+  /** TLS: `true` or Node TLS options, passed to kafkajs as they are. */
+  ssl?: boolean | ConnectionOptions;
+  /** SASL settings, passed to kafkajs as they are. */
+  sasl?: SASLOptions;
+  /** Connection timeout. @defaultValue 3000 */
+  connectionTimeoutMs?: number;
+  /** Request timeout. @defaultValue 30000 */
+  requestTimeoutMs?: number;
+  /** Retries of kafkajs's own request loop, set explicitly so NODE_ENV never changes them. @defaultValue 5 */
+  retries?: number;
+  /** Where kafkajs's own log lines go. @defaultValue a silent logger */
+  logger?: Logger;
+}
+
+/** The default broker list: KAFKA_BROKERS, else the local broker. */
+export function defaultBrokers(): string[] {
+  const fromEnv = process.env.KAFKA_BROKERS;
+  if (fromEnv !== undefined && fromEnv.trim() !== '')
+    return fromEnv
+      .split(',')
+      .map((b) => b.trim())
+      .filter((b) => b !== '');
+  return ['127.0.0.1:9092'];
+}
+
+/** Explicit kafkajs retry settings (kafkajs picks other defaults under NODE_ENV=test). */
+export function retryOptions(retries: number): RetryOptions {
+  return { retries, initialRetryTime: 100, maxRetryTime: 2_000, factor: 0.2, multiplier: 2 };
+}
+
+/** Builds a kafkajs client from {@link KafkaConnectionOptions}. */
+export function createKafka(options: KafkaConnectionOptions = {}): Kafka {
+  const brokers = options.brokers ?? defaultBrokers();
+  if (brokers.length === 0 || brokers.some((b) => typeof b !== 'string' || !/^[^\s:]+:\d+$/.test(b))) {
+    throw new OptionError('brokers', brokers, 'a non-empty list of "host:port" strings');
+  }
+  const logger = options.logger ?? silentLogger;
+  const config: KafkaConfig = {
+    clientId: options.clientId ?? 'onceflow',
+    brokers: [...brokers],
+    connectionTimeout: intOption('connectionTimeoutMs', options.connectionTimeoutMs, 3_000, 100),
+    requestTimeout: intOption('requestTimeoutMs', options.requestTimeoutMs, 30_000, 100),
+    retry: retryOptions(intOption('retries', options.retries, 5, 0, 1_000)),
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      const { message, ...rest } = entry.log;
+      const fields = { namespace: entry.namespace, ...rest };
+      if (entry.level <= logLevel.ERROR) logger.error(fields, message);
+      else if (entry.level === logLevel.WARN) logger.warn(fields, message);
+      else logger.debug(fields, message);
+    },
+  };
+  if (options.ssl !== undefined) config.ssl = options.ssl;
+  if (options.sasl !== undefined) config.sasl = options.sasl;
+  return new Kafka(config);
+}

@@ -1,0 +1,110 @@
+import type { IncomingRecord, PartitionBatch, Subscriber } from '@onceflow/core';
+import { boolOption, decodeHeaders, intOption, isValidTopic, OptionError, stringOption } from '@onceflow/core';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { retryOptions } from './config.ts';
+
+/** Options of {@link KafkaSubscriber}. */
+export interface KafkaSubscriberOptions {
+  /** Consumer group id. */
+  groupId: string;
+  /** Topics to read. */
+  topics: readonly string[];
+  /** Start from the earliest offset when the group has none committed. @defaultValue true */
+  fromBeginning?: boolean;
+  /** Group session timeout. @defaultValue 30000 */
+  sessionTimeoutMs?: number;
+  /** Heartbeat interval. @defaultValue 3000 */
+  heartbeatIntervalMs?: number;
+  /** Rebalance timeout. @defaultValue 60000 */
+  rebalanceTimeoutMs?: number;
+  /** Partitions handled at the same time. @defaultValue 4 */
+  partitionsConsumedConcurrently?: number;
+  /** Largest fetch per partition. @defaultValue 1048576 */
+  maxBytesPerPartition?: number;
+  /** Longest wait of a fetch for new data. @defaultValue 100 */
+  maxWaitTimeMs?: number;
+}
+
+/**
+ * A kafkajs consumer with auto-commit and batch auto-resolve off: offsets move only when the
+ * handler resolves and commits them, after its work is durable.
+ */
+export class KafkaSubscriber implements Subscriber {
+  readonly #consumer: Consumer;
+  readonly #topics: readonly string[];
+  readonly #fromBeginning: boolean;
+  readonly #concurrency: number;
+  #running = false;
+  /** Bumped at every rebalance: a batch from an older generation may no longer own its partition. */
+  #generation = 0;
+
+  constructor(kafka: Kafka, options: KafkaSubscriberOptions) {
+    const groupId = stringOption('groupId', options.groupId, '');
+    if (!Array.isArray(options.topics) || options.topics.length === 0 || !options.topics.every(isValidTopic)) {
+      throw new OptionError('topics', options.topics, 'a non-empty list of valid Kafka topic names');
+    }
+    this.#topics = [...options.topics];
+    this.#fromBeginning = boolOption('fromBeginning', options.fromBeginning, true);
+    this.#concurrency = intOption('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, 4, 1, 1_000);
+    this.#consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: intOption('sessionTimeoutMs', options.sessionTimeoutMs, 30_000, 1_000),
+      heartbeatInterval: intOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 3_000, 100),
+      rebalanceTimeout: intOption('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000, 1_000),
+      maxBytesPerPartition: intOption('maxBytesPerPartition', options.maxBytesPerPartition, 1_048_576, 1_024),
+      maxWaitTimeInMs: intOption('maxWaitTimeMs', options.maxWaitTimeMs, 100, 0),
+      allowAutoTopicCreation: true,
+      retry: { ...retryOptions(10), restartOnFailure: async () => true },
+    });
+    this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {
+      this.#generation++;
+    });
+  }
+
+  async start(onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void> {
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topics: [...this.#topics], fromBeginning: this.#fromBeginning });
+    this.#running = true;
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.#concurrency,
+      eachBatch: (payload) => onBatch(this.#toBatch(payload)),
+    });
+  }
+
+  #toBatch(payload: EachBatchPayload): PartitionBatch {
+    const { batch } = payload;
+    const generation = this.#generation;
+    const isActive = () => this.#running && generation === this.#generation && payload.isRunning() && !payload.isStale();
+    const records: IncomingRecord[] = batch.messages.map((m) => ({
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: m.offset,
+      key: m.key === null || m.key === undefined ? null : m.key.toString('utf8'),
+      value: m.value ?? null,
+      headers: decodeHeaders(m.headers),
+      timestamp: m.timestamp,
+    }));
+    return {
+      topic: batch.topic,
+      partition: batch.partition,
+      records,
+      resolve: (offset) => payload.resolveOffset(offset),
+      commit: async (nextOffset) => {
+        // kafkajs may commit for partitions it no longer owns after a rebalance (its issue
+        // 1046); checking here narrows that window, and the inbox makes it harmless.
+        if (!isActive()) return false;
+        await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: nextOffset }]);
+        return true;
+      },
+      heartbeat: () => payload.heartbeat(),
+      isActive,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#consumer.disconnect();
+  }
+}

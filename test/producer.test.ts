@@ -1,0 +1,126 @@
+import { migrate, ValidationError } from '@onceflow/core';
+import { DuplicateMessageError, OutboxWriter } from '@onceflow/producer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestDatabase } from './support/database.ts';
+import { createTestDatabase } from './support/database.ts';
+
+let db: TestDatabase;
+const outbox = new OutboxWriter();
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await migrate(db.knex);
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+async function rows() {
+  const result = await db.knex.raw(
+    `select id, topic, key, idempotency_key, type, convert_from(payload, 'utf8') as payload, headers, shard from onceflow.outbox order by seq`,
+  );
+  return result.rows as Array<Record<string, unknown>>;
+}
+
+describe('enqueue', () => {
+  it('writes a message in the caller transaction and only if it commits', async () => {
+    await db.knex.raw('truncate onceflow.outbox');
+    const sent = await db.knex.transaction((trx) =>
+      outbox.enqueue(trx, { topic: 'orders', key: 'O-1', payload: { total: 12 }, type: 'order.paid', headers: { a: 'b' } }),
+    );
+    await db.knex
+      .transaction(async (trx) => {
+        await outbox.enqueue(trx, { topic: 'orders', key: 'O-2', payload: 1 });
+        throw new Error('rollback');
+      })
+      .catch(() => undefined);
+    const stored = await rows();
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({
+      id: sent.id,
+      topic: 'orders',
+      key: 'O-1',
+      idempotency_key: sent.id,
+      type: 'order.paid',
+      payload: '{"total":12}',
+      headers: { a: 'b' },
+    });
+    expect(sent.duplicate).toBe(false);
+  });
+
+  it('returns the first message for a repeated (topic, idempotencyKey), or fails when asked', async () => {
+    await db.knex.raw('truncate onceflow.outbox');
+    const first = await db.knex.transaction((trx) =>
+      outbox.enqueue(trx, { topic: 'pay', key: 'P', payload: {}, idempotencyKey: 'payment:PAY-981' }),
+    );
+    const again = await db.knex.transaction((trx) =>
+      outbox.enqueue(trx, [
+        { topic: 'pay', key: 'P', payload: { n: 2 }, idempotencyKey: 'payment:PAY-981' },
+        { topic: 'pay', key: 'P', payload: { n: 3 }, idempotencyKey: 'payment:PAY-982' },
+        { topic: 'other', key: 'P', payload: { n: 4 }, idempotencyKey: 'payment:PAY-981' },
+      ]),
+    );
+    expect(again.map((m) => m.duplicate)).toEqual([true, false, false]);
+    expect(again[0]?.id).toBe(first.id);
+    expect(await rows()).toHaveLength(3);
+    const strict = new OutboxWriter({ onDuplicate: 'error' });
+    await expect(
+      db.knex.transaction((trx) => strict.enqueue(trx, { topic: 'pay', key: 'P', payload: {}, idempotencyKey: 'payment:PAY-981' })),
+    ).rejects.toBeInstanceOf(DuplicateMessageError);
+  });
+
+  it('refuses bad input naming the field, and writes nothing of the call', async () => {
+    await db.knex.raw('truncate onceflow.outbox');
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const cases: Array<[unknown, string]> = [
+      [{ topic: 'orders', payload: 1 }, 'messages[1].key'],
+      [{ key: 'k', payload: 1 }, 'messages[1].topic'],
+      [{ topic: 'bad topic!', key: 'k', payload: 1 }, 'messages[1].topic'],
+      [{ topic: 'orders', key: 'k', payload: cyclic }, 'messages[1].payload'],
+      [{ topic: 'orders', key: 'k', payload: { amount: 10n } }, 'messages[1].payload.amount'],
+      [{ topic: 'orders', key: 'k', payload: { f: Number.NaN } }, 'messages[1].payload.f'],
+      [{ topic: 'orders', key: 'k', payload: 'x'.repeat(1_000_001) }, 'messages[1].payload'],
+    ];
+    for (const [bad, field] of cases) {
+      const error = await db.knex
+        .transaction((trx) => outbox.enqueue(trx, [{ topic: 'orders', key: 'good', payload: 1 }, bad as never]))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error, field).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe(field);
+    }
+    expect(await rows()).toHaveLength(0);
+  });
+
+  it('orders one key by commit order when producer transactions overlap', async () => {
+    await db.knex.raw('truncate onceflow.outbox');
+    let releaseFirst: () => void = () => undefined;
+    const firstHoldsLock = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    let firstEnqueued: () => void = () => undefined;
+    const enqueued = new Promise<void>((resolve) => {
+      firstEnqueued = resolve;
+    });
+    // T1 enqueues first but commits last; T2 must wait for it, so T2's row follows T1's.
+    const t1 = db.knex.transaction(async (trx) => {
+      await outbox.enqueue(trx, { topic: 'orders', key: 'K', payload: 't1' });
+      firstEnqueued();
+      await firstHoldsLock;
+    });
+    await enqueued;
+    let t2Done = false;
+    const t2 = db.knex.transaction(async (trx) => {
+      await outbox.enqueue(trx, { topic: 'orders', key: 'K', payload: 't2' });
+      t2Done = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(t2Done).toBe(false);
+    releaseFirst();
+    await Promise.all([t1, t2]);
+    expect((await rows()).map((r) => r.payload)).toEqual(['"t1"', '"t2"']);
+  });
+});
