@@ -60,15 +60,17 @@ export async function up(knex) {
   await knex.raw(`create index outbox_dead on ${s}.outbox (dead_at) where status = 'dead'`);
 
   // One notification per producer statement, delivered by PostgreSQL only at commit, so a
-  // relay is never woken for rows it cannot see yet.
+  // relay is never woken for rows it cannot see yet. The payload lists the shards written
+  // ("3,17"), so only the relay holding those shards wakes them.
   await knex.raw(`
     create function ${s}.outbox_notify() returns trigger language plpgsql as $$
     begin
-      perform pg_notify('onceflow_${name}', '');
+      perform pg_notify('onceflow_${name}', (select coalesce(string_agg(distinct shard::text, ','), '') from inserted));
       return null;
     end $$`);
   await knex.raw(`
     create trigger outbox_notify after insert on ${s}.outbox
+    referencing new table as inserted
     for each statement execute function ${s}.outbox_notify()`);
 
   await knex.raw(`
@@ -122,6 +124,10 @@ export async function up(knex) {
       replayed_at timestamptz
     )`);
   await knex.raw(`create index dead_letters_consumer on ${s}.dead_letters (consumer, id) where replayed_at is null`);
+  // A record redelivered after a crash between parking and the offset commit is parked once.
+  await knex.raw(
+    `create unique index dead_letters_record on ${s}.dead_letters (consumer, topic, partition, "offset") where replayed_at is null`,
+  );
 }
 
 /** @param {import('knex').Knex} knex */

@@ -91,14 +91,27 @@ export class SchemaVersionError extends OnceflowError {
   }
 }
 
+/**
+ * What a publish failure is about: `'broker'` when the broker or the connection to it is
+ * unavailable (every record would fail alike, so no record is to blame), `'record'` when the
+ * broker refused these records (too large, unknown topic, not authorised).
+ */
+export type PublishErrorScope = 'broker' | 'record';
+
 /** Publishing to the broker failed. */
 export class PublishError extends OnceflowError {
   /** The topic being published to. */
   readonly topic: string | undefined;
+  /**
+   * Whether the broker as a whole or the records failed; undefined when the transport cannot
+   * tell. The relay never counts a `'broker'` failure as an attempt of a message.
+   */
+  readonly scope: PublishErrorScope | undefined;
 
-  constructor(message: string, options: OnceflowErrorOptions & { topic?: string } = {}) {
+  constructor(message: string, options: OnceflowErrorOptions & { topic?: string; scope?: PublishErrorScope } = {}) {
     super(ErrorCodes.publish, message, options);
     this.topic = options.topic;
+    this.scope = options.scope;
   }
 }
 

@@ -1,4 +1,4 @@
-export type { ErrorCode, OnceflowErrorOptions } from './errors.ts';
+export type { ErrorCode, OnceflowErrorOptions, PublishErrorScope } from './errors.ts';
 export {
   describeValue,
   ErrorCodes,

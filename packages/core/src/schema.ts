@@ -12,6 +12,8 @@ export interface Tables {
   readonly outbox: string;
   readonly inbox: string;
   readonly relayShards: string;
+  /** Live relays and their heartbeats. */
+  readonly relays: string;
   readonly deadLetters: string;
   readonly meta: string;
   /** The LISTEN/NOTIFY channel producers notify on commit. */
@@ -26,6 +28,7 @@ export function tablesFor(schema: string = DEFAULT_SCHEMA): Tables {
     outbox: `${s}."outbox"`,
     inbox: `${s}."inbox"`,
     relayShards: `${s}."relay_shards"`,
+    relays: `${s}."relays"`,
     deadLetters: `${s}."dead_letters"`,
     meta: `${s}."meta"`,
     channel: `onceflow_${schema}`,

@@ -1,3 +1,4 @@
+import type { PublishErrorScope } from '@onceflow/core';
 import { PublishError } from '@onceflow/core';
 
 /** Broker answers that no retry can fix: the record or the request itself is wrong. */
@@ -37,6 +38,46 @@ export function kafkaErrorType(error: unknown): string | undefined {
 }
 
 /**
+ * Broker answers that say the cluster (or a partition leader) is unavailable for now, not
+ * that the records are wrong: every record would fail alike.
+ */
+const BROKER_TYPES = new Set([
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'NOT_LEADER_OR_FOLLOWER',
+  'REQUEST_TIMED_OUT',
+  'REPLICA_NOT_AVAILABLE',
+  'NETWORK_EXCEPTION',
+  'NOT_ENOUGH_REPLICAS',
+  'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+  'NOT_CONTROLLER',
+  'KAFKA_STORAGE_ERROR',
+  'BROKER_NOT_AVAILABLE',
+  'FENCED_LEADER_EPOCH',
+  'UNKNOWN_LEADER_EPOCH',
+  'PREFERRED_LEADER_NOT_AVAILABLE',
+  'ELIGIBLE_LEADERS_NOT_AVAILABLE',
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'CONCURRENT_TRANSACTIONS',
+  'THROTTLING_QUOTA_EXCEEDED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+]);
+
+/**
+ * Whether a kafkajs failure concerns the broker as a whole or the records sent. Only a
+ * protocol error the broker returned for the records (and not one of {@link BROKER_TYPES})
+ * blames the records; connection refused or closed, request timeouts, missing metadata and
+ * kafkajs's "retries exceeded" over any of those are broker-wide.
+ */
+export function publishErrorScope(error: unknown): PublishErrorScope {
+  const type = kafkaErrorType(error);
+  if (type === undefined) return 'broker';
+  return BROKER_TYPES.has(type) ? 'broker' : 'record';
+}
+
+/**
  * Wraps a kafkajs publish failure. It is retriable unless the broker named a fault in the
  * record or in our permissions: kafkajs's "retries exceeded" is retriable for us, since our
  * own backoff runs above kafkajs's.
@@ -48,6 +89,7 @@ export function toPublishError(error: unknown, topic?: string): PublishError {
   return new PublishError(`Publishing to Kafka failed${type === undefined ? '' : ` (${type})`}: ${message}`, {
     cause: error,
     retriable,
+    scope: publishErrorScope(error),
     ...(topic === undefined ? {} : { topic }),
   });
 }

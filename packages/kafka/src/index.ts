@@ -1,6 +1,6 @@
 export type { KafkaConnectionOptions } from './config.ts';
 export { createKafka, defaultBrokers, retryOptions } from './config.ts';
-export { kafkaErrorType, toPublishError } from './errors.ts';
+export { kafkaErrorType, publishErrorScope, toPublishError } from './errors.ts';
 export type { KafkaPublisherOptions } from './publisher.ts';
 export { KafkaPublisher } from './publisher.ts';
 export type { KafkaSubscriberOptions } from './subscriber.ts';

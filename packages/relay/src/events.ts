@@ -1,0 +1,52 @@
+/** Payloads of the events a {@link Relay} emits, by name. */
+export interface RelayEvents {
+  /** A batch reached the broker and was marked published. */
+  'relay:batch:published': { shard: number; count: number; durationMs: number };
+  /**
+   * A publish failed and will be tried again: one message after a record-level failure
+   * (`scope: 'record'`, counted as an attempt), or a shard's batch while the broker is
+   * unavailable (`scope: 'broker'`, never counted against any message).
+   */
+  'relay:retry':
+    | {
+        scope: 'record';
+        id: string;
+        topic: string;
+        key: string;
+        attempt: number;
+        nextAttemptAt: Date;
+        error: unknown;
+      }
+    | { scope: 'broker'; shard: number; attempt: number; delayMs: number; error: unknown };
+  /** A message was parked after its last attempt or a non-retriable failure. */
+  'relay:dead': { id: string; topic: string; key: string; attempts: number; error: unknown };
+  /** This relay took a shard's lease. */
+  'relay:lease:gained': { shard: number; fencingToken: string };
+  /**
+   * This relay no longer holds a shard: `released` (stop or hand-over), `expired` (not
+   * renewed in time) or `taken` (another relay holds it now).
+   */
+  'relay:lease:lost': { shard: number; fencingToken: string; reason: 'released' | 'expired' | 'taken' };
+  /** A background loop failed; it carries on (with backoff) after reporting. */
+  'relay:error': { error: unknown; during: string };
+}
+
+/** Counters of one relay since it started. */
+export interface RelayStats {
+  /** Messages published and marked. */
+  published: number;
+  /** Batches published. */
+  batches: number;
+  /** Record-level failures retried later. */
+  retried: number;
+  /** Messages parked as dead. */
+  dead: number;
+  /** Publish attempts that failed because the broker was unavailable. */
+  brokerFailures: number;
+  /** Shards this relay holds now. */
+  shards: number[];
+  /** Pending messages in this relay's shards at the last lease tick. */
+  backlog: number;
+  /** Age of the oldest due message in this relay's shards at the last lease tick, in ms. */
+  oldestPendingAgeMs: number | null;
+}

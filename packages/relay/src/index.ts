@@ -1,0 +1,19 @@
+export type {
+  AttemptError,
+  DeadMessage,
+  ListDeadOptions,
+  PruneOutboxOptions,
+  RequeueSelection,
+  SchemaOption,
+  TopicStatus,
+} from './admin.ts';
+export { listDead, outboxStatus, pruneOutbox, requeueDead } from './admin.ts';
+export { backoffMs } from './backoff.ts';
+export type { RelayEvents, RelayStats } from './events.ts';
+export { leasePlan, shardShare } from './lease-share.ts';
+export type { RelayProcess, RelayProcessOptions } from './main.ts';
+export { runRelayProcess } from './main.ts';
+export type { OnDead, RelayOptions, ResolvedRelayOptions } from './options.ts';
+export { defaultRelayId, resolveRelayOptions } from './options.ts';
+export { failureScope } from './publish-rows.ts';
+export { Relay } from './relay.ts';

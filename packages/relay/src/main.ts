@@ -1,0 +1,103 @@
+import type { Logger, Publisher } from '@onceflow/core';
+import { createJsonLogger, DEFAULT_SCHEMA, OptionError } from '@onceflow/core';
+import type { Knex } from 'knex';
+import knexFactory from 'knex';
+import type { RelayOptions } from './options.ts';
+import { Relay } from './relay.ts';
+
+/** Options of {@link runRelayProcess}. */
+export interface RelayProcessOptions {
+  /**
+   * The publisher (e.g. a KafkaPublisher built from KAFKA_BROKERS); the relay connects and
+   * disconnects it.
+   */
+  publisher: Publisher;
+  /** PostgreSQL connection string. @defaultValue DATABASE_URL */
+  databaseUrl?: string;
+  /** Schema of Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
+  schema?: string;
+  /** Pool size of the relay's database connections (keep it above `concurrency`). @defaultValue concurrency + 4 */
+  poolSize?: number;
+  /** Further relay options (timings, batch size, onDead...). */
+  relay?: Omit<RelayOptions, 'knex' | 'publisher' | 'schema' | 'logger'>;
+  /** @defaultValue JSON lines on stderr at level info */
+  logger?: Logger;
+  /** How the process ends; tests replace it. @defaultValue process.exit */
+  exit?: (code: number) => void;
+}
+
+/** A running relay process: the relay, and a promise that settles when it has stopped. */
+export interface RelayProcess {
+  readonly relay: Relay;
+  /** Resolves after a graceful stop (first SIGTERM/SIGINT, or `shutdown()`). */
+  readonly stopped: Promise<void>;
+  /** Stops gracefully, as the first signal does. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Runs a relay as a process: connects to DATABASE_URL, starts the relay, and on the first
+ * SIGTERM or SIGINT stops it gracefully (in-flight batch finished or released, leases
+ * released, connections closed) and exits 0; a second signal exits at once with 130 (the
+ * leases then expire and other relays take over; nothing is lost).
+ */
+export async function runRelayProcess(options: RelayProcessOptions): Promise<RelayProcess> {
+  const logger = options.logger ?? createJsonLogger('info', { component: 'onceflow-relay' });
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
+  if (databaseUrl === undefined || databaseUrl === '') {
+    throw new OptionError('databaseUrl', databaseUrl, 'a PostgreSQL connection string (set DATABASE_URL)');
+  }
+  const schema = options.schema ?? (process.env.ONCEFLOW_SCHEMA || DEFAULT_SCHEMA);
+  const concurrency = options.relay?.concurrency ?? 4;
+  const knex: Knex = knexFactory({
+    client: 'pg',
+    connection: databaseUrl,
+    pool: { min: 0, max: options.poolSize ?? concurrency + 4 },
+  });
+  const relay = new Relay({ ...options.relay, knex, publisher: options.publisher, schema, logger });
+  try {
+    await relay.start();
+  } catch (error) {
+    await relay.stop().catch(() => undefined);
+    await knex.destroy();
+    throw error;
+  }
+
+  let signals = 0;
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopping ??= relay
+      .stop()
+      .finally(() => knex.destroy())
+      .finally(() => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+      });
+    return stopping;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'Second signal: exiting now; leases expire and other relays take over');
+      exit(130);
+      return;
+    }
+    logger.info({ signal }, 'Stopping relay gracefully (send the signal again to exit at once)');
+    shutdown().then(
+      () => exit(0),
+      (error: unknown) => {
+        logger.error({ error }, 'Relay stop failed');
+        exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  relay.events.on('relay:error', ({ error, during }) => logger.debug({ error, during }, 'relay:error'));
+  const stopped = new Promise<void>((resolve) => {
+    const check = () => (stopping === undefined ? setTimeout(check, 100).unref() : stopping.then(resolve, resolve));
+    check();
+  });
+  return { relay, stopped, shutdown };
+}

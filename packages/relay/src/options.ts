@@ -1,0 +1,136 @@
+import { hostname } from 'node:os';
+import type { Logger, Publisher, Tables } from '@onceflow/core';
+import { boolOption, choiceOption, DEFAULT_SCHEMA, intOption, OptionError, silentLogger, stringOption, tablesFor } from '@onceflow/core';
+import type { Knex } from 'knex';
+import type { ClientConfig } from 'pg';
+
+/** What a dead message does to later messages of its key. */
+export type OnDead = 'skip' | 'block';
+
+/** Options of {@link Relay}. Durations are in milliseconds. */
+export interface RelayOptions {
+  /** A knex instance on the database holding the outbox (a pool: the relay runs statements in parallel). */
+  knex: Knex;
+  /** Where records go; the relay connects it on start and disconnects it on stop. */
+  publisher: Publisher;
+  /** Schema holding Onceflow's tables. @defaultValue "onceflow" */
+  schema?: string;
+  /** This relay's name in `relays` and `relay_shards`; must be unique among live relays. @defaultValue host-pid-random */
+  relayId?: string;
+  /** Most rows claimed and published in one batch (one select, one send, one update). @defaultValue 1000 */
+  batchSize?: number;
+  /** Shards worked on at the same time by this relay. @defaultValue 4 */
+  concurrency?: number;
+  /** Idle shards look for work this often even without a notification. @defaultValue 1000 */
+  pollIntervalMs?: number;
+  /**
+   * Lifetime of a shard lease. A killed relay's shards are taken over after at most this long
+   * (plus one renewal interval); leases are renewed every third of it. @defaultValue 15000
+   */
+  leaseMs?: number;
+  /** Attempts of a message before it is dead (broker-wide outages never count). @defaultValue 10 */
+  maxAttempts?: number;
+  /** Backoff after the first failure of a message or of the broker. @defaultValue 500 */
+  minBackoffMs?: number;
+  /** Longest backoff between two attempts. @defaultValue 60000 */
+  maxBackoffMs?: number;
+  /**
+   * `'skip'`: a dead message lets later messages of its key go on (order is broken only around
+   * the parked message). `'block'`: it holds them back until it is requeued. @defaultValue 'skip'
+   */
+  onDead?: OnDead;
+  /** Wake idle shards on PostgreSQL notifications from committing producers. @defaultValue true */
+  listen?: boolean;
+  /**
+   * Connection of the dedicated LISTEN client (a pg connection string or config).
+   * @defaultValue the connection settings of `knex`
+   */
+  listenConnection?: string | ClientConfig;
+  /** Structured log output. @defaultValue a silent logger */
+  logger?: Logger;
+  /**
+   * Published rows older than this are deleted in bounded batches; 0 turns pruning off.
+   * Dead rows are never pruned. @defaultValue 604800000 (7 days)
+   */
+  retentionMs?: number;
+  /** How often this relay prunes published rows. @defaultValue 60000 */
+  pruneIntervalMs?: number;
+  /** Rows deleted per prune statement, so no delete holds locks for long. @defaultValue 1000 */
+  pruneBatchSize?: number;
+}
+
+/** {@link RelayOptions} with every default applied. */
+export interface ResolvedRelayOptions {
+  readonly knex: Knex;
+  readonly publisher: Publisher;
+  readonly tables: Tables;
+  readonly relayId: string;
+  readonly batchSize: number;
+  readonly concurrency: number;
+  readonly pollIntervalMs: number;
+  readonly leaseMs: number;
+  readonly maxAttempts: number;
+  readonly minBackoffMs: number;
+  readonly maxBackoffMs: number;
+  readonly onDead: OnDead;
+  readonly listen: boolean;
+  readonly listenConnection: string | ClientConfig | undefined;
+  readonly logger: Logger;
+  readonly retentionMs: number;
+  readonly pruneIntervalMs: number;
+  readonly pruneBatchSize: number;
+}
+
+/** A default relay id: host, process id and a random suffix, so a restarted process is a new relay. */
+export function defaultRelayId(): string {
+  return `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Validates options and applies defaults; throws OptionError naming the first bad option and its value. */
+export function resolveRelayOptions(options: RelayOptions): ResolvedRelayOptions {
+  if (options === null || typeof options !== 'object') throw new OptionError('options', options, 'an object with knex and publisher');
+  const { knex, publisher } = options;
+  if (typeof knex !== 'function' || typeof (knex as { raw?: unknown }).raw !== 'function') {
+    throw new OptionError('knex', knex, 'a knex instance');
+  }
+  if (publisher === null || typeof publisher !== 'object' || typeof publisher.publish !== 'function') {
+    throw new OptionError('publisher', publisher, 'a Publisher (connect, publish, disconnect)');
+  }
+  const relayId = stringOption('relayId', options.relayId, defaultRelayId());
+  if (relayId.length > 200) throw new OptionError('relayId', relayId, 'at most 200 characters');
+  const leaseMs = intOption('leaseMs', options.leaseMs, 15_000, 300, 3_600_000);
+  const minBackoffMs = intOption('minBackoffMs', options.minBackoffMs, 500, 1, 3_600_000);
+  const maxBackoffMs = intOption('maxBackoffMs', options.maxBackoffMs, 60_000, 1, 86_400_000);
+  if (maxBackoffMs < minBackoffMs)
+    throw new OptionError('maxBackoffMs', maxBackoffMs, `a value of at least minBackoffMs (${minBackoffMs})`);
+  const listenConnection = options.listenConnection;
+  if (
+    listenConnection !== undefined &&
+    !(typeof listenConnection === 'string' && listenConnection.length > 0) &&
+    !(listenConnection !== null && typeof listenConnection === 'object')
+  ) {
+    throw new OptionError('listenConnection', listenConnection, 'a PostgreSQL connection string or pg client config');
+  }
+  const logger = options.logger ?? silentLogger;
+  if (typeof logger?.child !== 'function') throw new OptionError('logger', logger, 'a Logger with debug/info/warn/error/child');
+  return {
+    knex,
+    publisher,
+    tables: tablesFor(options.schema ?? DEFAULT_SCHEMA),
+    relayId,
+    batchSize: intOption('batchSize', options.batchSize, 1_000, 1, 100_000),
+    concurrency: intOption('concurrency', options.concurrency, 4, 1, 64),
+    pollIntervalMs: intOption('pollIntervalMs', options.pollIntervalMs, 1_000, 10, 3_600_000),
+    leaseMs,
+    maxAttempts: intOption('maxAttempts', options.maxAttempts, 10, 1, 1_000_000),
+    minBackoffMs,
+    maxBackoffMs,
+    onDead: choiceOption('onDead', options.onDead, 'skip', ['skip', 'block'] as const),
+    listen: boolOption('listen', options.listen, true),
+    listenConnection,
+    logger: logger.child({ relayId }),
+    retentionMs: intOption('retentionMs', options.retentionMs, 7 * 24 * 3_600_000, 0),
+    pruneIntervalMs: intOption('pruneIntervalMs', options.pruneIntervalMs, 60_000, 100),
+    pruneBatchSize: intOption('pruneBatchSize', options.pruneBatchSize, 1_000, 1, 100_000),
+  };
+}

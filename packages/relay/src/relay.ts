@@ -1,0 +1,277 @@
+import { checkSchemaVersion, SHARD_COUNT, TypedEmitter } from '@onceflow/core';
+import type { RelayEvents, RelayStats } from './events.ts';
+import { leasePlan, shardShare } from './lease-share.ts';
+import { LeaseTable } from './leases.ts';
+import { NotificationListener } from './listener.ts';
+import type { RelayOptions, ResolvedRelayOptions } from './options.ts';
+import { resolveRelayOptions } from './options.ts';
+import { Semaphore } from './semaphore.ts';
+import type { Counters } from './shard-worker.ts';
+import { ShardWorker } from './shard-worker.ts';
+import { claimShards, releaseShards, renewShards } from './sql/claim-shards.ts';
+import { heartbeat, unregister } from './sql/heartbeat.ts';
+import { selectShardBacklog } from './sql/outbox-status.ts';
+import { pruneBatch } from './sql/prune-outbox.ts';
+
+type State = 'new' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * Publishes the outbox to the broker. Any number of relays share one outbox: rows carry a
+ * shard (hash of topic and key), each relay leases about `shards / live relays` shards, and
+ * only a shard's lease holder publishes its rows, in seq order, so one key is only ever in
+ * flight in one relay. Leases expire when a relay dies and are handed over when relays join
+ * or leave; every write is fenced by the lease's token.
+ */
+export class Relay {
+  /** The options in force, defaults applied. */
+  readonly options: ResolvedRelayOptions;
+  /** Typed hooks: batches, retries, dead messages, leases, background errors. */
+  readonly events = new TypedEmitter<RelayEvents>();
+  readonly #leases: LeaseTable;
+  readonly #slots: Semaphore;
+  readonly #workers = new Map<number, ShardWorker>();
+  readonly #counters: Counters = { published: 0, batches: 0, retried: 0, dead: 0, brokerFailures: 0 };
+  readonly #abort = new AbortController();
+  #backlog = { backlog: 0, oldestPendingAgeMs: null as number | null };
+  #state: State = 'new';
+  #tickTimer: NodeJS.Timeout | undefined;
+  #tickRunning: Promise<void> | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
+  #pruneRunning: Promise<void> | undefined;
+  #listener: NotificationListener | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: RelayOptions) {
+    this.options = resolveRelayOptions(options);
+    this.#leases = new LeaseTable(this.options.leaseMs);
+    this.#slots = new Semaphore(this.options.concurrency);
+  }
+
+  /**
+   * Checks the schema version, connects the publisher, joins the relays, claims its share of
+   * shards and starts publishing. Resolves once running.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new Error(`Relay ${this.options.relayId} was already started; create a new Relay`);
+    const { knex, tables, publisher, logger } = this.options;
+    await checkSchemaVersion(knex, tables.schema);
+    await publisher.connect();
+    this.#state = 'running';
+    if (this.options.listen) {
+      const connection = this.options.listenConnection ?? knexConnection(knex);
+      if (connection === undefined) {
+        logger.warn({}, 'No connection settings for LISTEN (pass listenConnection); relying on polling');
+      } else {
+        this.#listener = new NotificationListener({
+          connection,
+          channel: tables.channel,
+          logger,
+          onNotify: (shards) => this.#wake(shards),
+          onError: (error) => this.events.emit('relay:error', { error, during: 'listen' }),
+        });
+        await this.#listener.start();
+      }
+    }
+    await this.#runTick();
+    this.#scheduleTick();
+    if (this.options.retentionMs > 0) this.#schedulePrune();
+    logger.info({ shards: this.#leases.all().map((l) => l.shard) }, 'Relay started');
+  }
+
+  /**
+   * Stops: in-flight batches finish (a broker backoff is cut short, its rows stay pending),
+   * leases are released so other relays take over at once, the relay leaves `relays`, the
+   * LISTEN connection closes and the publisher disconnects.
+   */
+  stop(): Promise<void> {
+    if (this.#state === 'new') {
+      this.#state = 'stopped';
+      return Promise.resolve();
+    }
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const { knex, tables, relayId, logger, publisher } = this.options;
+    this.#state = 'stopping';
+    this.#abort.abort(new Error('Relay stopping'));
+    clearTimeout(this.#tickTimer);
+    clearTimeout(this.#pruneTimer);
+    for (const worker of this.#workers.values()) worker.wake();
+    await Promise.allSettled([this.#tickRunning, this.#pruneRunning, ...[...this.#workers.values()].map((w) => w.done)]);
+    const held = this.#leases.all();
+    try {
+      await releaseShards(knex, tables, relayId, held);
+      await unregister(knex, tables, relayId);
+    } catch (error) {
+      // The leases then simply expire; nothing is lost.
+      this.events.emit('relay:error', { error, during: 'stop' });
+      logger.warn({ error }, 'Could not release leases on stop; they will expire');
+    }
+    for (const lease of held) {
+      this.#leases.drop(lease.shard);
+      this.events.emit('relay:lease:lost', { shard: lease.shard, fencingToken: lease.token, reason: 'released' });
+    }
+    await this.#listener?.stop();
+    await publisher.disconnect().catch((error: unknown) => this.events.emit('relay:error', { error, during: 'stop' }));
+    this.#state = 'stopped';
+    logger.info({ ...this.#counters }, 'Relay stopped');
+  }
+
+  /** Counters since start, the shards held now and the backlog seen at the last lease tick. */
+  stats(): RelayStats {
+    return {
+      ...this.#counters,
+      shards: this.#leases
+        .all()
+        .map((l) => l.shard)
+        .sort((a, b) => a - b),
+      ...this.#backlog,
+    };
+  }
+
+  #isStopping(): boolean {
+    return this.#state !== 'running';
+  }
+
+  #wake(shards: number[] | null): void {
+    if (shards === null) for (const worker of this.#workers.values()) worker.wake();
+    else for (const shard of shards) this.#workers.get(shard)?.wake();
+  }
+
+  #scheduleTick(): void {
+    if (this.#isStopping()) return;
+    this.#tickTimer = setTimeout(
+      async () => {
+        await this.#runTick();
+        this.#scheduleTick();
+      },
+      Math.floor(this.options.leaseMs / 3),
+    );
+  }
+
+  async #runTick(): Promise<void> {
+    this.#tickRunning = this.#tick().catch((error: unknown) => {
+      this.events.emit('relay:error', { error, during: 'lease tick' });
+      this.options.logger.error({ error }, 'Lease tick failed; held leases stay valid until they expire');
+    });
+    await this.#tickRunning;
+  }
+
+  /**
+   * Heartbeat, renew, then move towards this relay's share of shards: hand over the excess
+   * (each once its current batch is done) or claim free and expired leases.
+   */
+  async #tick(): Promise<void> {
+    const { knex, tables, relayId, leaseMs, logger } = this.options;
+    const live = await heartbeat(knex, tables, relayId, leaseMs);
+
+    const sentAt = performance.now();
+    const held = this.#leases.all();
+    const renewed = new Set(await renewShards(knex, tables, relayId, held, leaseMs));
+    for (const lease of held) {
+      if (renewed.has(lease.shard)) this.#leases.hold(lease, sentAt);
+      else this.#leaseLost(lease.shard, lease.token);
+    }
+    if (this.#isStopping()) return;
+
+    const active = this.#leases.all().filter((l) => !l.draining);
+    const plan = leasePlan(active.length, shardShare(SHARD_COUNT, live));
+    if (plan.release > 0) {
+      for (const lease of active.slice(-plan.release)) {
+        lease.draining = true;
+        this.#workers.get(lease.shard)?.wake();
+        logger.info({ shard: lease.shard, liveRelays: live }, 'Handing shard over to balance relays');
+      }
+    } else if (plan.claim > 0) {
+      const claimedAt = performance.now();
+      const claimed = await claimShards(knex, tables, relayId, plan.claim, leaseMs);
+      for (const lease of claimed) {
+        this.#leases.hold(lease, claimedAt);
+        this.events.emit('relay:lease:gained', { shard: lease.shard, fencingToken: lease.token });
+        logger.info({ shard: lease.shard, fencingToken: lease.token }, 'Shard lease gained');
+        const worker = this.#workers.get(lease.shard);
+        if (worker?.running) worker.wake();
+        else this.#workers.set(lease.shard, this.#newWorker(lease.shard));
+      }
+    }
+    this.#backlog = await selectShardBacklog(
+      knex,
+      tables,
+      this.#leases.all().map((l) => l.shard),
+    );
+  }
+
+  #newWorker(shard: number): ShardWorker {
+    return new ShardWorker(
+      {
+        options: this.options,
+        leases: this.#leases,
+        slots: this.#slots,
+        events: this.events,
+        counters: this.#counters,
+        signal: this.#abort.signal,
+        isStopping: () => this.#isStopping(),
+        leaseLost: (s, token) => this.#leaseLost(s, token),
+        release: (s) => this.#release(s),
+      },
+      shard,
+    );
+  }
+
+  #leaseLost(shard: number, token: string): void {
+    const lease = this.#leases.get(shard);
+    if (lease === undefined || lease.token !== token) return;
+    this.#leases.drop(shard);
+    this.#workers.get(shard)?.wake();
+    this.events.emit('relay:lease:lost', { shard, fencingToken: token, reason: 'taken' });
+    this.options.logger.warn({ shard, fencingToken: token }, 'Shard lease lost to another relay');
+  }
+
+  async #release(shard: number): Promise<void> {
+    const lease = this.#leases.drop(shard);
+    if (lease === undefined) return;
+    try {
+      await releaseShards(this.options.knex, this.options.tables, this.options.relayId, [lease]);
+    } catch (error) {
+      this.events.emit('relay:error', { error, during: `release shard ${shard}` });
+    }
+    this.events.emit('relay:lease:lost', { shard, fencingToken: lease.token, reason: 'released' });
+    this.options.logger.info({ shard }, 'Shard handed over');
+  }
+
+  #schedulePrune(): void {
+    if (this.#isStopping()) return;
+    this.#pruneTimer = setTimeout(async () => {
+      this.#pruneRunning = this.#prune();
+      await this.#pruneRunning;
+      this.#schedulePrune();
+    }, this.options.pruneIntervalMs);
+  }
+
+  async #prune(): Promise<void> {
+    const { knex, tables, retentionMs, pruneBatchSize, logger } = this.options;
+    let total = 0;
+    try {
+      for (;;) {
+        if (this.#isStopping()) break;
+        const deleted = await pruneBatch(knex, tables, retentionMs, pruneBatchSize);
+        total += deleted;
+        if (deleted < pruneBatchSize) break;
+      }
+      if (total > 0) logger.info({ deleted: total, retentionMs }, 'Pruned published outbox rows');
+    } catch (error) {
+      this.events.emit('relay:error', { error, during: 'prune' });
+      logger.error({ error }, 'Pruning the outbox failed; trying again next interval');
+    }
+  }
+}
+
+/** The connection settings of a knex pg instance, usable for a separate pg.Client. */
+function knexConnection(knex: { client: { config?: { connection?: unknown } } }): string | Record<string, unknown> | undefined {
+  const connection = knex.client.config?.connection;
+  if (typeof connection === 'string') return connection;
+  if (connection !== null && typeof connection === 'object') return connection as Record<string, unknown>;
+  return undefined;
+}
