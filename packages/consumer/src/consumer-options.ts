@@ -1,0 +1,127 @@
+import type { Publisher, Subscriber } from '@onceflow/core';
+import { boolOption, intOption, isValidTopic, OptionError, requiredOption } from '@onceflow/core';
+import type { BatchHandler, MessageHandler } from './inbox.ts';
+import type { InboxOptions } from './inbox-options.ts';
+import type { LeaseStore } from './side-effect/lease-store.ts';
+import type { EffectHandler } from './side-effect/side-effect-inbox.ts';
+
+/**
+ * Options of {@link InboxConsumer}: the {@link InboxOptions} plus the runner's. Give exactly
+ * one of `handler` (transactional mode), `batchHandler` (batch mode) or `effectHandler` with
+ * `leaseStore` (side-effect mode).
+ */
+export interface InboxConsumerOptions<Payload = unknown> extends InboxOptions {
+  /** Delivers partition batches, e.g. `new KafkaSubscriber(kafka, { groupId, topics })` from @onceflow/kafka. */
+  subscriber?: Subscriber;
+  /** Transactional mode: runs in the transaction that records the message in the inbox. */
+  handler?: MessageHandler<Payload>;
+  /** Batch mode: one call per fetched batch (chunk) with only the new messages, in one transaction. */
+  batchHandler?: BatchHandler<Payload>;
+  /** Side-effect mode: runs under a lease with a fencing token; needs `leaseStore`. */
+  effectHandler?: EffectHandler<Payload>;
+  /** Side-effect mode's store of leases and done marks. */
+  leaseStore?: LeaseStore;
+  /** Side-effect lease length. @defaultValue 60000 */
+  leaseMs?: number;
+  /** Keys handled at the same time within one partition (each key stays in order). @defaultValue 8 */
+  concurrency?: number;
+  /**
+   * Transactional mode: messages of one lane that share a transaction when they are ready
+   * together (fewer commits). A failing message is retried alone, so it never holds others'
+   * effects back. 1 gives every message its own transaction. @defaultValue 32
+   */
+  maxMessagesPerTransaction?: number;
+  /** Batch mode: most messages per batch transaction. @defaultValue 1000 */
+  maxBatchSize?: number;
+  /** Attempts of a message (the first included) before it is parked as a dead letter. @defaultValue 5 */
+  maxAttempts?: number;
+  /** Backoff before the second attempt; it doubles per attempt, with jitter. @defaultValue 200 */
+  retryMinDelayMs?: number;
+  /** Longest backoff between attempts. @defaultValue 10000 */
+  retryMaxDelayMs?: number;
+  /** How often group membership is kept alive (and revocation checked) while a batch is worked on. @defaultValue 1000 */
+  heartbeatIntervalMs?: number;
+  /** Also publish dead letters to this topic (needs `deadLetterPublisher`). @defaultValue none (table only) */
+  deadLetterTopic?: string;
+  /** Publisher for `deadLetterTopic`; the consumer connects it at start, you disconnect it. */
+  deadLetterPublisher?: Publisher;
+  /** Check the Onceflow schema version at start. @defaultValue true */
+  checkSchema?: boolean;
+}
+
+/** The mode an {@link InboxConsumer} runs in, with its handler. */
+export type ConsumerMode =
+  | { readonly kind: 'transactional'; readonly handler: MessageHandler<unknown> }
+  | { readonly kind: 'batch'; readonly handler: BatchHandler<unknown> }
+  | { readonly kind: 'side-effect'; readonly handler: EffectHandler<unknown>; readonly store: LeaseStore };
+
+/** The runner's options of {@link InboxConsumerOptions}, validated. */
+export interface ResolvedConsumerOptions {
+  readonly subscriber: Subscriber;
+  readonly mode: ConsumerMode;
+  readonly leaseMs: number;
+  readonly concurrency: number;
+  readonly maxMessagesPerTransaction: number;
+  readonly maxBatchSize: number;
+  readonly maxAttempts: number;
+  readonly retryMinDelayMs: number;
+  readonly retryMaxDelayMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly deadLetter: { readonly topic: string; readonly publisher: Publisher } | undefined;
+  readonly checkSchema: boolean;
+}
+
+/** Validates the runner's options; throws OptionError naming the first bad one. */
+export function resolveConsumerOptions<Payload>(options: InboxConsumerOptions<Payload>): ResolvedConsumerOptions {
+  const subscriber = requiredOption('subscriber', options.subscriber, 'a Subscriber (e.g. KafkaSubscriber)');
+  if (typeof subscriber.start !== 'function' || typeof subscriber.stop !== 'function') {
+    throw new OptionError('subscriber', subscriber, 'a Subscriber with start() and stop()');
+  }
+  const retryMinDelayMs = intOption('retryMinDelayMs', options.retryMinDelayMs, 200, 0, 3_600_000);
+  const retryMaxDelayMs = intOption('retryMaxDelayMs', options.retryMaxDelayMs, 10_000, 0, 3_600_000);
+  if (retryMaxDelayMs < retryMinDelayMs) {
+    throw new OptionError('retryMaxDelayMs', retryMaxDelayMs, `at least retryMinDelayMs (${retryMinDelayMs})`);
+  }
+  return {
+    subscriber,
+    mode: resolveMode(options),
+    leaseMs: intOption('leaseMs', options.leaseMs, 60_000, 1),
+    concurrency: intOption('concurrency', options.concurrency, 8, 1, 1_000),
+    maxMessagesPerTransaction: intOption('maxMessagesPerTransaction', options.maxMessagesPerTransaction, 32, 1, 1_000),
+    maxBatchSize: intOption('maxBatchSize', options.maxBatchSize, 1_000, 1, 100_000),
+    maxAttempts: intOption('maxAttempts', options.maxAttempts, 5, 1, 1_000),
+    retryMinDelayMs,
+    retryMaxDelayMs,
+    heartbeatIntervalMs: intOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 1_000, 10, 600_000),
+    deadLetter: resolveDeadLetter(options),
+    checkSchema: boolOption('checkSchema', options.checkSchema, true),
+  };
+}
+
+function resolveMode<Payload>(options: InboxConsumerOptions<Payload>): ConsumerMode {
+  const given = (['handler', 'batchHandler', 'effectHandler'] as const).filter((name) => options[name] !== undefined);
+  if (given.length !== 1) {
+    throw new OptionError(
+      given.length === 0 ? 'handler' : given.join('+'),
+      given.length === 0 ? undefined : 'several handlers',
+      'exactly one of handler (transactional), batchHandler (batch) or effectHandler (side effects, with leaseStore)',
+    );
+  }
+  for (const name of given) {
+    if (typeof options[name] !== 'function') throw new OptionError(name, options[name], 'a function');
+  }
+  if (options.handler !== undefined) return { kind: 'transactional', handler: options.handler as MessageHandler<unknown> };
+  if (options.batchHandler !== undefined) return { kind: 'batch', handler: options.batchHandler as BatchHandler<unknown> };
+  const store = requiredOption('leaseStore', options.leaseStore, 'a LeaseStore (PostgresLeaseStore or RedisLeaseStore) for effectHandler');
+  return { kind: 'side-effect', handler: options.effectHandler as EffectHandler<unknown>, store };
+}
+
+function resolveDeadLetter<Payload>(options: InboxConsumerOptions<Payload>): ResolvedConsumerOptions['deadLetter'] {
+  const { deadLetterTopic: topic, deadLetterPublisher: publisher } = options;
+  if (topic === undefined && publisher === undefined) return undefined;
+  if (!isValidTopic(topic)) throw new OptionError('deadLetterTopic', topic, 'a Kafka topic name (set together with deadLetterPublisher)');
+  if (publisher === undefined || typeof publisher.publish !== 'function') {
+    throw new OptionError('deadLetterPublisher', publisher, 'a Publisher (set together with deadLetterTopic)');
+  }
+  return { topic, publisher };
+}

@@ -1,0 +1,153 @@
+import type { Publisher, Tables } from '@onceflow/core';
+import { DEFAULT_SCHEMA, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
+import type { Knex } from 'knex';
+import { DeadLetterError } from './errors.ts';
+import { markReplayed } from './sql/mark-replayed.ts';
+import type { StoredDeadLetter } from './sql/select-dead-letters.ts';
+import { selectDeadLetters } from './sql/select-dead-letters.ts';
+
+/** One failed attempt in a dead letter's error history. */
+export interface AttemptError {
+  readonly attempt: number;
+  /** ISO time of the failure. */
+  readonly at: string;
+  readonly name: string;
+  readonly code?: string;
+  readonly message: string;
+}
+
+/** A parked message. */
+export interface DeadLetter {
+  readonly id: string;
+  readonly consumerName: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: string | null;
+  readonly dedupKey: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly value: Buffer | null;
+  /** Every failed attempt, oldest first. */
+  readonly errors: readonly AttemptError[];
+  readonly attempts: number;
+  readonly createdAt: Date;
+  readonly replayedAt: Date | null;
+}
+
+/** Options of {@link DeadLetters}. */
+export interface DeadLettersOptions {
+  /** The knex instance holding Onceflow's tables. */
+  knex?: Knex;
+  /** Schema holding Onceflow's tables. @defaultValue "onceflow" */
+  schema?: string;
+}
+
+/** Filter of {@link DeadLetters.list}. */
+export interface ListDeadLettersOptions {
+  /** Only this consumer's dead letters. @defaultValue every consumer */
+  consumerName?: string;
+  /** Only ids greater than this (keyset pagination). @defaultValue "0" */
+  afterId?: string;
+  /** Most rows returned. @defaultValue 100 */
+  limit?: number;
+  /** Include dead letters already replayed. @defaultValue false */
+  includeReplayed?: boolean;
+}
+
+/**
+ * Lists and replays the consumer's dead letters. Replaying republishes the original record
+ * (topic, key, value, headers) through a {@link Publisher} and then marks it replayed; the
+ * message was never recorded in the inbox, so the consumer handles it again. A crash between
+ * the two steps republishes twice, which the inbox turns into one effect.
+ */
+export class DeadLetters {
+  readonly #knex: Knex;
+  readonly #tables: Tables;
+
+  constructor(options: DeadLettersOptions) {
+    this.#knex = requiredOption('knex', options.knex, 'a knex instance');
+    this.#tables = tablesFor(options.schema ?? DEFAULT_SCHEMA);
+  }
+
+  /** Dead letters oldest first. */
+  async list(options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
+    const afterId = options.afterId ?? '0';
+    if (!/^\d+$/.test(afterId)) throw new OptionError('afterId', afterId, 'a dead letter id (decimal digits)');
+    const rows = await selectDeadLetters(this.#knex, this.#tables, {
+      consumer: options.consumerName ?? null,
+      ids: null,
+      afterId,
+      limit: intOption('limit', options.limit, 100, 1, 10_000),
+      includeReplayed: options.includeReplayed ?? false,
+    });
+    return rows.map(toDeadLetter);
+  }
+
+  /** One dead letter by id; throws DeadLetterError when there is none. */
+  async get(id: string): Promise<DeadLetter> {
+    const [row] = await this.#select([id], true);
+    if (row === undefined) throw new DeadLetterError(id, 'no such dead letter');
+    return toDeadLetter(row);
+  }
+
+  /**
+   * Republishes the given dead letters (not yet replayed) to their original topics through
+   * `publisher` (connected by the caller) and marks them replayed. Returns how many were replayed.
+   */
+  async replay(ids: readonly string[], publisher: Publisher): Promise<number> {
+    const rows = await this.#select(ids, false);
+    const found = new Set(rows.map((r) => r.id));
+    const missing = ids.find((id) => !found.has(id));
+    if (missing !== undefined) throw new DeadLetterError(missing, 'no such dead letter, or it was replayed already');
+    const keyless = rows.find((r) => r.key === null);
+    if (keyless !== undefined)
+      throw new DeadLetterError(keyless.id, 'the record had no key, and the publisher needs one to keep per-key order');
+    if (rows.length === 0) return 0;
+    await publisher.publish(
+      rows.map((r) => ({ topic: r.topic, key: r.key as string, value: r.value ?? Buffer.alloc(0), headers: r.headers })),
+    );
+    return markReplayed(this.#knex, this.#tables, [...found]);
+  }
+
+  async #select(ids: readonly string[], includeReplayed: boolean): Promise<StoredDeadLetter[]> {
+    for (const id of ids) if (!/^\d+$/.test(id)) throw new DeadLetterError(id, 'not a dead letter id (decimal digits)');
+    return selectDeadLetters(this.#knex, this.#tables, {
+      consumer: null,
+      ids: [...ids],
+      afterId: '0',
+      limit: ids.length || 1,
+      includeReplayed,
+    });
+  }
+}
+
+function toDeadLetter(r: StoredDeadLetter): DeadLetter {
+  return {
+    id: r.id,
+    consumerName: r.consumer,
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    key: r.key,
+    dedupKey: r.dedup_key,
+    headers: r.headers,
+    value: r.value,
+    errors: r.errors as AttemptError[],
+    attempts: r.attempts,
+    createdAt: r.created_at,
+    replayedAt: r.replayed_at,
+  };
+}
+
+/** An error history entry for a failed attempt. */
+export function attemptError(attempt: number, error: unknown): AttemptError {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const code = (e as { code?: unknown }).code;
+  return {
+    attempt,
+    at: new Date().toISOString(),
+    name: e.name,
+    ...(typeof code === 'string' ? { code } : {}),
+    message: e.message.length > 2_000 ? `${e.message.slice(0, 1_997)}...` : e.message,
+  };
+}

@@ -1,0 +1,34 @@
+import { ErrorCodes, OnceflowError } from '@onceflow/core';
+
+/** No dedup key could be derived from a message; it is parked as a dead letter, not retried. */
+export class DedupKeyError extends OnceflowError {
+  /** `topic/partition@offset` of the message. */
+  readonly record: string;
+
+  constructor(record: string, problem: string, options: { cause?: unknown } = {}) {
+    super(ErrorCodes.dedupKey, `Cannot derive a dedup key for ${record}: ${problem}`, { ...options, retriable: false });
+    this.record = record;
+  }
+}
+
+/** A side-effect lease store failed; Onceflow fails closed and does not run the handler. */
+export class LeaseStoreError extends OnceflowError {
+  constructor(operation: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(ErrorCodes.store, `Lease store ${operation} failed (${reason}); the handler was not run and the message will be retried`, {
+      cause,
+      retriable: true,
+    });
+  }
+}
+
+/** A dead letter asked for does not exist or cannot be replayed. */
+export class DeadLetterError extends OnceflowError {
+  /** The dead letter's id. */
+  readonly deadLetterId: string;
+
+  constructor(deadLetterId: string, problem: string) {
+    super(ErrorCodes.notFound, `Dead letter ${deadLetterId}: ${problem}`);
+    this.deadLetterId = deadLetterId;
+  }
+}

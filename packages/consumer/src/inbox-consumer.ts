@@ -1,0 +1,98 @@
+import type { PartitionBatch } from '@onceflow/core';
+import { checkSchemaVersion, TypedEmitter } from '@onceflow/core';
+import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
+import { emptyStats } from './consumer-events.ts';
+import type { InboxConsumerOptions, ResolvedConsumerOptions } from './consumer-options.ts';
+import { resolveConsumerOptions } from './consumer-options.ts';
+import { Inbox } from './inbox.ts';
+import type { RunContext } from './partition-run.ts';
+import { PartitionRun } from './partition-run.ts';
+import { SideEffectInbox } from './side-effect/side-effect-inbox.ts';
+
+/**
+ * Runs a handler for every message of a {@link Subscriber} (e.g. KafkaSubscriber) with
+ * exactly-once effects: transactional (default), batch or side-effect mode. Within a
+ * partition, different keys run in parallel and each key in order; offsets are committed
+ * only after the effects are durable, as a contiguous watermark. Failing messages are retried
+ * with backoff and then parked as dead letters, and the partition moves on.
+ */
+export class InboxConsumer<Payload = unknown> {
+  /** Typed events: `inbox:handled`, `inbox:duplicate`, `inbox:retry`, `inbox:dead`, ... */
+  readonly events = new TypedEmitter<InboxConsumerEvents>();
+  /** The transactional inbox this consumer writes. */
+  readonly inbox: Inbox;
+  /** The runner's validated options. */
+  readonly options: ResolvedConsumerOptions;
+  readonly #context: RunContext;
+  readonly #stats: InboxConsumerStats = emptyStats();
+  readonly #stop = new AbortController();
+  readonly #runs = new Set<Promise<void>>();
+  #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+
+  constructor(options: InboxConsumerOptions<Payload>) {
+    this.inbox = new Inbox(options);
+    this.options = resolveConsumerOptions(options);
+    const mode = this.options.mode;
+    const { consumerName, dedup, logger } = this.inbox.options;
+    const effects =
+      mode.kind === 'side-effect'
+        ? new SideEffectInbox({ store: mode.store, consumerName, dedup, leaseMs: this.options.leaseMs, logger })
+        : undefined;
+    this.#context = {
+      inbox: this.inbox,
+      effects,
+      options: this.options,
+      events: this.events,
+      stats: this.#stats,
+      logger: logger.child({ consumer: consumerName }),
+      stopping: this.#stop.signal,
+    };
+  }
+
+  /** Checks the schema version, joins the group and starts handling; resolves once running. */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new Error(`InboxConsumer.start() was called when ${this.#state}; create a new consumer`);
+    this.#state = 'starting';
+    const { knex, tables } = this.inbox.options;
+    if (this.options.checkSchema) await checkSchemaVersion(knex, tables.schema);
+    await this.options.deadLetter?.publisher.connect();
+    await this.options.subscriber.start((batch) => this.#onBatch(batch));
+    this.#state = 'running';
+    this.#context.logger.info({ mode: this.options.mode.kind }, 'Inbox consumer started');
+  }
+
+  /**
+   * Stops taking work, lets running transactions finish and commits their offsets, then
+   * leaves the group. Messages waiting for a retry are left for the next owner.
+   */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    const started = this.#state !== 'new';
+    this.#state = 'stopped';
+    this.#stop.abort();
+    await Promise.allSettled([...this.#runs]);
+    if (started) await this.options.subscriber.stop();
+    this.#context.logger.info({ ...this.#stats }, 'Inbox consumer stopped');
+  }
+
+  /** A snapshot of the counters. */
+  stats(): InboxConsumerStats {
+    return { ...this.#stats };
+  }
+
+  async #onBatch(batch: PartitionBatch): Promise<void> {
+    if (this.#stop.signal.aborted) return;
+    this.#stats.batches++;
+    const run = new PartitionRun(this.#context, batch).run().catch((error: unknown) => {
+      // Unfinished records stay unresolved and are fetched again; never crash the fetch loop.
+      this.#context.logger.error({ error, topic: batch.topic, partition: batch.partition }, 'Partition batch failed');
+      this.events.emit('inbox:error', { error, topic: batch.topic, partition: batch.partition });
+    });
+    this.#runs.add(run);
+    try {
+      await run;
+    } finally {
+      this.#runs.delete(run);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import type { Logger, Tables } from '@onceflow/core';
+import { DEFAULT_SCHEMA, intOption, OptionError, requiredOption, silentLogger, stringOption, tablesFor } from '@onceflow/core';
+import type { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import type { DedupMode } from './dedup.ts';
+
+/** Options of {@link Inbox}. `knex` and `consumerName` are required. */
+export interface InboxOptions {
+  /** The knex instance (PostgreSQL) holding Onceflow's tables and your business tables. */
+  knex?: Knex;
+  /**
+   * The inbox's name for this consumer: dedup is per (consumerName, dedup key). Consumers that
+   * must not apply the same message twice share a name, even across consumer groups.
+   */
+  consumerName?: string;
+  /** Schema holding Onceflow's tables. @defaultValue "onceflow" */
+  schema?: string;
+  /** How the dedup key is derived. @defaultValue 'idempotencyKey' */
+  dedup?: DedupMode;
+  /** Logger. @defaultValue a silent logger */
+  logger?: Logger;
+  /** An ioredis client enabling the "already done" fast path in front of the database. @defaultValue none */
+  redis?: Redis;
+  /** How long the fast path remembers a done key; keep it at most the inbox retention. @defaultValue 86400000 (one day) */
+  fastPathTtlMs?: number;
+  /** Longest wait for Redis before falling through to the database. @defaultValue 50 */
+  fastPathTimeoutMs?: number;
+  /** Key prefix of fast path entries. @defaultValue "onceflow:inbox:" */
+  fastPathPrefix?: string;
+}
+
+/** {@link InboxOptions} validated, with defaults applied. */
+export interface ResolvedInboxOptions {
+  readonly knex: Knex;
+  readonly consumerName: string;
+  readonly tables: Tables;
+  readonly dedup: DedupMode;
+  readonly logger: Logger;
+  readonly redis: Redis | undefined;
+  readonly fastPathTtlMs: number;
+  readonly fastPathTimeoutMs: number;
+  readonly fastPathPrefix: string;
+}
+
+/** Validates {@link InboxOptions}; throws OptionError naming the first bad option. */
+export function resolveInboxOptions(options: InboxOptions = {}): ResolvedInboxOptions {
+  const knex = requiredOption('knex', options.knex, 'a knex instance');
+  if (typeof knex !== 'function' || typeof (knex as { transaction?: unknown }).transaction !== 'function') {
+    throw new OptionError('knex', knex, 'a knex instance');
+  }
+  const consumerName = requiredOption('consumerName', options.consumerName, 'a non-empty string naming this consumer in the inbox');
+  if (typeof consumerName !== 'string' || consumerName.length === 0 || consumerName.length > 200) {
+    throw new OptionError('consumerName', consumerName, 'a non-empty string of at most 200 characters');
+  }
+  return {
+    knex,
+    consumerName,
+    tables: tablesFor(options.schema ?? DEFAULT_SCHEMA),
+    dedup: resolveDedup(options.dedup),
+    logger: options.logger ?? silentLogger,
+    redis: options.redis,
+    fastPathTtlMs: intOption('fastPathTtlMs', options.fastPathTtlMs, 86_400_000, 1_000),
+    fastPathTimeoutMs: intOption('fastPathTimeoutMs', options.fastPathTimeoutMs, 50, 1, 60_000),
+    fastPathPrefix: stringOption('fastPathPrefix', options.fastPathPrefix, 'onceflow:inbox:'),
+  };
+}
+
+/** Validates the `dedup` option. */
+export function resolveDedup(value: unknown): DedupMode {
+  if (value === undefined) return 'idempotencyKey';
+  if (value === 'idempotencyKey' || value === 'id' || typeof value === 'function') return value as DedupMode;
+  throw new OptionError('dedup', value, "'idempotencyKey', 'id' or a function (message) => string");
+}

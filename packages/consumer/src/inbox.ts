@@ -1,0 +1,188 @@
+import type { Knex } from 'knex';
+import type { ConsumedMessage } from './consumed-message.ts';
+import type { DedupMode } from './dedup.ts';
+import { dedupKeyOf } from './dedup.ts';
+import { RedisFastPath } from './fast-path.ts';
+import type { InboxOptions, ResolvedInboxOptions } from './inbox-options.ts';
+import { resolveInboxOptions } from './inbox-options.ts';
+import { insertInboxRows } from './sql/insert-inbox-rows.ts';
+
+/** A transactional handler: its writes go through `trx`, which also holds the inbox row. */
+export type MessageHandler<Payload = unknown> = (message: ConsumedMessage<Payload>, trx: Knex.Transaction) => Promise<void>;
+
+/** A batch handler: receives, in one transaction, only the messages not handled before. */
+export type BatchHandler<Payload = unknown> = (messages: ConsumedMessage<Payload>[], trx: Knex.Transaction) => Promise<void>;
+
+/** What happened to one message: its effect committed now, or it had committed before. */
+export type InboxOutcome = 'handled' | 'duplicate';
+
+/** The outcome of {@link Inbox.handleGroup} or {@link Inbox.handleBatch}, in input order. */
+export interface GroupResult {
+  readonly outcomes: InboxOutcome[];
+  /** Indices of the duplicates answered by the Redis fast path, without a database round trip. */
+  readonly fastPathHits: ReadonlySet<number>;
+}
+
+/**
+ * A group transaction failed. `index` is the message whose handler threw, or -1 when the
+ * failure was the database's (the inbox insert or the commit); every write was rolled back.
+ */
+export class GroupFailure extends Error {
+  /** Index of the message whose handler threw, or -1. */
+  readonly index: number;
+
+  constructor(index: number, cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'GroupFailure';
+    this.index = index;
+  }
+}
+
+/**
+ * The transactional inbox, free of any transport. In one database transaction it first
+ * inserts the inbox row of (consumerName, dedup key), then runs the handler with that
+ * transaction: the handler's writes commit if and only if the row does, and a copy whose row
+ * exists (or is being written by a transaction still open) is skipped.
+ */
+export class Inbox {
+  /** The validated options. */
+  readonly options: ResolvedInboxOptions;
+  readonly #fastPath: RedisFastPath | undefined;
+
+  constructor(options: InboxOptions) {
+    this.options = resolveInboxOptions(options);
+    const o = this.options;
+    this.#fastPath =
+      o.redis === undefined
+        ? undefined
+        : new RedisFastPath(
+            o.redis,
+            `${o.fastPathPrefix}${o.tables.schema}:${o.consumerName}:`,
+            o.fastPathTtlMs,
+            o.fastPathTimeoutMs,
+            o.logger,
+          );
+  }
+
+  /** The dedup mode in use. */
+  get dedup(): DedupMode {
+    return this.options.dedup;
+  }
+
+  /** The dedup key of `message`; throws DedupKeyError when none can be derived. */
+  dedupKeyOf(message: ConsumedMessage): string {
+    return dedupKeyOf(message, this.options.dedup);
+  }
+
+  /** Handles one message in its own transaction. Handler errors are rethrown, nothing is kept. */
+  async handle<Payload = unknown>(message: ConsumedMessage<Payload>, handler: MessageHandler<Payload>): Promise<InboxOutcome> {
+    const key = this.dedupKeyOf(message);
+    try {
+      const result = await this.handleGroup([message], [key], handler);
+      return result.outcomes[0] as InboxOutcome;
+    } catch (error) {
+      throw error instanceof GroupFailure ? error.cause : error;
+    }
+  }
+
+  /**
+   * Handles several messages in one transaction, one handler call each, in the given order
+   * (the caller keeps per-key order by what it groups). Inbox rows go first in one statement;
+   * a repeated dedup key inside the group counts as a duplicate of its first occurrence. On any
+   * failure everything rolls back and a {@link GroupFailure} is thrown.
+   */
+  async handleGroup<Payload = unknown>(
+    messages: readonly ConsumedMessage<Payload>[],
+    dedupKeys: readonly string[],
+    handler: MessageHandler<Payload>,
+  ): Promise<GroupResult> {
+    const { outcomes, candidates, fastPathHits } = await this.#candidates(dedupKeys);
+    if (candidates.length === 0) return { outcomes, fastPathHits };
+    let current = -1;
+    try {
+      await this.options.knex.transaction(async (trx) => {
+        const fresh = new Set(
+          await insertInboxRows(trx, this.options.tables, this.options.consumerName, this.#columns(messages, dedupKeys, candidates)),
+        );
+        for (const i of candidates) {
+          if (!fresh.has(dedupKeys[i] as string)) continue;
+          current = i;
+          await handler(messages[i] as ConsumedMessage<Payload>, trx);
+          outcomes[i] = 'handled';
+        }
+        current = -1;
+      });
+    } catch (error) {
+      throw new GroupFailure(current, error);
+    }
+    this.#remember(dedupKeys, outcomes);
+    return { outcomes, fastPathHits };
+  }
+
+  /**
+   * Batch mode: one transaction, one multi-row inbox insert, and one call of `handler` with
+   * only the messages that were new (in input order). Throws {@link GroupFailure} (index -1 for
+   * the database, 0 for the handler) after rolling everything back.
+   */
+  async handleBatch<Payload = unknown>(
+    messages: readonly ConsumedMessage<Payload>[],
+    dedupKeys: readonly string[],
+    handler: BatchHandler<Payload>,
+  ): Promise<GroupResult> {
+    const { outcomes, candidates, fastPathHits } = await this.#candidates(dedupKeys);
+    if (candidates.length === 0) return { outcomes, fastPathHits };
+    let inHandler = false;
+    try {
+      await this.options.knex.transaction(async (trx) => {
+        const fresh = new Set(
+          await insertInboxRows(trx, this.options.tables, this.options.consumerName, this.#columns(messages, dedupKeys, candidates)),
+        );
+        const batch = candidates.filter((i) => fresh.has(dedupKeys[i] as string));
+        if (batch.length === 0) return;
+        inHandler = true;
+        await handler(
+          batch.map((i) => messages[i] as ConsumedMessage<Payload>),
+          trx,
+        );
+        inHandler = false;
+        for (const i of batch) outcomes[i] = 'handled';
+      });
+    } catch (error) {
+      throw new GroupFailure(inHandler ? 0 : -1, error);
+    }
+    this.#remember(dedupKeys, outcomes);
+    return { outcomes, fastPathHits };
+  }
+
+  /** First occurrences of each key that the fast path does not already know as done. */
+  async #candidates(dedupKeys: readonly string[]): Promise<{ outcomes: InboxOutcome[]; candidates: number[]; fastPathHits: Set<number> }> {
+    const outcomes: InboxOutcome[] = dedupKeys.map(() => 'duplicate');
+    const seen = new Set<string>();
+    const firsts: number[] = [];
+    dedupKeys.forEach((k, i) => {
+      if (seen.has(k)) return;
+      seen.add(k);
+      firsts.push(i);
+    });
+    if (this.#fastPath === undefined) return { outcomes, candidates: firsts, fastPathHits: new Set() };
+    const known = await this.#fastPath.done(firsts.map((i) => dedupKeys[i] as string));
+    const candidates = firsts.filter((i) => !known.has(dedupKeys[i] as string));
+    return { outcomes, candidates, fastPathHits: new Set(firsts.filter((i) => known.has(dedupKeys[i] as string))) };
+  }
+
+  #columns(messages: readonly ConsumedMessage<unknown>[], dedupKeys: readonly string[], candidates: readonly number[]) {
+    const picked = candidates.map((i) => messages[i] as ConsumedMessage<unknown>);
+    return {
+      dedupKeys: candidates.map((i) => dedupKeys[i] as string),
+      messageIds: picked.map((m) => m.id ?? null),
+      topics: picked.map((m) => m.topic),
+      partitions: picked.map((m) => m.partition),
+      offsets: picked.map((m) => m.offset),
+    };
+  }
+
+  #remember(dedupKeys: readonly string[], outcomes: readonly InboxOutcome[]): void {
+    if (this.#fastPath === undefined) return;
+    this.#fastPath.remember(dedupKeys.filter((_, i) => outcomes[i] === 'handled'));
+  }
+}

@@ -1,0 +1,371 @@
+import type { Logger, PartitionBatch, TypedEmitter } from '@onceflow/core';
+import { isRetriable } from '@onceflow/core';
+import pRetry, { AbortError } from 'p-retry';
+import type { ConsumedMessage } from './consumed-message.ts';
+import { toConsumedMessage } from './consumed-message.ts';
+import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
+import type { ResolvedConsumerOptions } from './consumer-options.ts';
+import type { Inbox } from './inbox.ts';
+import { GroupFailure } from './inbox.ts';
+import { splitIntoLanes } from './lanes.ts';
+import { OffsetTracker } from './offset-tracker.ts';
+import { parkMessage } from './park.ts';
+import type { SideEffectInbox } from './side-effect/side-effect-inbox.ts';
+import { backoffDelay, sleep } from './sleep.ts';
+
+/** What a partition run needs from its {@link InboxConsumer}. */
+export interface RunContext {
+  readonly inbox: Inbox;
+  readonly effects: SideEffectInbox | undefined;
+  readonly options: ResolvedConsumerOptions;
+  readonly events: TypedEmitter<InboxConsumerEvents>;
+  readonly stats: InboxConsumerStats;
+  readonly logger: Logger;
+  /** Aborted when the consumer stops: take no new work, finish what runs, commit. */
+  readonly stopping: AbortSignal;
+}
+
+/** A message with its dedup key, or the reason it has none. */
+export interface Item {
+  readonly message: ConsumedMessage;
+  readonly dedupKey: string | undefined;
+  readonly keyError: unknown;
+}
+
+type Outcome = 'handled' | 'duplicate' | 'fenced';
+
+/** Carries the attempt number through p-retry (which also refuses to retry TypeErrors). */
+class AttemptFailure extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
+/**
+ * Works one fetched partition batch: messages of different keys in parallel lanes, each key in
+ * order, and commits the contiguous watermark as it advances, one commit in flight at a time.
+ * Heartbeats while it works; once the partition is revoked (or a heartbeat fails) it takes no
+ * new work and commits nothing more. Unfinished messages are not resolved, so they are fetched
+ * again by whoever owns the partition next.
+ */
+export class PartitionRun {
+  readonly #ctx: RunContext;
+  readonly #batch: PartitionBatch;
+  readonly #tracker: OffsetTracker;
+  readonly #abort = new AbortController();
+  #revoked = false;
+  #committed: string | undefined;
+  #committing: Promise<void> | undefined;
+  #commitAgain = false;
+  /** Messages finished (handled, skipped, fenced or parked), in any order. */
+  #finished = 0;
+
+  constructor(ctx: RunContext, batch: PartitionBatch) {
+    this.#ctx = ctx;
+    this.#batch = batch;
+    this.#tracker = new OffsetTracker(batch.records.map((r) => r.offset));
+  }
+
+  /** Runs the batch to its end (or until revocation or stop) and makes the last commit. */
+  async run(): Promise<void> {
+    const ctx = this.#ctx;
+    if (ctx.stopping.aborted || !this.#batch.isActive() || this.#batch.records.length === 0) return;
+    const onStop = () => this.#abort.abort();
+    ctx.stopping.addEventListener('abort', onStop, { once: true });
+    const ticker = setInterval(() => this.#tick(), ctx.options.heartbeatIntervalMs);
+    try {
+      const items = this.#batch.records.map((r) => this.#item(toConsumedMessage(r)));
+      if (ctx.options.mode.kind === 'batch') await this.#runBatchMode(items);
+      else await Promise.all(splitIntoLanes(items, (i) => i.message.key, ctx.options.concurrency).map((lane) => this.#runLane(lane)));
+    } finally {
+      clearInterval(ticker);
+      ctx.stopping.removeEventListener('abort', onStop);
+    }
+    await this.#flush();
+    ctx.stats.abandoned += this.#batch.records.length - this.#finished;
+  }
+
+  #item(message: ConsumedMessage): Item {
+    try {
+      return { message, dedupKey: this.#ctx.inbox.dedupKeyOf(message), keyError: undefined };
+    } catch (error) {
+      return { message, dedupKey: undefined, keyError: error };
+    }
+  }
+
+  #active(): boolean {
+    return !this.#abort.signal.aborted;
+  }
+
+  #tick(): void {
+    if (!this.#batch.isActive()) {
+      this.#revoke();
+      return;
+    }
+    this.#batch.heartbeat().catch((error: unknown) => {
+      // Most often a rebalance: the partition may be gone. Finish what runs, take nothing new,
+      // and commit nothing; whoever owns the partition next refetches the rest.
+      this.#ctx.events.emit('inbox:error', { error, topic: this.#batch.topic, partition: this.#batch.partition });
+      this.#revoke();
+    });
+  }
+
+  #revoke(): void {
+    this.#revoked = true;
+    this.#abort.abort();
+  }
+
+  async #runLane(lane: readonly Item[]): Promise<void> {
+    const groupSize = this.#ctx.options.mode.kind === 'transactional' ? this.#ctx.options.maxMessagesPerTransaction : 1;
+    const singles = new Set<number>();
+    const prior = new Map<number, unknown[]>();
+    let singlesUntil = 0;
+    let groupEnd = 0;
+    let i = 0;
+    while (i < lane.length) {
+      if (!this.#active()) return;
+      const item = lane[i] as Item;
+      if (item.dedupKey === undefined) {
+        if (!(await this.#park(item, [item.keyError], 0))) return;
+        i++;
+        continue;
+      }
+      if (groupSize === 1 || singles.has(i) || i < singlesUntil) {
+        if (!(await this.#single(item, prior.get(i) ?? []))) return;
+        i++;
+        continue;
+      }
+      let end = Math.min(lane.length, i + groupSize, groupEnd > i ? groupEnd : lane.length);
+      for (let k = i + 1; k < end; k++) {
+        if ((lane[k] as Item).dedupKey === undefined || singles.has(k)) {
+          end = k;
+          break;
+        }
+      }
+      const chunk = lane.slice(i, end);
+      try {
+        const result = await this.#ctx.inbox.handleGroup(
+          chunk.map((c) => c.message),
+          chunk.map((c) => c.dedupKey as string),
+          this.#transactionalHandler(),
+        );
+        for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j));
+        this.#requestCommit();
+        i = end;
+      } catch (error) {
+        if (!(error instanceof GroupFailure)) throw error;
+        if (error.index >= 0 || chunk.length === 1) {
+          // The failing message is retried alone; the messages before it group again.
+          const at = i + Math.max(0, error.index);
+          prior.set(at, [error.cause]);
+          singles.add(at);
+          groupEnd = at;
+        } else {
+          // The database failed without naming a message: go one by one through this chunk.
+          singlesUntil = end;
+        }
+      }
+    }
+  }
+
+  #transactionalHandler() {
+    const mode = this.#ctx.options.mode;
+    if (mode.kind !== 'transactional') throw new Error('not in transactional mode');
+    return mode.handler;
+  }
+
+  async #runBatchMode(items: readonly Item[]): Promise<void> {
+    const { options } = this.#ctx;
+    // Records without a dedup key are never handled, so parking them first changes no order.
+    for (const item of items) {
+      if (item.dedupKey === undefined && !(await this.#park(item, [item.keyError], 0))) return;
+    }
+    const good = items.filter((i) => i.dedupKey !== undefined);
+    for (let start = 0; start < good.length; start += options.maxBatchSize) {
+      if (!this.#active()) return;
+      const chunk = good.slice(start, start + options.maxBatchSize);
+      const errors: unknown[] = [];
+      const outcome = await this.#retrying(chunk[0] as Item, 1, errors, () => this.#batchAttempt(chunk)).catch(() => undefined);
+      if (outcome !== undefined) {
+        this.#requestCommit();
+        continue;
+      }
+      if (!this.#active()) return;
+      if (chunk.length === 1) {
+        if (!(await this.#park(chunk[0] as Item, errors, errors.length))) return;
+        continue;
+      }
+      // Isolate the poison: every message of the failed chunk alone, each with its own attempts.
+      for (const item of chunk) if (!(await this.#single(item, []))) return;
+    }
+  }
+
+  async #batchAttempt(chunk: readonly Item[]): Promise<Outcome> {
+    const mode = this.#ctx.options.mode;
+    if (mode.kind !== 'batch') throw new Error('not in batch mode');
+    try {
+      const result = await this.#ctx.inbox.handleBatch(
+        chunk.map((c) => c.message),
+        chunk.map((c) => c.dedupKey as string),
+        mode.handler,
+      );
+      for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j));
+      return 'handled';
+    } catch (error) {
+      throw error instanceof GroupFailure ? error.cause : error;
+    }
+  }
+
+  /** One message alone with retries; `prior` holds failures it already had. False: abandoned. */
+  async #single(item: Item, prior: readonly unknown[]): Promise<boolean> {
+    const { maxAttempts, retryMinDelayMs, retryMaxDelayMs } = this.#ctx.options;
+    const errors = [...prior];
+    const last = errors.at(-1);
+    if (errors.length > 0 && (!isRetriable(last) || errors.length >= maxAttempts)) return this.#park(item, errors, errors.length);
+    if (errors.length > 0) {
+      const delayMs = backoffDelay(errors.length + 1, retryMinDelayMs, retryMaxDelayMs);
+      this.#ctx.stats.retried++;
+      this.#ctx.events.emit('inbox:retry', { message: item.message, attempt: errors.length, error: last, delayMs });
+      if (!(await sleep(delayMs, this.#abort.signal))) return false;
+    }
+    try {
+      const [outcome, fastPath] = await this.#retrying(item, errors.length + 1, errors, () => this.#attempt(item));
+      this.#finish(item, outcome, fastPath);
+      this.#requestCommit();
+      return true;
+    } catch {
+      if (!this.#active()) return false;
+      return this.#park(item, errors, errors.length);
+    }
+  }
+
+  /** Runs `op` with p-retry from attempt `first` to maxAttempts; failures are pushed to `errors`. */
+  #retrying<T>(item: Item, first: number, errors: unknown[], op: () => Promise<T>): Promise<T> {
+    const { maxAttempts, retryMinDelayMs, retryMaxDelayMs } = this.#ctx.options;
+    return pRetry(
+      async () => {
+        try {
+          return await op();
+        } catch (error) {
+          if (error instanceof AbortError) throw error;
+          throw new AttemptFailure(error);
+        }
+      },
+      {
+        retries: Math.max(0, maxAttempts - first),
+        minTimeout: retryMinDelayMs,
+        maxTimeout: retryMaxDelayMs,
+        factor: 2,
+        randomize: true,
+        signal: this.#abort.signal,
+        shouldRetry: ({ error }) => isRetriable(error.cause) && this.#active(),
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
+          errors.push(error.cause);
+          if (retriesLeft > 0 && isRetriable(error.cause) && this.#active()) {
+            this.#ctx.stats.retried++;
+            this.#ctx.events.emit('inbox:retry', {
+              message: item.message,
+              attempt: first + attemptNumber - 1,
+              error: error.cause,
+              delayMs: retryDelay,
+            });
+          }
+        },
+      },
+    );
+  }
+
+  /** One attempt of one message in the consumer's mode. */
+  async #attempt(item: Item): Promise<[Outcome, boolean]> {
+    const { inbox, effects, options } = this.#ctx;
+    const key = item.dedupKey as string;
+    const mode = options.mode;
+    if (mode.kind === 'side-effect' && effects !== undefined) {
+      for (;;) {
+        const outcome = await effects.run(item.message, mode.handler, key);
+        if (outcome !== 'busy') return [outcome, false];
+        // A live lease elsewhere: wait for it to end, never run beside it. Not an attempt.
+        this.#ctx.stats.busy++;
+        const retryInMs = Math.min(options.leaseMs, 100 + Math.random() * 100);
+        this.#ctx.events.emit('inbox:busy', { message: item.message, dedupKey: key, retryInMs });
+        if (!(await sleep(retryInMs, this.#abort.signal))) throw new AbortError('the partition was revoked or the consumer stopped');
+      }
+    }
+    try {
+      const result =
+        mode.kind === 'batch'
+          ? await inbox.handleBatch([item.message], [key], mode.handler)
+          : await inbox.handleGroup([item.message], [key], this.#transactionalHandler());
+      return [result.outcomes[0] ?? 'duplicate', result.fastPathHits.has(0)];
+    } catch (error) {
+      throw error instanceof GroupFailure ? error.cause : error;
+    }
+  }
+
+  #finish(item: Item, outcome: Outcome, fastPath: boolean): void {
+    const { stats, events } = this.#ctx;
+    const dedupKey = item.dedupKey as string;
+    this.#tracker.markDone(item.message.offset);
+    this.#finished++;
+    if (outcome === 'handled') {
+      stats.handled++;
+      events.emit('inbox:handled', { message: item.message, dedupKey });
+    } else if (outcome === 'fenced') {
+      stats.fenced++;
+      events.emit('inbox:fenced', { message: item.message, dedupKey });
+    } else {
+      stats.duplicates++;
+      if (fastPath) stats.fastPathHits++;
+      events.emit('inbox:duplicate', { message: item.message, dedupKey, fastPath });
+    }
+  }
+
+  async #park(item: Item, errors: readonly unknown[], attempts: number): Promise<boolean> {
+    const parked = await parkMessage(this.#ctx, item, errors, attempts);
+    if (!parked) return false;
+    this.#tracker.markDone(item.message.offset);
+    this.#finished++;
+    this.#requestCommit();
+    return true;
+  }
+
+  #requestCommit(): void {
+    if (this.#revoked) return;
+    if (this.#committing !== undefined) {
+      this.#commitAgain = true;
+      return;
+    }
+    this.#committing = this.#commitLoop().finally(() => {
+      this.#committing = undefined;
+    });
+  }
+
+  async #commitLoop(): Promise<void> {
+    do {
+      this.#commitAgain = false;
+      await this.#commitOnce();
+    } while (this.#commitAgain);
+  }
+
+  async #commitOnce(): Promise<void> {
+    const next = this.#tracker.commitOffset();
+    const last = this.#tracker.lastFinished();
+    if (next === undefined || last === undefined || next === this.#committed || this.#revoked || !this.#batch.isActive()) return;
+    this.#batch.resolve(last);
+    try {
+      if (await this.#batch.commit(next)) {
+        this.#committed = next;
+        this.#ctx.stats.commits++;
+        this.#ctx.events.emit('inbox:committed', { topic: this.#batch.topic, partition: this.#batch.partition, offset: next });
+      }
+    } catch (error) {
+      // The effects are durable in the inbox; a lost commit only means duplicates to skip.
+      this.#ctx.events.emit('inbox:error', { error, topic: this.#batch.topic, partition: this.#batch.partition });
+    }
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#committing !== undefined) await this.#committing;
+    await this.#commitOnce();
+  }
+}

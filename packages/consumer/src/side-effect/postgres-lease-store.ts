@@ -1,0 +1,62 @@
+import type { Tables } from '@onceflow/core';
+import { DEFAULT_SCHEMA, requiredOption, tablesFor } from '@onceflow/core';
+import type { Knex } from 'knex';
+import { LeaseStoreError } from '../errors.ts';
+import { acquireLease, leaseState } from '../sql/acquire-lease.ts';
+import { updateLease } from '../sql/update-lease.ts';
+import type { LeaseAcquisition, LeaseStore } from './lease-store.ts';
+
+/** Options of {@link PostgresLeaseStore}. */
+export interface PostgresLeaseStoreOptions {
+  /** The knex instance holding Onceflow's tables. */
+  knex?: Knex;
+  /** Schema holding Onceflow's tables. @defaultValue "onceflow" */
+  schema?: string;
+}
+
+/** Side-effect records in the inbox table (status `processing`/`done`, lease_until, fencing_token). */
+export class PostgresLeaseStore implements LeaseStore {
+  readonly #knex: Knex;
+  readonly #tables: Tables;
+
+  constructor(options: PostgresLeaseStoreOptions) {
+    this.#knex = requiredOption('knex', options.knex, 'a knex instance');
+    this.#tables = tablesFor(options.schema ?? DEFAULT_SCHEMA);
+  }
+
+  async acquire(consumer: string, dedupKey: string, leaseMs: number): Promise<LeaseAcquisition> {
+    try {
+      // Two rounds at most: a record pruned between the statements is simply taken next time.
+      for (let round = 0; round < 2; round++) {
+        const token = await acquireLease(this.#knex, this.#tables, consumer, dedupKey, leaseMs);
+        if (token !== null) return { state: 'acquired', fencingToken: token };
+        const state = await leaseState(this.#knex, this.#tables, consumer, dedupKey);
+        if (state?.status === 'done') return { state: 'done' };
+        if (state !== undefined) return { state: 'busy', retryInMs: Math.ceil(state.remaining_ms) };
+      }
+      return { state: 'busy', retryInMs: 0 };
+    } catch (error) {
+      throw new LeaseStoreError('acquire', error);
+    }
+  }
+
+  complete(consumer: string, dedupKey: string, fencingToken: number): Promise<boolean> {
+    return this.#change('complete', consumer, dedupKey, fencingToken);
+  }
+
+  release(consumer: string, dedupKey: string, fencingToken: number): Promise<boolean> {
+    return this.#change('release', consumer, dedupKey, fencingToken);
+  }
+
+  extend(consumer: string, dedupKey: string, fencingToken: number, leaseMs: number): Promise<boolean> {
+    return this.#change('extend', consumer, dedupKey, fencingToken, leaseMs);
+  }
+
+  async #change(change: 'complete' | 'release' | 'extend', consumer: string, dedupKey: string, token: number, leaseMs = 0) {
+    try {
+      return await updateLease(this.#knex, this.#tables, change, consumer, dedupKey, token, leaseMs);
+    } catch (error) {
+      throw new LeaseStoreError(change, error);
+    }
+  }
+}

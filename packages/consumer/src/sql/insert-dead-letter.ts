@@ -1,0 +1,44 @@
+import type { Tables } from '@onceflow/core';
+import type { Knex } from 'knex';
+
+/** A message being parked. */
+export interface DeadLetterRow {
+  consumer: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  dedupKey: string | null;
+  headers: Readonly<Record<string, string>>;
+  value: Buffer | null;
+  errors: readonly unknown[];
+  attempts: number;
+}
+
+/**
+ * Parks a message. A redelivered copy of a record already parked (same consumer, topic,
+ * partition and offset; e.g. after a crash before the offset commit) is not parked twice.
+ * Returns the dead letter's id, or null when it was parked before.
+ */
+export async function insertDeadLetter(db: Knex | Knex.Transaction, tables: Tables, row: DeadLetterRow): Promise<string | null> {
+  const result = await db.raw(
+    `insert into ${tables.deadLetters} (consumer, topic, partition, "offset", key, dedup_key, headers, value, errors, attempts)
+     values (?, ?, ?, ?::bigint, ?, ?, ?::jsonb, ?, ?::jsonb, ?)
+     on conflict (consumer, topic, partition, "offset") where replayed_at is null do nothing
+     returning id`,
+    [
+      row.consumer,
+      row.topic,
+      row.partition,
+      row.offset,
+      row.key,
+      row.dedupKey,
+      JSON.stringify(row.headers),
+      row.value,
+      JSON.stringify(row.errors),
+      row.attempts,
+    ],
+  );
+  const first = (result.rows as Array<{ id: string }>)[0];
+  return first === undefined ? null : String(first.id);
+}

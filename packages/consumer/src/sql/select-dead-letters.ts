@@ -1,0 +1,45 @@
+import type { Tables } from '@onceflow/core';
+import type { Knex } from 'knex';
+
+/** A dead letter as stored. */
+export interface StoredDeadLetter {
+  id: string;
+  consumer: string;
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  dedup_key: string | null;
+  headers: Record<string, string>;
+  value: Buffer | null;
+  errors: unknown[];
+  attempts: number;
+  created_at: Date;
+  replayed_at: Date | null;
+}
+
+/** Filter of {@link selectDeadLetters}. */
+export interface DeadLetterFilter {
+  consumer: string | null;
+  ids: string[] | null;
+  afterId: string;
+  limit: number;
+  includeReplayed: boolean;
+}
+
+/** Lists dead letters oldest first, by id (keyset pagination with `afterId`). */
+export async function selectDeadLetters(db: Knex | Knex.Transaction, tables: Tables, f: DeadLetterFilter): Promise<StoredDeadLetter[]> {
+  const result = await db.raw(
+    `select id::text as id, consumer, topic, partition, "offset"::text as "offset", key, dedup_key, headers, value, errors, attempts,
+            created_at, replayed_at
+     from ${tables.deadLetters}
+     where id > ?::bigint
+       and (?::text is null or consumer = ?::text)
+       and (?::bigint[] is null or id = any(?::bigint[]))
+       and (?::boolean or replayed_at is null)
+     order by id
+     limit ?`,
+    [f.afterId, f.consumer, f.consumer, f.ids, f.ids, f.includeReplayed, f.limit],
+  );
+  return result.rows as StoredDeadLetter[];
+}
