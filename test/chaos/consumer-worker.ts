@@ -1,0 +1,94 @@
+import { InboxConsumer } from '@onceflow/consumer';
+import { createJsonLogger, FatalHandlerError } from '@onceflow/core';
+import { createKafka, KafkaSubscriber } from '@onceflow/kafka';
+import type { Knex } from 'knex';
+import type { ChaosPayload } from './tables.ts';
+import { connectAs, log, readWorkerConfig, report, sleep, superviseWorker } from './worker-io.ts';
+
+/** Configuration of one consumer process (a member of the run's group). */
+export interface ConsumerWorkerConfig {
+  dbUrl: string;
+  /** Process name, e.g. `consumer-3`. */
+  name: string;
+  generation: number;
+  groupId: string;
+  topics: string[];
+  consumerName: string;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  concurrency: number;
+  maxAttempts: number;
+}
+
+const config = readWorkerConfig<ConsumerWorkerConfig>();
+const knex = connectAs(config.dbUrl, `chaos-${config.name}`, config.concurrency + 4);
+const logger = createJsonLogger('warn', { process: config.name, generation: config.generation });
+let consumer: InboxConsumer | undefined;
+let stopping = false;
+
+superviseWorker(async () => {
+  stopping = true;
+  if (consumer !== undefined) {
+    await consumer.stop();
+    report('stopped', { stats: consumer.stats() });
+  }
+  await knex.destroy();
+});
+
+/**
+ * The effect: lock the key's balance row (so one key's effects form a chain in commit order),
+ * record the sequence applied before this one, and move the balance on. Poison always fails.
+ */
+async function handle(payload: ChaosPayload, topic: string, key: string | null, messageId: string | undefined, trx: Knex.Transaction) {
+  if (payload.poison) throw new FatalHandlerError(`planted poison message ${payload.ik}`);
+  if (key !== payload.key) throw new FatalHandlerError(`record key ${key} differs from the payload's key ${payload.key} (${payload.ik})`);
+  const locked = await trx.raw('select last_seq from chaos_balance where topic = ? and key = ? for update', [topic, key]);
+  const prev = (locked.rows[0] as { last_seq: number } | undefined)?.last_seq;
+  if (prev === undefined) throw new FatalHandlerError(`no balance row for ${topic}/${key}`);
+  await trx.raw('update chaos_balance set last_seq = ?, applied = applied + 1 where topic = ? and key = ?', [payload.seq, topic, key]);
+  await trx.raw('insert into chaos_ledger (ik, message_id, topic, key, key_seq, prev_seq, consumer) values (?, ?, ?, ?, ?, ?, ?)', [
+    payload.ik,
+    messageId ?? null,
+    topic,
+    key,
+    payload.seq,
+    prev,
+    config.name,
+  ]);
+}
+
+for (let attempt = 1; !stopping; attempt++) {
+  const kafka = createKafka({ clientId: `chaos-${config.name}`, retries: 5, logger });
+  const candidate = new InboxConsumer<ChaosPayload>({
+    knex,
+    subscriber: new KafkaSubscriber(kafka, {
+      groupId: config.groupId,
+      topics: config.topics,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      rebalanceTimeoutMs: config.sessionTimeoutMs * 2,
+    }),
+    consumerName: config.consumerName,
+    concurrency: config.concurrency,
+    maxAttempts: config.maxAttempts,
+    logger,
+    handler: (message, trx) => handle(message.payload, message.topic, message.key, message.id, trx),
+  });
+  try {
+    await candidate.start();
+    consumer = candidate;
+    break;
+  } catch (error) {
+    log('consumer start failed; retrying', { attempt, error });
+    await candidate.stop().catch(() => undefined);
+    await sleep(1_000);
+  }
+}
+if (consumer !== undefined) {
+  consumer.events.on('inbox:error', ({ error, topic, partition }) => log('inbox:error', { topic, partition, error }));
+  consumer.events.on('inbox:dead', ({ message, attempts, errors }) =>
+    log('inbox:dead', { record: `${message.topic}/${message.partition}@${message.offset}`, attempts, errors }),
+  );
+  report('ready');
+  setInterval(() => report('stats', { stats: consumer?.stats() }), 5_000).unref();
+}

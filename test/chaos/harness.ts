@@ -1,0 +1,340 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { migrate } from '@onceflow/core';
+import { createKafka } from '@onceflow/kafka';
+import type { Admin } from 'kafkajs';
+import type { Knex } from 'knex';
+import { createTestDatabase } from '../support/database.ts';
+import type { CheckResult } from './checker.ts';
+import { checkInvariants, failures } from './checker.ts';
+import type { ConsumerWorkerConfig } from './consumer-worker.ts';
+import type { AppliedFault } from './faults.ts';
+import { abortableSleep, runSchedule } from './faults.ts';
+import { KafkaControl } from './kafka-control.ts';
+import { deriveSeed } from './prng.ts';
+import type { ProducerConfig } from './producer-worker.ts';
+import type { ChaosProfile } from './profiles.ts';
+import type { RelayWorkerConfig } from './relay-worker.ts';
+import type { FaultKind } from './schedule.ts';
+import { countByKind, describeFault, generateSchedule } from './schedule.ts';
+import { Supervisor } from './supervisor.ts';
+import { createChaosTables } from './tables.ts';
+import { connectAs } from './worker-io.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const CONSUMER_NAME = 'chaos-ledger';
+
+/** Options of {@link runChaos}. */
+export interface ChaosOptions {
+  readonly profile: ChaosProfile;
+  readonly seed: number;
+  /** Progress lines. @defaultValue stderr */
+  readonly log?: (line: string) => void;
+  /** Aborts the run early (it still cleans up and checks what it has). */
+  readonly signal?: AbortSignal;
+}
+
+/** The outcome of a run: the checker's counts plus what the harness saw. */
+export interface ChaosReport {
+  readonly ok: boolean;
+  /** Broken invariants, e.g. `lost=3`, `crashes=1`. */
+  readonly failures: string[];
+  readonly check: CheckResult;
+  readonly seed: number;
+  readonly profile: string;
+  readonly faultsPlanned: number;
+  readonly faults: AppliedFault[];
+  readonly faultsByKind: Record<FaultKind, number>;
+  /** Committed offsets behind the end of the topics after the drain (-1: could not be read). */
+  readonly lag: number;
+  readonly crashes: string[];
+  readonly uncleanStops: string[];
+  readonly drained: boolean;
+  readonly durationMs: number;
+  readonly drainMs: number;
+  readonly producers: Record<string, unknown>[];
+  readonly logDir: string;
+}
+
+/**
+ * One chaos run: a database and topics of its own, producer, relay and consumer processes, the
+ * seeded fault schedule while producers write, a drain, the invariant checker, and a clean-up
+ * that stops every process, drops the database and deletes the topics, also on failure. Kafka
+ * is always left running.
+ */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const { profile, seed } = options;
+  const say = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const signal = options.signal ?? new AbortController().signal;
+  const started = Date.now();
+  const schedule = generateSchedule(seed, profile);
+  const runId = `chaos_${seed}_${randomBytes(3).toString('hex')}`;
+  const topics = Array.from({ length: profile.topics }, (_, t) => `${runId}_t${t}`);
+  const groupId = `${runId}_group`;
+  const logDir = await mkdtemp(join(tmpdir(), `onceflow-chaos-${seed}-`));
+  await writeFile(join(logDir, 'schedule.txt'), `${schedule.map(describeFault).join('\n')}\n`);
+  const control = new KafkaControl(root);
+  say(`chaos: profile ${profile.name}, seed ${seed}, ${schedule.length} faults, logs in ${logDir}, Kafka via ${control.describe()}`);
+
+  const kafka = createKafka({ clientId: 'chaos-harness', retries: 8 });
+  const db = await createTestDatabase(2);
+  const knex = connectAs(db.url, 'chaos-harness', 4);
+  const supervisor = new Supervisor(logDir);
+  const killOnExit = () => supervisor.killAllNow();
+  process.on('exit', killOnExit);
+  signal.addEventListener('abort', killOnExit);
+  const relayName = (slot: number) => `relay-${slot}`;
+  const consumerName = (slot: number) => `consumer-${slot}`;
+  const producerNames = Array.from({ length: profile.producers }, (_, w) => `producer-${w}`);
+  try {
+    await migrate(knex);
+    await createChaosTables(knex, topics, profile.keysPerTopic);
+    await createTopics(kafka.admin(), topics, profile.partitions);
+    registerProcesses(supervisor, profile, { dbUrl: db.url, seed, topics, groupId, relayName, consumerName, producerNames });
+
+    const consumers = Array.from({ length: profile.consumers }, (_, c) => consumerName(c));
+    const relays = Array.from({ length: profile.relays }, (_, r) => relayName(r));
+    for (const name of [...consumers, ...relays]) supervisor.start(name);
+    await Promise.all([...consumers, ...relays].map((name) => supervisor.ready(name, 90_000)));
+    say(`chaos: ${relays.length} relays and ${consumers.length} consumers ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const t0 = Date.now();
+    for (const name of producerNames) supervisor.start(name);
+    const faultsDone = runSchedule(schedule, t0, { supervisor, kafka: control, knex, relayName, consumerName, log: say, signal });
+    faultsDone.catch(() => undefined); // Awaited below; a failure there must not go unhandled meanwhile.
+    await Promise.all(producerNames.map((name) => supervisor.exited(name)));
+    say(`chaos: producers finished after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const applied = await faultsDone;
+
+    // Every regular process is up again before the drain (a crash restart may be pending).
+    for (const name of [...consumers, ...relays]) if (!supervisor.isUp(name)) supervisor.start(name);
+    const drainStarted = Date.now();
+    const drained = await drain(knex, kafka.admin(), groupId, topics, profile.drainTimeoutMs, signal, say);
+    const drainMs = Date.now() - drainStarted;
+    const lag = await groupLag(kafka.admin(), groupId, topics);
+    const uncleanStops = await supervisor.stopAll(30_000);
+    const check = await checkInvariants(knex, CONSUMER_NAME);
+    const producers = producerNames.map((name) => ({ name, ...supervisor.lastEvent(name, 'done') }));
+    const crashes = supervisor.crashes.map(
+      (c) => `${c.name}#${c.generation} code=${c.code} signal=${c.signal} at +${(c.atMs / 1000).toFixed(1)}s`,
+    );
+    const problems = [
+      ...failures(check),
+      ...(drained ? [] : ['drain timed out']),
+      ...(lag === 0 ? [] : [`lag=${lag}`]),
+      ...(crashes.length === 0 ? [] : [`crashes=${crashes.length}`]),
+      ...(uncleanStops.length === 0 ? [] : [`unclean_stops=${uncleanStops.join(',')}`]),
+      ...producers.filter((p) => p.event !== 'done').map((p) => `${p.name} did not finish`),
+    ];
+    const effective = applied.filter((f) => f.applied);
+    return {
+      ok: problems.length === 0,
+      failures: problems,
+      check,
+      seed,
+      profile: profile.name,
+      faultsPlanned: schedule.length,
+      faults: applied,
+      faultsByKind: countByKind(effective),
+      lag,
+      crashes,
+      uncleanStops,
+      drained,
+      durationMs: Date.now() - started,
+      drainMs,
+      producers,
+      logDir,
+    };
+  } finally {
+    supervisor.killAllNow();
+    process.off('exit', killOnExit);
+    signal.removeEventListener('abort', killOnExit);
+    if (control.down) await restartKafka(control, say);
+    await supervisor.close();
+    await deleteTopics(kafka.admin(), topics, groupId).catch((error: unknown) => say(`chaos: could not delete topics: ${String(error)}`));
+    await knex.destroy();
+    await db.drop();
+  }
+}
+
+interface ProcessContext {
+  dbUrl: string;
+  seed: number;
+  topics: string[];
+  groupId: string;
+  relayName: (slot: number) => string;
+  consumerName: (slot: number) => string;
+  producerNames: string[];
+}
+
+function registerProcesses(supervisor: Supervisor, profile: ChaosProfile, ctx: ProcessContext): void {
+  for (let r = 0; r < profile.relays; r++) {
+    const name = ctx.relayName(r);
+    supervisor.add({
+      name,
+      script: join(here, 'relay-worker.ts'),
+      restartOnCrash: true,
+      config: (generation): RelayWorkerConfig => ({
+        dbUrl: ctx.dbUrl,
+        name,
+        generation,
+        leaseMs: profile.relayLeaseMs,
+        pollIntervalMs: profile.relayPollIntervalMs,
+        batchSize: profile.relayBatchSize,
+      }),
+    });
+  }
+  for (let c = 0; c < profile.consumers + profile.extraConsumers; c++) {
+    const name = ctx.consumerName(c);
+    supervisor.add({
+      name,
+      script: join(here, 'consumer-worker.ts'),
+      restartOnCrash: true,
+      config: (generation): ConsumerWorkerConfig => ({
+        dbUrl: ctx.dbUrl,
+        name,
+        generation,
+        groupId: ctx.groupId,
+        topics: ctx.topics,
+        consumerName: CONSUMER_NAME,
+        sessionTimeoutMs: profile.consumerSessionTimeoutMs,
+        heartbeatIntervalMs: profile.consumerHeartbeatIntervalMs,
+        concurrency: profile.consumerConcurrency,
+        maxAttempts: 10,
+      }),
+    });
+  }
+  const share = (total: number, w: number) => Math.floor(total / profile.producers) + (w < total % profile.producers ? 1 : 0);
+  for (const [w, name] of ctx.producerNames.entries()) {
+    supervisor.add({
+      name,
+      script: join(here, 'producer-worker.ts'),
+      restartOnCrash: false,
+      config: (): ProducerConfig => ({
+        dbUrl: ctx.dbUrl,
+        worker: w,
+        seed: deriveSeed(ctx.seed, name),
+        topics: ctx.topics,
+        keysPerTopic: profile.keysPerTopic,
+        messages: share(profile.messages, w),
+        durationMs: profile.durationMs,
+        concurrency: profile.producerConcurrency,
+        maxMessagesPerTransaction: profile.maxMessagesPerTransaction,
+        rollbackRate: profile.rollbackRate,
+        poison: share(profile.poison, w),
+      }),
+    });
+  }
+}
+
+/**
+ * Waits until nothing is left: no outbox row pending, every committed message handled (poison:
+ * parked), and the group's committed offsets at the end of every partition. Then waits a
+ * little more, so a late duplicate effect would still be seen by the checker.
+ */
+async function drain(
+  knex: Knex,
+  admin: Admin,
+  groupId: string,
+  topics: string[],
+  timeoutMs: number,
+  signal: AbortSignal,
+  say: (line: string) => void,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let lastReport = 0;
+  while (!signal.aborted) {
+    const state = await drainState(knex).catch(() => undefined);
+    const lag = await groupLag(admin, groupId, topics);
+    if (state !== undefined && state.pending + state.unhandled + state.unparked === 0 && lag === 0) {
+      await abortableSleep(3_000, signal);
+      return true;
+    }
+    if (Date.now() > deadline) {
+      say(`chaos: drain timed out: ${JSON.stringify({ ...state, lag })}`);
+      return false;
+    }
+    if (Date.now() - lastReport > 10_000) {
+      say(`chaos: draining: ${JSON.stringify({ ...state, lag })}`);
+      lastReport = Date.now();
+    }
+    await abortableSleep(1_000, signal);
+  }
+  return false;
+}
+
+async function drainState(knex: Knex): Promise<{ pending: number; unhandled: number; unparked: number }> {
+  const result = await knex.raw(
+    `select
+      (select count(*) from onceflow.outbox where status = 'pending') as pending,
+      (select count(*) from chaos_sent s where not s.poison and not exists (select 1 from chaos_ledger l where l.ik = s.ik)) as unhandled,
+      (select count(*) from chaos_sent s where s.poison
+        and not exists (select 1 from onceflow.dead_letters d
+          where d.consumer = ? and coalesce(d.dedup_key, d.headers->>'onceflow-idempotency-key') = s.ik)) as unparked`,
+    [CONSUMER_NAME],
+  );
+  const row = result.rows[0] as Record<string, string>;
+  return { pending: Number(row.pending), unhandled: Number(row.unhandled), unparked: Number(row.unparked) };
+}
+
+/** Sum over partitions of (end offset - committed offset); -1 when the broker cannot be asked. */
+async function groupLag(admin: Admin, groupId: string, topics: string[]): Promise<number> {
+  try {
+    await admin.connect();
+    let lag = 0;
+    const committed = await admin.fetchOffsets({ groupId, topics });
+    for (const topic of committed) {
+      const ends = await admin.fetchTopicOffsets(topic.topic);
+      for (const p of topic.partitions) {
+        const end = ends.find((e) => e.partition === p.partition);
+        if (end === undefined) continue;
+        const at = Number(p.offset);
+        lag += Number(end.high) - (at < 0 ? Number(end.low) : at);
+      }
+    }
+    return lag;
+  } catch {
+    return -1;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function createTopics(admin: Admin, topics: string[], partitions: number): Promise<void> {
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+      waitForLeaders: true,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function deleteTopics(admin: Admin, topics: string[], groupId: string): Promise<void> {
+  await admin.connect();
+  try {
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.deleteTopics({ topics, timeout: 30_000 });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Kafka is always left running: a run that stopped it starts it again, retrying. */
+async function restartKafka(control: KafkaControl, say: (line: string) => void): Promise<void> {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    try {
+      await control.start();
+      return;
+    } catch (error) {
+      say(`chaos: starting Kafka again failed (attempt ${attempt}): ${String(error)}`);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  }
+}

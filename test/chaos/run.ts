@@ -1,0 +1,96 @@
+import { randomInt } from 'node:crypto';
+import type { ChaosReport } from './harness.ts';
+import { runChaos } from './harness.ts';
+import type { ProfileName } from './profiles.ts';
+import { profiles } from './profiles.ts';
+
+/**
+ * `pnpm chaos [--long | --profile short|ci|long] [--seed N]`: one chaos run against the real
+ * PostgreSQL (DATABASE_URL) and Kafka (KAFKA_BROKERS). Prints one JSON line on stdout, progress
+ * on stderr, and exits 1 when an invariant fails.
+ */
+function parseArgs(argv: string[]): { profile: ProfileName; seed: number } {
+  let profile: ProfileName = 'short';
+  let seed = randomInt(1, 2 ** 31 - 1);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${arg} needs a value`);
+      return v as string;
+    };
+    if (arg === '--long') profile = 'long';
+    else if (arg === '--short') profile = 'short';
+    else if (arg === '--profile') {
+      const name = value();
+      if (!(name in profiles)) usage(`unknown profile ${name}`);
+      profile = name as ProfileName;
+    } else if (arg === '--seed') {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32) usage('--seed takes an integer from 0 to 4294967295');
+      seed = v;
+    } else if (arg !== '--') usage(`unknown argument ${arg}`);
+  }
+  return { profile, seed };
+}
+
+function usage(problem: string): never {
+  process.stderr.write(`${problem}\nusage: pnpm chaos [--long | --profile short|ci|long] [--seed N]\n`);
+  process.exit(2);
+}
+
+/** The one JSON line: the suite's headline counts first, then the details. */
+export function summaryLine(report: ChaosReport): Record<string, unknown> {
+  const c = report.check;
+  return {
+    suite: 'chaos',
+    messages: c.messages,
+    faults: report.faults.filter((f) => f.applied).length,
+    lost: c.lost,
+    double: c.double,
+    reordered: c.reordered,
+    seed: report.seed,
+    ok: report.ok,
+    failures: report.failures,
+    profile: report.profile,
+    rolled_back: c.rolledBack,
+    effects: c.effects,
+    poison: c.poison,
+    dead_letters: c.deadLetters,
+    phantom: c.phantom,
+    pending: c.pending,
+    outbox_dead: c.outboxDead,
+    unexpected_dead_letters: c.unexpectedDeadLetters,
+    poison_missing: c.poisonMissing,
+    inbox_processing: c.inboxProcessing,
+    balance_mismatch: c.balanceMismatch,
+    lag: report.lag,
+    crashes: report.crashes.length,
+    faults_planned: report.faultsPlanned,
+    faults_by_kind: report.faultsByKind,
+    duration_s: Math.round(report.durationMs / 1000),
+    drain_s: Math.round(report.drainMs / 1000),
+    log_dir: report.logDir,
+  };
+}
+
+const { profile, seed } = parseArgs(process.argv.slice(2));
+const abort = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`chaos: ${signal}: stopping the run and cleaning up (seed ${seed})\n`);
+    abort.abort();
+  });
+}
+try {
+  const report = await runChaos({ profile: profiles[profile], seed, signal: abort.signal });
+  for (const crash of report.crashes) process.stderr.write(`chaos: crash: ${crash}\n`);
+  if (!report.ok)
+    process.stderr.write(`chaos: FAILED (${report.failures.join(', ')}); replay with: pnpm chaos --profile ${profile} --seed ${seed}\n`);
+  process.stdout.write(`${JSON.stringify(summaryLine(report))}\n`);
+  process.exitCode = report.ok ? 0 : 1;
+} catch (error) {
+  process.stderr.write(`chaos: the run itself failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stdout.write(`${JSON.stringify({ suite: 'chaos', seed, profile, ok: false, error: String(error) })}\n`);
+  process.exitCode = 1;
+}

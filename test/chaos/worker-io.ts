@@ -1,0 +1,69 @@
+import type { Knex } from 'knex';
+import knexFactory from 'knex';
+
+/**
+ * Plumbing shared by the chaos worker processes: configuration in, JSON lines out, and an exit
+ * when the harness goes away, so no worker outlives a run.
+ */
+
+/** The worker's configuration: one JSON argument, written by the harness. */
+export function readWorkerConfig<T>(): T {
+  const text = process.argv[2];
+  if (text === undefined) {
+    process.stderr.write(`usage: node ${process.argv[1]} '<json config>' (started by test/chaos/harness.ts)\n`);
+    process.exit(2);
+  }
+  return JSON.parse(text) as T;
+}
+
+/** One JSON line on stdout for the harness (`event` plus fields). */
+export function report(event: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+}
+
+/** A log line on stderr (the harness keeps it in the process's log file). */
+export function log(message: string, fields: Record<string, unknown> = {}): void {
+  const error = fields.error;
+  const shown = error instanceof Error ? { ...fields, error: `${error.name}: ${error.message}` } : fields;
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), msg: message, ...shown })}\n`);
+}
+
+/**
+ * Exits when the harness's IPC channel closes (the harness died, even by SIGKILL), and runs
+ * `stop` on SIGTERM or SIGINT; a second signal exits at once.
+ */
+export function superviseWorker(stop: () => Promise<void>): void {
+  if (process.channel !== undefined) {
+    process.channel.unref();
+    process.on('disconnect', () => process.exit(3));
+  }
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log('stopping', { signal });
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log('stop failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** A knex pool whose sessions carry `applicationName`, so the harness can terminate them by role. */
+export function connectAs(url: string, applicationName: string, pool: number): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: url, application_name: applicationName },
+    pool: { min: 0, max: pool },
+  });
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
