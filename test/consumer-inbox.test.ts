@@ -1,0 +1,297 @@
+import type { ConsumedMessage, LeaseStore } from '@onceflow/consumer';
+import {
+  Inbox,
+  LeaseStoreError,
+  PostgresLeaseStore,
+  pruneInbox,
+  RedisLeaseStore,
+  SideEffectInbox,
+  toConsumedMessage,
+} from '@onceflow/consumer';
+import { HeaderNames, migrate } from '@onceflow/core';
+import { OutboxWriter } from '@onceflow/producer';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEffects, waitFor } from './support/consumer-helpers.ts';
+import type { TestDatabase } from './support/database.ts';
+import { connect, createTestDatabase, uniqueName } from './support/database.ts';
+
+let db: TestDatabase;
+let redis: Redis;
+let offset = 0;
+
+function message(key: string, idempotencyKey: string, payload: unknown = { key }): ConsumedMessage<{ key: string }> {
+  return toConsumedMessage({
+    topic: 'orders',
+    partition: 0,
+    offset: String(offset++),
+    key,
+    value: Buffer.from(JSON.stringify(payload)),
+    headers: { [HeaderNames.id]: `id-${idempotencyKey}`, [HeaderNames.idempotencyKey]: idempotencyKey },
+    timestamp: String(Date.now()),
+  }) as ConsumedMessage<{ key: string }>;
+}
+
+async function count(sql: string, bindings: unknown[] = []): Promise<number> {
+  const result = await db.knex.raw(sql, bindings as never);
+  return Number(result.rows[0].n);
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await migrate(db.knex);
+  await createEffects(db.knex);
+  redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: false });
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await db?.drop();
+});
+
+describe('Inbox (transactional mode)', () => {
+  it('commits the handler writes with the inbox row, skips a copy, and keeps nothing of a failed attempt', async () => {
+    const inbox = new Inbox({ knex: db.knex, consumerName: uniqueName('c') });
+    const write = async (m: ConsumedMessage<{ key: string }>, trx: import('knex').Knex.Transaction) => {
+      await trx('effects').insert({ key: m.payload.key, seq: 1, dedup_key: m.idempotencyKey });
+    };
+    const m = message('A', uniqueName('pay'));
+    await expect(
+      inbox.handle(m, async (msg, trx) => {
+        await write(msg, trx);
+        throw new Error('handler failed after writing');
+      }),
+    ).rejects.toThrow('handler failed after writing');
+    expect(await count('select count(*) n from effects where dedup_key = ?', [m.idempotencyKey])).toBe(0);
+    expect(await inbox.handle(m, write)).toBe('handled');
+    expect(await inbox.handle(message('A', m.idempotencyKey as string), write)).toBe('duplicate');
+    expect(await count('select count(*) n from effects where dedup_key = ?', [m.idempotencyKey])).toBe(1);
+    // Another consumer name has its own inbox entries.
+    expect(await new Inbox({ knex: db.knex, consumerName: uniqueName('other') }).handle(m, async () => undefined)).toBe('handled');
+  });
+
+  it('lets a handler enqueue outbox messages in its transaction (consume -> produce), once', async () => {
+    const inbox = new Inbox({ knex: db.knex, consumerName: uniqueName('c') });
+    const outbox = new OutboxWriter();
+    const topic = uniqueName('rewards');
+    const handler = async (m: ConsumedMessage<{ key: string }>, trx: import('knex').Knex.Transaction) => {
+      await outbox.enqueue(trx, { topic, key: m.payload.key, payload: { reward: 5 }, idempotencyKey: `reward:${m.idempotencyKey}` });
+    };
+    const m = message('B', uniqueName('pay'));
+    expect(await inbox.handle(m, handler)).toBe('handled');
+    expect(await inbox.handle(m, handler)).toBe('duplicate');
+    await expect(
+      inbox.handle(message('C', uniqueName('pay')), async (msg, trx) => {
+        await handler(msg, trx);
+        throw new Error('after enqueue');
+      }),
+    ).rejects.toThrow('after enqueue');
+    expect(await count('select count(*) n from onceflow.outbox where topic = ?', [topic])).toBe(1);
+  });
+
+  it('makes a copy arriving while the first is in flight wait on the unique index, then skip it', async () => {
+    const name = uniqueName('c');
+    const first = new Inbox({ knex: db.knex, consumerName: name });
+    const second = new Inbox({ knex: db.knex, consumerName: name });
+    const key = uniqueName('pay');
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered = false;
+    const calls: string[] = [];
+    const one = first.handle(message('D', key), async (_m, trx) => {
+      calls.push('first');
+      entered = true;
+      await trx('effects').insert({ key: 'D', seq: 1, dedup_key: key });
+      await held;
+    });
+    await waitFor('the first handler', () => entered);
+    let secondDone = false;
+    const two = second
+      .handle(message('D', key), async () => {
+        calls.push('second');
+      })
+      .finally(() => {
+        secondDone = true;
+      });
+    // The second copy's insert must be waiting on the first copy's row lock.
+    await waitFor('the second copy to block on the index', async () => {
+      const r = await db.knex.raw(
+        `select count(*) n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into "onceflow"."inbox"%'`,
+      );
+      return Number(r.rows[0].n) === 1;
+    });
+    expect(secondDone).toBe(false);
+    release();
+    expect(await one).toBe('handled');
+    expect(await two).toBe('duplicate');
+    expect(calls).toEqual(['first']);
+    expect(await count('select count(*) n from effects where dedup_key = ?', [key])).toBe(1);
+  });
+
+  it('batch mode hands only the new messages to the batch handler, in order', async () => {
+    const inbox = new Inbox({ knex: db.knex, consumerName: uniqueName('c') });
+    const keys = Array.from({ length: 5 }, () => uniqueName('k'));
+    await inbox.handle(message('E', keys[1] as string), async () => undefined);
+    const batch = [0, 1, 2, 2, 3, 4].map((i) => message('E', keys[i] as string, { key: `E${i}` }));
+    const seen: string[] = [];
+    const result = await inbox.handleBatch(
+      batch,
+      batch.map((m) => m.idempotencyKey as string),
+      async (messages) => {
+        seen.push(...messages.map((m) => (m.payload as { key: string }).key));
+      },
+    );
+    expect(seen).toEqual(['E0', 'E2', 'E3', 'E4']);
+    expect(result.outcomes).toEqual(['handled', 'duplicate', 'handled', 'duplicate', 'handled', 'handled']);
+  });
+});
+
+describe('Redis fast path', () => {
+  it('answers "already done" from Redis, and falls through to the database when Redis is down', async () => {
+    const name = uniqueName('c');
+    const fast = new Inbox({ knex: db.knex, consumerName: name, redis });
+    const m = message('F', uniqueName('pay'));
+    expect(await fast.handle(m, async () => undefined)).toBe('handled');
+    await waitFor('the fast path entry', async () => (await redis.keys(`onceflow:inbox:onceflow:${name}:*`)).length === 1);
+    const again = await fast.handleGroup([m], [m.idempotencyKey as string], async () => undefined);
+    expect(again.outcomes).toEqual(['duplicate']);
+    expect([...again.fastPathHits]).toEqual([0]);
+
+    const down = new Redis({ host: '127.0.0.1', port: 6390, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    down.on('error', () => undefined);
+    try {
+      const outage = new Inbox({ knex: db.knex, consumerName: name, redis: down, fastPathTimeoutMs: 100 });
+      const fromDb = await outage.handleGroup([m], [m.idempotencyKey as string], async () => undefined);
+      expect(fromDb.outcomes).toEqual(['duplicate']);
+      expect(fromDb.fastPathHits.size).toBe(0);
+      let ran = 0;
+      expect(
+        await outage.handle(message('F', uniqueName('pay')), async () => {
+          ran++;
+        }),
+      ).toBe('handled');
+      expect(ran).toBe(1);
+    } finally {
+      down.disconnect();
+    }
+  });
+});
+
+const stores: Array<[string, () => LeaseStore]> = [
+  ['PostgreSQL', () => new PostgresLeaseStore({ knex: db.knex })],
+  ['Redis', () => new RedisLeaseStore({ redis, prefix: `${uniqueName('fx')}:` })],
+];
+
+describe.each(stores)('side-effect mode, %s store', (_name, makeStore) => {
+  it("lets another consumer take over an expired lease and refuses the old holder's late done", async () => {
+    const store = makeStore();
+    const consumerName = uniqueName('mailer');
+    const a = new SideEffectInbox({ store, consumerName, leaseMs: 300 });
+    const b = new SideEffectInbox({ store, consumerName, leaseMs: 5_000 });
+    const m = message('G', uniqueName('mail'));
+    // The external system keeps the highest fencing token it saw and refuses older writers.
+    let highest = 0;
+    const accepted: number[] = [];
+    const refused: number[] = [];
+    const external = (token: number) => {
+      if (token < highest) refused.push(token);
+      else {
+        highest = token;
+        accepted.push(token);
+      }
+    };
+    let slowEntered = false;
+    let finishSlow: () => void = () => undefined;
+    const slowMayFinish = new Promise<void>((resolve) => {
+      finishSlow = resolve;
+    });
+    const slow = a.run(m, async (_msg, lease) => {
+      slowEntered = true;
+      await slowMayFinish;
+      external(lease.fencingToken);
+    });
+    await waitFor('the slow handler', () => slowEntered);
+    // While the lease is live, a copy is told to come back later and does not run.
+    let ranWhileBusy = false;
+    expect(
+      await b.run(m, async () => {
+        ranWhileBusy = true;
+      }),
+    ).toBe('busy');
+    expect(ranWhileBusy).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await b.run(m, async (_msg, lease) => external(lease.fencingToken))).toBe('handled');
+    finishSlow();
+    expect(await slow).toBe('fenced');
+    expect(accepted).toEqual([2]);
+    expect(refused).toEqual([1]);
+    expect(await b.run(m, async () => external(99))).toBe('duplicate');
+    expect(accepted).toEqual([2]);
+  });
+
+  it('releases the lease when the handler fails, so a retry runs at once with a higher token', async () => {
+    const inbox = new SideEffectInbox({ store: makeStore(), consumerName: uniqueName('mailer'), leaseMs: 60_000 });
+    const m = message('H', uniqueName('mail'));
+    const tokens: number[] = [];
+    await expect(
+      inbox.run(m, async (_msg, lease) => {
+        tokens.push(lease.fencingToken);
+        throw new Error('smtp down');
+      }),
+    ).rejects.toThrow('smtp down');
+    expect(
+      await inbox.run(m, async (_msg, lease) => {
+        tokens.push(lease.fencingToken);
+        expect(await lease.extend(1_000)).toBe(true);
+      }),
+    ).toBe('handled');
+    expect(tokens).toEqual([1, 2]);
+  });
+});
+
+describe('side-effect stores fail closed', () => {
+  it('never runs the handler when the store is unreachable', async () => {
+    const down = new Redis({ host: '127.0.0.1', port: 6390, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    down.on('error', () => undefined);
+    const noDb = connect('postgres://postgres@127.0.0.1:5432/onceflow_does_not_exist', 1);
+    try {
+      for (const store of [new RedisLeaseStore({ redis: down }), new PostgresLeaseStore({ knex: noDb })]) {
+        let ran = false;
+        const inbox = new SideEffectInbox({ store, consumerName: 'x' });
+        await expect(
+          inbox.run(message('I', 'k'), async () => {
+            ran = true;
+          }),
+        ).rejects.toBeInstanceOf(LeaseStoreError);
+        expect(ran).toBe(false);
+      }
+    } finally {
+      down.disconnect();
+      await noDb.destroy();
+    }
+  });
+});
+
+describe('retention', () => {
+  it('removes only done rows older than the window, in bounded batches', async () => {
+    const name = uniqueName('old');
+    await db.knex.raw(
+      `insert into onceflow.inbox (consumer, dedup_key, status, processed_at)
+       select ?, 'k' || g, 'done', now() - interval '3 days' from generate_series(1, 25) g`,
+      [name],
+    );
+    await db.knex.raw(
+      `insert into onceflow.inbox (consumer, dedup_key, status) select ?, 'new' || g, 'done' from generate_series(1, 5) g`,
+      [name],
+    );
+    await db.knex.raw(
+      `insert into onceflow.inbox (consumer, dedup_key, status, lease_until, processed_at) values (?, 'lease', 'processing', now(), now() - interval '3 days')`,
+      [name],
+    );
+    const day = 86_400_000;
+    await expect(pruneInbox(db.knex, { retentionMs: day, redeliveryHorizonMs: 2 * day })).rejects.toThrow(/redeliveryHorizonMs/);
+    expect(await pruneInbox(db.knex, { consumerName: name, retentionMs: 2 * day, redeliveryHorizonMs: day, batchSize: 10 })).toBe(25);
+    expect(await count('select count(*) n from onceflow.inbox where consumer = ?', [name])).toBe(6);
+  });
+});
