@@ -3,7 +3,15 @@ import { intOption } from '@onceflow/core';
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { retryOptions } from './config.ts';
-import { toPublishError } from './errors.ts';
+import { kafkaErrorType, toPublishError } from './errors.ts';
+
+/** Broker answers that mean the producer's id or sequence state is stale. */
+const SEQUENCE_FAULTS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'INVALID_PRODUCER_ID_MAPPING',
+]);
 
 /** Options of {@link KafkaPublisher}. */
 export interface KafkaPublisherOptions {
@@ -19,22 +27,28 @@ export interface KafkaPublisherOptions {
  * records. Keys map to partitions with kafkajs's default, Java-compatible murmur2 partitioner.
  */
 export class KafkaPublisher implements Publisher {
-  readonly #producer: Producer;
+  readonly #createProducer: () => Producer;
+  #producer: Producer;
   readonly #ackTimeoutMs: number;
   #connected = false;
+  #wanted = false;
 
   constructor(kafka: Kafka, options: KafkaPublisherOptions = {}) {
     this.#ackTimeoutMs = intOption('ackTimeoutMs', options.ackTimeoutMs, 30_000, 1);
-    this.#producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: true,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: retryOptions(intOption('retries', options.retries, 5, 1, 1_000)),
-    });
+    const retry = retryOptions(intOption('retries', options.retries, 5, 1, 1_000));
+    this.#createProducer = () =>
+      kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: true,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry,
+      });
+    this.#producer = this.#createProducer();
   }
 
   async connect(): Promise<void> {
+    this.#wanted = true;
     if (this.#connected) return;
     try {
       await this.#producer.connect();
@@ -55,14 +69,33 @@ export class KafkaPublisher implements Publisher {
       }
       group.messages.push({ key: r.key, value: r.value, headers: { ...r.headers } });
     }
+    // A producer replaced after a sequence fault is connected again on first use.
+    if (!this.#connected && this.#wanted) await this.connect();
+    const producer = this.#producer;
     try {
-      await this.#producer.sendBatch({ topicMessages: [...byTopic.values()], acks: -1, timeout: this.#ackTimeoutMs });
+      await producer.sendBatch({ topicMessages: [...byTopic.values()], acks: -1, timeout: this.#ackTimeoutMs });
     } catch (error) {
+      if (SEQUENCE_FAULTS.has(kafkaErrorType(error) ?? '')) this.#replace(producer);
       throw toPublishError(error, byTopic.size === 1 ? records[0]?.topic : undefined);
     }
   }
 
+  /**
+   * After a broker restart or a send that failed half-way, kafkajs's idempotent producer can
+   * keep sequence numbers the broker no longer agrees with and then fails every send with
+   * OUT_OF_ORDER_SEQUENCE_NUMBER. A new producer gets a new producer id and starts its
+   * sequences afresh; records the old one may have written are then sent again (duplicates,
+   * which consumers drop by id), never lost.
+   */
+  #replace(failed: Producer): void {
+    if (this.#producer !== failed) return;
+    this.#producer = this.#createProducer();
+    this.#connected = false;
+    void failed.disconnect().catch(() => undefined);
+  }
+
   async disconnect(): Promise<void> {
+    this.#wanted = false;
     if (!this.#connected) return;
     this.#connected = false;
     await this.#producer.disconnect();
