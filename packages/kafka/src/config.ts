@@ -56,6 +56,8 @@ export function createKafka(options: KafkaConnectionOptions = {}): Kafka {
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...rest } = entry.log;
+      // Our relay retries above kafkajs on purpose, with the same records in the same order.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
       const fields = { namespace: entry.namespace, ...rest };
       if (entry.level <= logLevel.ERROR) logger.error(fields, message);
       else if (entry.level === logLevel.WARN) logger.warn(fields, message);

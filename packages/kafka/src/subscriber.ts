@@ -2,6 +2,7 @@ import type { IncomingRecord, PartitionBatch, Subscriber } from '@onceflow/core'
 import { boolOption, decodeHeaders, intOption, isValidTopic, OptionError, stringOption } from '@onceflow/core';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { retryOptions } from './config.ts';
+import { kafkaErrorType } from './errors.ts';
 
 /** Options of {@link KafkaSubscriber}. */
 export interface KafkaSubscriberOptions {
@@ -63,7 +64,7 @@ export class KafkaSubscriber implements Subscriber {
 
   async start(onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void> {
     await this.#consumer.connect();
-    await this.#consumer.subscribe({ topics: [...this.#topics], fromBeginning: this.#fromBeginning });
+    await this.#subscribe();
     this.#running = true;
     await this.#consumer.run({
       autoCommit: false,
@@ -71,6 +72,25 @@ export class KafkaSubscriber implements Subscriber {
       partitionsConsumedConcurrently: this.#concurrency,
       eachBatch: (payload) => onBatch(this.#toBatch(payload)),
     });
+  }
+
+  /**
+   * Subscribes, waiting while the broker is still creating a topic: the first metadata request
+   * for an auto-created topic answers UNKNOWN_TOPIC_OR_PARTITION or LEADER_NOT_AVAILABLE.
+   */
+  async #subscribe(): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        await this.#consumer.subscribe({ topics: [...this.#topics], fromBeginning: this.#fromBeginning });
+        return;
+      } catch (error) {
+        const type = kafkaErrorType(error);
+        const creating = type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'LEADER_NOT_AVAILABLE';
+        if (!creating || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   #toBatch(payload: EachBatchPayload): PartitionBatch {
