@@ -1,6 +1,6 @@
 import type { Logger, PartitionBatch, TypedEmitter } from '@onceflow/core';
 import { isRetriable } from '@onceflow/core';
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import type { ConsumedMessage } from './consumed-message.ts';
 import { toConsumedMessage } from './consumed-message.ts';
 import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
@@ -10,8 +10,10 @@ import { GroupFailure } from './inbox.ts';
 import { splitIntoLanes } from './lanes.ts';
 import { OffsetTracker } from './offset-tracker.ts';
 import { parkMessage } from './park.ts';
+import { withRetries } from './retries.ts';
 import type { SideEffectInbox } from './side-effect/side-effect-inbox.ts';
 import { backoffDelay, sleep } from './sleep.ts';
+import { WatermarkCommitter } from './watermark-committer.ts';
 
 /** What a partition run needs from its {@link InboxConsumer}. */
 export interface RunContext {
@@ -34,13 +36,6 @@ export interface Item {
 
 type Outcome = 'handled' | 'duplicate' | 'fenced';
 
-/** Carries the attempt number through p-retry (which also refuses to retry TypeErrors). */
-class AttemptFailure extends Error {
-  constructor(cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
-  }
-}
-
 /**
  * Works one fetched partition batch: messages of different keys in parallel lanes, each key in
  * order, and commits the contiguous watermark as it advances, one commit in flight at a time.
@@ -53,10 +48,7 @@ export class PartitionRun {
   readonly #batch: PartitionBatch;
   readonly #tracker: OffsetTracker;
   readonly #abort = new AbortController();
-  #revoked = false;
-  #committed: string | undefined;
-  #committing: Promise<void> | undefined;
-  #commitAgain = false;
+  readonly #committer: WatermarkCommitter;
   /** Messages finished (handled, skipped, fenced or parked), in any order. */
   #finished = 0;
 
@@ -64,6 +56,7 @@ export class PartitionRun {
     this.#ctx = ctx;
     this.#batch = batch;
     this.#tracker = new OffsetTracker(batch.records.map((r) => r.offset));
+    this.#committer = new WatermarkCommitter(batch, this.#tracker, ctx.events, ctx.stats);
   }
 
   /** Runs the batch to its end (or until revocation or stop) and makes the last commit. */
@@ -76,12 +69,17 @@ export class PartitionRun {
     try {
       const items = this.#batch.records.map((r) => this.#item(toConsumedMessage(r)));
       if (ctx.options.mode.kind === 'batch') await this.#runBatchMode(items);
-      else await Promise.all(splitIntoLanes(items, (i) => i.message.key, ctx.options.concurrency).map((lane) => this.#runLane(lane)));
+      else {
+        // allSettled: a lane that fails unexpectedly must not leave the others running unobserved.
+        const lanes = splitIntoLanes(items, (i) => i.message.key, ctx.options.concurrency);
+        const results = await Promise.allSettled(lanes.map((lane) => this.#runLane(lane)));
+        for (const r of results) if (r.status === 'rejected') this.#fail(r.reason);
+      }
     } finally {
       clearInterval(ticker);
       ctx.stopping.removeEventListener('abort', onStop);
     }
-    await this.#flush();
+    await this.#committer.flush();
     ctx.stats.abandoned += this.#batch.records.length - this.#finished;
   }
 
@@ -110,8 +108,16 @@ export class PartitionRun {
     });
   }
 
+  #fail(error: unknown): void {
+    this.#ctx.logger.error(
+      { error, topic: this.#batch.topic, partition: this.#batch.partition },
+      'A lane failed; its messages are fetched again',
+    );
+    this.#ctx.events.emit('inbox:error', { error, topic: this.#batch.topic, partition: this.#batch.partition });
+  }
+
   #revoke(): void {
-    this.#revoked = true;
+    this.#committer.revoke();
     this.#abort.abort();
   }
 
@@ -150,7 +156,7 @@ export class PartitionRun {
           this.#transactionalHandler(),
         );
         for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j));
-        this.#requestCommit();
+        this.#committer.request();
         i = end;
       } catch (error) {
         if (!(error instanceof GroupFailure)) throw error;
@@ -185,9 +191,11 @@ export class PartitionRun {
       if (!this.#active()) return;
       const chunk = good.slice(start, start + options.maxBatchSize);
       const errors: unknown[] = [];
-      const outcome = await this.#retrying(chunk[0] as Item, 1, errors, () => this.#batchAttempt(chunk)).catch(() => undefined);
+      const outcome = await withRetries(this.#ctx, this.#abort.signal, chunk[0] as Item, 1, errors, () => this.#batchAttempt(chunk)).catch(
+        () => undefined,
+      );
       if (outcome !== undefined) {
-        this.#requestCommit();
+        this.#committer.request();
         continue;
       }
       if (!this.#active()) return;
@@ -229,50 +237,16 @@ export class PartitionRun {
       if (!(await sleep(delayMs, this.#abort.signal))) return false;
     }
     try {
-      const [outcome, fastPath] = await this.#retrying(item, errors.length + 1, errors, () => this.#attempt(item));
+      const [outcome, fastPath] = await withRetries(this.#ctx, this.#abort.signal, item, errors.length + 1, errors, () =>
+        this.#attempt(item),
+      );
       this.#finish(item, outcome, fastPath);
-      this.#requestCommit();
+      this.#committer.request();
       return true;
     } catch {
       if (!this.#active()) return false;
       return this.#park(item, errors, errors.length);
     }
-  }
-
-  /** Runs `op` with p-retry from attempt `first` to maxAttempts; failures are pushed to `errors`. */
-  #retrying<T>(item: Item, first: number, errors: unknown[], op: () => Promise<T>): Promise<T> {
-    const { maxAttempts, retryMinDelayMs, retryMaxDelayMs } = this.#ctx.options;
-    return pRetry(
-      async () => {
-        try {
-          return await op();
-        } catch (error) {
-          if (error instanceof AbortError) throw error;
-          throw new AttemptFailure(error);
-        }
-      },
-      {
-        retries: Math.max(0, maxAttempts - first),
-        minTimeout: retryMinDelayMs,
-        maxTimeout: retryMaxDelayMs,
-        factor: 2,
-        randomize: true,
-        signal: this.#abort.signal,
-        shouldRetry: ({ error }) => isRetriable(error.cause) && this.#active(),
-        onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
-          errors.push(error.cause);
-          if (retriesLeft > 0 && isRetriable(error.cause) && this.#active()) {
-            this.#ctx.stats.retried++;
-            this.#ctx.events.emit('inbox:retry', {
-              message: item.message,
-              attempt: first + attemptNumber - 1,
-              error: error.cause,
-              delayMs: retryDelay,
-            });
-          }
-        },
-      },
-    );
   }
 
   /** One attempt of one message in the consumer's mode. */
@@ -325,47 +299,7 @@ export class PartitionRun {
     if (!parked) return false;
     this.#tracker.markDone(item.message.offset);
     this.#finished++;
-    this.#requestCommit();
+    this.#committer.request();
     return true;
-  }
-
-  #requestCommit(): void {
-    if (this.#revoked) return;
-    if (this.#committing !== undefined) {
-      this.#commitAgain = true;
-      return;
-    }
-    this.#committing = this.#commitLoop().finally(() => {
-      this.#committing = undefined;
-    });
-  }
-
-  async #commitLoop(): Promise<void> {
-    do {
-      this.#commitAgain = false;
-      await this.#commitOnce();
-    } while (this.#commitAgain);
-  }
-
-  async #commitOnce(): Promise<void> {
-    const next = this.#tracker.commitOffset();
-    const last = this.#tracker.lastFinished();
-    if (next === undefined || last === undefined || next === this.#committed || this.#revoked || !this.#batch.isActive()) return;
-    this.#batch.resolve(last);
-    try {
-      if (await this.#batch.commit(next)) {
-        this.#committed = next;
-        this.#ctx.stats.commits++;
-        this.#ctx.events.emit('inbox:committed', { topic: this.#batch.topic, partition: this.#batch.partition, offset: next });
-      }
-    } catch (error) {
-      // The effects are durable in the inbox; a lost commit only means duplicates to skip.
-      this.#ctx.events.emit('inbox:error', { error, topic: this.#batch.topic, partition: this.#batch.partition });
-    }
-  }
-
-  async #flush(): Promise<void> {
-    while (this.#committing !== undefined) await this.#committing;
-    await this.#commitOnce();
   }
 }
