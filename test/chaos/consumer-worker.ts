@@ -18,6 +18,11 @@ export interface ConsumerWorkerConfig {
   heartbeatIntervalMs: number;
   concurrency: number;
   maxAttempts: number;
+  /**
+   * A deliberate bug, to prove the checker catches it: `dedup-by-offset` dedups on the Kafka
+   * record instead of the message, so every re-published copy takes effect again.
+   */
+  sabotage?: 'dedup-by-offset';
 }
 
 const config = readWorkerConfig<ConsumerWorkerConfig>();
@@ -71,6 +76,9 @@ for (let attempt = 1; !stopping; attempt++) {
     consumerName: config.consumerName,
     concurrency: config.concurrency,
     maxAttempts: config.maxAttempts,
+    ...(config.sabotage === 'dedup-by-offset'
+      ? { dedup: (m: { topic: string; partition: number; offset: string }) => `${m.topic}/${m.partition}@${m.offset}` }
+      : {}),
     logger,
     handler: (message, trx) => handle(message.payload, message.topic, message.key, message.id, trx),
   });

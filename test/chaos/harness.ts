@@ -36,6 +36,8 @@ export interface ChaosOptions {
   readonly log?: (line: string) => void;
   /** Aborts the run early (it still cleans up and checks what it has). */
   readonly signal?: AbortSignal;
+  /** Runs the consumers with a deliberate bug (see ConsumerWorkerConfig.sabotage): the run must fail. */
+  readonly sabotage?: 'dedup-by-offset';
 }
 
 /** The outcome of a run: the checker's counts plus what the harness saw. */
@@ -94,7 +96,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await migrate(knex);
     await createChaosTables(knex, topics, profile.keysPerTopic);
     await createTopics(kafka.admin(), topics, profile.partitions);
-    registerProcesses(supervisor, profile, { dbUrl: db.url, seed, topics, groupId, relayName, consumerName, producerNames });
+    registerProcesses(supervisor, profile, {
+      dbUrl: db.url,
+      seed,
+      topics,
+      groupId,
+      relayName,
+      consumerName,
+      producerNames,
+      sabotage: options.sabotage,
+    });
 
     const consumers = Array.from({ length: profile.consumers }, (_, c) => consumerName(c));
     const relays = Array.from({ length: profile.relays }, (_, r) => relayName(r));
@@ -169,6 +180,7 @@ interface ProcessContext {
   relayName: (slot: number) => string;
   consumerName: (slot: number) => string;
   producerNames: string[];
+  sabotage: ChaosOptions['sabotage'];
 }
 
 function registerProcesses(supervisor: Supervisor, profile: ChaosProfile, ctx: ProcessContext): void {
@@ -205,6 +217,7 @@ function registerProcesses(supervisor: Supervisor, profile: ChaosProfile, ctx: P
         heartbeatIntervalMs: profile.consumerHeartbeatIntervalMs,
         concurrency: profile.consumerConcurrency,
         maxAttempts: 10,
+        ...(ctx.sabotage === undefined ? {} : { sabotage: ctx.sabotage }),
       }),
     });
   }
@@ -214,6 +227,7 @@ function registerProcesses(supervisor: Supervisor, profile: ChaosProfile, ctx: P
       name,
       script: join(here, 'producer-worker.ts'),
       restartOnCrash: false,
+      exitsWhenDone: true,
       config: (): ProducerConfig => ({
         dbUrl: ctx.dbUrl,
         worker: w,

@@ -52,7 +52,7 @@ const base = {
   consumerConcurrency: 8,
 } as const;
 
-/** Profiles by name: `short` is `pnpm chaos`, `long` is `pnpm chaos --long`, `ci` runs inside vitest. */
+/** Profiles by name: `short` is `pnpm chaos`, `long` is `pnpm chaos --long`, `ci` runs inside vitest, `smoke` is a quick look. */
 export const profiles = {
   short: {
     ...base,
@@ -83,6 +83,22 @@ export const profiles = {
     faults: 22,
     kafkaRestarts: 1,
     drainTimeoutMs: 120_000,
+  },
+  /** A quick look at the whole machinery (every fault kind once), for working on the harness. */
+  smoke: {
+    ...base,
+    name: 'smoke',
+    messages: 1_500,
+    producers: 2,
+    poison: 2,
+    relays: 2,
+    consumers: 2,
+    extraConsumers: 1,
+    keysPerTopic: 40,
+    durationMs: 45_000,
+    faults: 10,
+    kafkaRestarts: 1,
+    drainTimeoutMs: 90_000,
   },
   long: {
     ...base,

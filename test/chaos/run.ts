@@ -5,12 +5,13 @@ import type { ProfileName } from './profiles.ts';
 import { profiles } from './profiles.ts';
 
 /**
- * `pnpm chaos [--long | --profile short|ci|long] [--seed N]`: one chaos run against the real
+ * `pnpm chaos [--long | --profile short|ci|long|smoke] [--seed N]`: one chaos run against the real
  * PostgreSQL (DATABASE_URL) and Kafka (KAFKA_BROKERS). Prints one JSON line on stdout, progress
  * on stderr, and exits 1 when an invariant fails.
  */
-function parseArgs(argv: string[]): { profile: ProfileName; seed: number } {
+function parseArgs(argv: string[]): { profile: ProfileName; seed: number; sabotage: 'dedup-by-offset' | undefined } {
   let profile: ProfileName = 'short';
+  let sabotage: 'dedup-by-offset' | undefined;
   let seed = randomInt(1, 2 ** 31 - 1);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -29,13 +30,18 @@ function parseArgs(argv: string[]): { profile: ProfileName; seed: number } {
       const v = Number(value());
       if (!Number.isInteger(v) || v < 0 || v >= 2 ** 32) usage('--seed takes an integer from 0 to 4294967295');
       seed = v;
+    } else if (arg === '--sabotage') {
+      if (value() !== 'dedup-by-offset') usage('--sabotage takes dedup-by-offset');
+      sabotage = 'dedup-by-offset';
     } else if (arg !== '--') usage(`unknown argument ${arg}`);
   }
-  return { profile, seed };
+  return { profile, seed, sabotage };
 }
 
 function usage(problem: string): never {
-  process.stderr.write(`${problem}\nusage: pnpm chaos [--long | --profile short|ci|long] [--seed N]\n`);
+  process.stderr.write(
+    `${problem}\nusage: pnpm chaos [--long | --profile short|ci|long|smoke] [--seed N] [--sabotage dedup-by-offset (self-test: must fail)]\n`,
+  );
   process.exit(2);
 }
 
@@ -74,7 +80,7 @@ export function summaryLine(report: ChaosReport): Record<string, unknown> {
   };
 }
 
-const { profile, seed } = parseArgs(process.argv.slice(2));
+const { profile, seed, sabotage } = parseArgs(process.argv.slice(2));
 const abort = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
@@ -83,7 +89,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 try {
-  const report = await runChaos({ profile: profiles[profile], seed, signal: abort.signal });
+  const report = await runChaos({
+    profile: profiles[profile],
+    seed,
+    signal: abort.signal,
+    ...(sabotage === undefined ? {} : { sabotage }),
+  });
   for (const crash of report.crashes) process.stderr.write(`chaos: crash: ${crash}\n`);
   if (!report.ok)
     process.stderr.write(`chaos: FAILED (${report.failures.join(', ')}); replay with: pnpm chaos --profile ${profile} --seed ${seed}\n`);

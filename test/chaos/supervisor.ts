@@ -15,8 +15,10 @@ export interface ProcessSpec {
   readonly name: string;
   readonly script: string;
   readonly config: (generation: number) => unknown;
-  /** Start it again when it exits without being told to (a crash), after this long. */
+  /** Start it again, after a second, when it exits without being told to (a crash). */
   readonly restartOnCrash: boolean;
+  /** It ends by itself when its work is done: exit code 0 is not a crash. */
+  readonly exitsWhenDone?: boolean;
 }
 
 /** An exit nobody asked for. */
@@ -131,7 +133,8 @@ export class Supervisor {
         if (slot.child === child) {
           slot.child = undefined;
           slot.state = 'down';
-          if (!slot.expectedExit && !this.#closing) {
+          const finished = slot.spec.exitsWhenDone === true && code === 0;
+          if (!slot.expectedExit && !finished && !this.#closing) {
             this.crashes.push({ name, generation, code, signal, atMs: Date.now() - this.#startedAt });
             if (slot.spec.restartOnCrash) setTimeout(() => this.#slot(name).state === 'down' && this.start(name), 1_000).unref();
           }
