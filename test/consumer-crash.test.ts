@@ -23,8 +23,15 @@ afterAll(async () => {
   await db?.drop();
 });
 
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
 interface Worker {
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>;
+  exited: Promise<Exit>;
   ready: Promise<void>;
   kill(signal: NodeJS.Signals): void;
 }
@@ -32,9 +39,13 @@ interface Worker {
 function startWorker(config: Record<string, unknown>): Worker {
   const child = spawn(process.execPath, [WORKER], {
     env: { ...process.env, WORKER_CONFIG: JSON.stringify(config) },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   let onReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => {
     onReady = resolve;
@@ -43,10 +54,10 @@ function startWorker(config: Record<string, unknown>): Worker {
     stdout += chunk.toString();
     if (stdout.includes('ready\n')) onReady();
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolve) => {
+  const exited = new Promise<Exit>((resolve) => {
     child.on('exit', (code, signal) => {
       onReady();
-      resolve({ code, signal, stdout });
+      resolve({ code, signal, stdout, stderr });
     });
   });
   return { exited, ready, kill: (signal) => child.kill(signal) };
@@ -73,7 +84,7 @@ describe('InboxConsumer crash', () => {
 
     const first = startWorker({ ...config, killAfter: 300 });
     const died = await first.exited;
-    expect(died.signal).toBe('SIGKILL');
+    expect(died.signal, `worker exited with ${died.code}: ${died.stderr}`).toBe('SIGKILL');
     const afterCrash = (await effects(db.knex, table)).length;
     const committedAtCrash = await committedTotal(kafka, groupId, topic);
     expect(afterCrash).toBeGreaterThanOrEqual(300);
@@ -87,7 +98,8 @@ describe('InboxConsumer crash', () => {
     } finally {
       second.kill('SIGTERM');
     }
-    const { stdout } = await second.exited;
+    const { stdout, stderr } = await second.exited;
+    expect(stdout, stderr).toContain('{');
     const stats = JSON.parse(stdout.trim().split('\n').at(-1) as string) as InboxConsumerStats;
     const rows = await effects(db.knex, table);
     expect(rows).toHaveLength(total);

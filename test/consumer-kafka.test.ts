@@ -21,7 +21,7 @@ let db: TestDatabase;
 let kafka: Kafka;
 
 beforeAll(async () => {
-  db = await createTestDatabase(20);
+  db = await createTestDatabase(12);
   await migrate(db.knex);
   kafka = testKafka('consumer-kafka-test');
 });

@@ -17,7 +17,7 @@ let db: TestDatabase;
 let kafka: Kafka;
 
 beforeAll(async () => {
-  db = await createTestDatabase(40);
+  db = await createTestDatabase(16);
   await migrate(db.knex);
   kafka = testKafka('consumer-load-test');
 });

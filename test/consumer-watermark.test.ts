@@ -16,7 +16,7 @@ interface Payload {
 let db: TestDatabase;
 
 beforeAll(async () => {
-  db = await createTestDatabase(20);
+  db = await createTestDatabase(12);
   await migrate(db.knex);
 });
 afterAll(async () => {

@@ -18,7 +18,7 @@ interface WorkerConfig {
 }
 
 const config = JSON.parse(process.env.WORKER_CONFIG ?? '{}') as WorkerConfig;
-const knex = knexFactory({ client: 'pg', connection: config.databaseUrl, pool: { min: 0, max: 10 } });
+const knex = knexFactory({ client: 'pg', connection: config.databaseUrl, pool: { min: 0, max: 6 } });
 const kafka = createKafka({ brokers: defaultBrokers(), clientId: 'consumer-worker', retries: 8 });
 const subscriber = new KafkaSubscriber(kafka, {
   groupId: config.groupId,
