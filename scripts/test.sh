@@ -8,4 +8,15 @@ cd "$(dirname "$0")/.."
 pnpm install --frozen-lockfile --reporter=silent
 bash scripts/services.sh start
 bash scripts/kafka.sh start
-pnpm vitest run "$@"
+
+report="$(mktemp -t onceflow-vitest-XXXXXX.json)"
+trap 'rm -f "$report"' EXIT
+rc=0
+pnpm vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || rc=$?
+# One closing line in the plain 'N passed, N failed' form.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$report" || true
+exit "$rc"
