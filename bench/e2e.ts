@@ -1,0 +1,171 @@
+// `pnpm bench e2e [--rate R] [--seconds S]`: a steady R msgs/s for S seconds through the whole
+// path (producer transaction → outbox → relay → Kafka → InboxConsumer → handler commit), once
+// with LISTEN/NOTIFY waking the relay and once with polling only. Latency runs from the
+// producer's commit to the handler's commit (both in this process, one clock).
+// Last line: JSON with p50/p95/p99/max for both runs.
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { InboxConsumer } from '@onceflow/consumer';
+import { migrate } from '@onceflow/core';
+import { createKafka, defaultBrokers, KafkaPublisher, KafkaSubscriber } from '@onceflow/kafka';
+import { OutboxWriter } from '@onceflow/producer';
+import { Relay } from '@onceflow/relay';
+import type { Knex } from 'knex';
+import knexFactory from 'knex';
+
+interface Args {
+  rate: number;
+  seconds: number;
+}
+
+interface Latency {
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  messages: number;
+}
+
+function parseArgs(args: string[]): Args {
+  const out: Args = { rate: 1_000, seconds: 60 };
+  for (let i = 0; i < args.length; i += 2) {
+    const name = args[i]?.replace(/^--/, '') as keyof Args;
+    const value = Number(args[i + 1]);
+    if (!(name in out) || !Number.isInteger(value) || value < 1) {
+      throw new Error(`usage: pnpm bench e2e [--rate R] [--seconds S]; got ${args.join(' ')}`);
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function connect(url: string, pool: number): Knex {
+  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: pool } });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return Math.round((sorted[Math.max(0, index)] as number) * 100) / 100;
+}
+
+async function runOnce(args: Args, listen: boolean): Promise<Latency> {
+  const database = `onceflow_bench_e2e_${randomBytes(4).toString('hex')}`;
+  const admin = connect(SERVER_URL, 1);
+  await admin.raw(`create database "${database}"`);
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${database}`;
+  const knex = connect(url.toString(), 24);
+  const kafka = createKafka({ brokers: defaultBrokers(), clientId: 'bench-e2e', retries: 8 });
+  const topic = `bench_e2e_${randomBytes(4).toString('hex')}`;
+  const committedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let relay: Relay | undefined;
+  let consumer: InboxConsumer | undefined;
+  try {
+    await migrate(knex);
+    await knex.raw('create table effects (id text primary key, n integer not null)');
+    const kadmin = kafka.admin();
+    await kadmin.connect();
+    await kadmin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
+    await kadmin.disconnect();
+
+    relay = new Relay({ knex, publisher: new KafkaPublisher(kafka), listen, pollIntervalMs: 500 });
+    consumer = new InboxConsumer({
+      knex,
+      consumerName: 'bench',
+      subscriber: new KafkaSubscriber(kafka, {
+        groupId: `${topic}_g`,
+        topics: [topic],
+        maxWaitTimeMs: 10,
+        partitionsConsumedConcurrently: 4,
+      }),
+      handler: async (message, trx) => {
+        await trx.raw('insert into effects (id, n) values (?, 1)', [message.id ?? '']);
+      },
+    });
+    consumer.events.on('inbox:handled', ({ message }) => {
+      const start = committedAt.get(message.id ?? '');
+      if (start !== undefined) latencies.push(performance.now() - start);
+    });
+    await relay.start();
+    await consumer.start();
+    // Warm up the group and the connections before measuring.
+    await sleep(3_000);
+
+    const outbox = new OutboxWriter();
+    const total = args.rate * args.seconds;
+    const tickMs = 10;
+    const perTick = Math.max(1, Math.round((args.rate * tickMs) / 1_000));
+    const started = performance.now();
+    let sent = 0;
+    const inFlight = new Set<Promise<void>>();
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1_000) * args.rate) + perTick);
+      while (sent < due) {
+        const n = sent++;
+        const p = knex
+          .transaction(async (trx) => {
+            const m = await outbox.enqueue(trx, { topic, key: `k${n % 500}`, payload: { n, note: 'x'.repeat(150) } });
+            return m.id;
+          })
+          .then((id) => {
+            committedAt.set(id, performance.now());
+          })
+          .finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+      await sleep(tickMs);
+    }
+    await Promise.all(inFlight);
+    const deadline = Date.now() + 60_000;
+    while (latencies.length < total && Date.now() < deadline) await sleep(100);
+  } finally {
+    await consumer?.stop();
+    await relay?.stop();
+    await knex.destroy();
+    await admin.raw(`drop database if exists "${database}" with (force)`);
+    await admin.destroy();
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    p50_ms: percentile(latencies, 50),
+    p95_ms: percentile(latencies, 95),
+    p99_ms: percentile(latencies, 99),
+    max_ms: percentile(latencies, 100),
+    messages: latencies.length,
+  };
+}
+
+/** Runs the benchmark and prints its JSON line last. */
+export async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  log(`e2e latency: ${args.rate} msgs/s for ${args.seconds} s, LISTEN/NOTIFY on`);
+  const notify = await runOnce(args, true);
+  log(`  ${JSON.stringify(notify)}`);
+  log(`e2e latency: ${args.rate} msgs/s for ${args.seconds} s, polling only`);
+  const poll = await runOnce(args, false);
+  log(`  ${JSON.stringify(poll)}`);
+  const line = {
+    bench: 'e2e',
+    rate: args.rate,
+    seconds: args.seconds,
+    p50_ms: notify.p50_ms,
+    p95_ms: notify.p95_ms,
+    p99_ms: notify.p99_ms,
+    max_ms: notify.max_ms,
+    poll_p50_ms: poll.p50_ms,
+    poll_p95_ms: poll.p95_ms,
+    poll_p99_ms: poll.p99_ms,
+    poll_max_ms: poll.max_ms,
+    delivered: notify.messages,
+    poll_delivered: poll.messages,
+    target_p50_ms: 10,
+    target_p99_ms: 50,
+  };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
