@@ -12,7 +12,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/**/*.test.ts'],
+          include: ['test/**/*.test.ts', 'examples/src/**/*.test.ts'],
           exclude: ['test/**/*.fault.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 60_000,
