@@ -61,6 +61,7 @@ async function apply(fault: Fault, ctx: FaultContext, pauses: Promise<void>[]): 
     case 'kill-relay':
     case 'kill-consumer': {
       const name = fault.kind === 'kill-relay' ? ctx.relayName(fault.slot) : ctx.consumerName(fault.slot);
+      await supervisor.waitUp(name, 5_000);
       if (!(await supervisor.kill(name))) return { applied: false, detail: `${name} is not running` };
       await abortableSleep(fault.restartAfterMs, ctx.signal);
       supervisor.start(name);
@@ -69,6 +70,7 @@ async function apply(fault: Fault, ctx: FaultContext, pauses: Promise<void>[]): 
     case 'pause-relay':
     case 'pause-consumer': {
       const name = fault.kind === 'pause-relay' ? ctx.relayName(fault.slot) : ctx.consumerName(fault.slot);
+      await supervisor.waitUp(name, 5_000);
       const paused = supervisor.pause(name, fault.pauseMs);
       if (paused === undefined) return { applied: false, detail: `${name} is not running` };
       pauses.push(paused);
@@ -99,7 +101,7 @@ async function apply(fault: Fault, ctx: FaultContext, pauses: Promise<void>[]): 
     }
     case 'remove-consumer': {
       const name = ctx.consumerName(fault.slot);
-      if (!supervisor.isUp(name)) return { applied: false, detail: `${name} is not running` };
+      if (!(await supervisor.waitUp(name, 5_000))) return { applied: false, detail: `${name} is not running` };
       const clean = await supervisor.stop(name, 30_000);
       return { applied: true, detail: `stopped ${name}${clean ? '' : ' (not cleanly: killed after 30 s)'}` };
     }

@@ -172,6 +172,41 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
+/** The one JSON line: the suite's headline counts first, then the details. */
+export function summaryLine(report: ChaosReport): Record<string, unknown> {
+  const c = report.check;
+  return {
+    suite: 'chaos',
+    messages: c.messages,
+    faults: report.faults.filter((f) => f.applied).length,
+    lost: c.lost,
+    double: c.double,
+    reordered: c.reordered,
+    seed: report.seed,
+    ok: report.ok,
+    failures: report.failures,
+    profile: report.profile,
+    rolled_back: c.rolledBack,
+    effects: c.effects,
+    poison: c.poison,
+    dead_letters: c.deadLetters,
+    phantom: c.phantom,
+    pending: c.pending,
+    outbox_dead: c.outboxDead,
+    unexpected_dead_letters: c.unexpectedDeadLetters,
+    poison_missing: c.poisonMissing,
+    inbox_processing: c.inboxProcessing,
+    balance_mismatch: c.balanceMismatch,
+    lag: report.lag,
+    crashes: report.crashes.length,
+    faults_planned: report.faultsPlanned,
+    faults_by_kind: report.faultsByKind,
+    duration_s: Math.round(report.durationMs / 1000),
+    drain_s: Math.round(report.drainMs / 1000),
+    log_dir: report.logDir,
+  };
+}
+
 interface ProcessContext {
   dbUrl: string;
   seed: number;

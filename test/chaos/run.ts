@@ -1,6 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { ChaosReport } from './harness.ts';
-import { runChaos } from './harness.ts';
+import { runChaos, summaryLine } from './harness.ts';
 import type { ProfileName } from './profiles.ts';
 import { profiles } from './profiles.ts';
 
@@ -43,41 +42,6 @@ function usage(problem: string): never {
     `${problem}\nusage: pnpm chaos [--long | --profile short|ci|long|smoke] [--seed N] [--sabotage dedup-by-offset (self-test: must fail)]\n`,
   );
   process.exit(2);
-}
-
-/** The one JSON line: the suite's headline counts first, then the details. */
-export function summaryLine(report: ChaosReport): Record<string, unknown> {
-  const c = report.check;
-  return {
-    suite: 'chaos',
-    messages: c.messages,
-    faults: report.faults.filter((f) => f.applied).length,
-    lost: c.lost,
-    double: c.double,
-    reordered: c.reordered,
-    seed: report.seed,
-    ok: report.ok,
-    failures: report.failures,
-    profile: report.profile,
-    rolled_back: c.rolledBack,
-    effects: c.effects,
-    poison: c.poison,
-    dead_letters: c.deadLetters,
-    phantom: c.phantom,
-    pending: c.pending,
-    outbox_dead: c.outboxDead,
-    unexpected_dead_letters: c.unexpectedDeadLetters,
-    poison_missing: c.poisonMissing,
-    inbox_processing: c.inboxProcessing,
-    balance_mismatch: c.balanceMismatch,
-    lag: report.lag,
-    crashes: report.crashes.length,
-    faults_planned: report.faultsPlanned,
-    faults_by_kind: report.faultsByKind,
-    duration_s: Math.round(report.durationMs / 1000),
-    drain_s: Math.round(report.drainMs / 1000),
-    log_dir: report.logDir,
-  };
 }
 
 const { profile, seed, sabotage } = parseArgs(process.argv.slice(2));

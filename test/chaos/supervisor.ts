@@ -160,6 +160,13 @@ export class Supervisor {
     }
   }
 
+  /** Waits up to `timeoutMs` for the slot's process to be alive (a crashed one is restarted after a second). */
+  async waitUp(name: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.isUp(name) && !this.#closing && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    return this.isUp(name);
+  }
+
   /** Waits until the slot's process exits by itself (a producer finishing its quota). */
   async exited(name: string): Promise<void> {
     await this.#slot(name).exited;
