@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +59,8 @@ export interface ChaosReport {
   readonly durationMs: number;
   readonly drainMs: number;
   readonly producers: Record<string, unknown>[];
-  readonly logDir: string;
+  /** Where each process's output and the schedule are, kept when the run failed (or CHAOS_KEEP_LOGS=1). */
+  readonly logDir: string | undefined;
 }
 
 /**
@@ -77,15 +78,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const runId = `chaos_${seed}_${randomBytes(3).toString('hex')}`;
   const topics = Array.from({ length: profile.topics }, (_, t) => `${runId}_t${t}`);
   const groupId = `${runId}_group`;
+  const control = new KafkaControl(root);
+  const kafkaCommand = control.command(); // Fails here, before anything is made, when Kafka cannot be restarted.
   const logDir = await mkdtemp(join(tmpdir(), `onceflow-chaos-${seed}-`));
   await writeFile(join(logDir, 'schedule.txt'), `${schedule.map(describeFault).join('\n')}\n`);
-  const control = new KafkaControl(root);
-  say(`chaos: profile ${profile.name}, seed ${seed}, ${schedule.length} faults, logs in ${logDir}, Kafka via ${control.describe()}`);
+  say(
+    `chaos: profile ${profile.name}, seed ${seed}, ${schedule.length} faults, logs in ${logDir}, Kafka restarts by \`${kafkaCommand} stop|start\``,
+  );
 
   const kafka = createKafka({ clientId: 'chaos-harness', retries: 8 });
   const db = await createTestDatabase(2);
   const knex = connectAs(db.url, 'chaos-harness', 4);
   const supervisor = new Supervisor(logDir);
+  let keepLogs = process.env.CHAOS_KEEP_LOGS === '1';
   const killOnExit = () => supervisor.killAllNow();
   process.on('exit', killOnExit);
   signal.addEventListener('abort', killOnExit);
@@ -142,6 +147,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ...producers.filter((p) => p.event !== 'done').map((p) => `${p.name} did not finish`),
     ];
     const effective = applied.filter((f) => f.applied);
+    keepLogs ||= problems.length > 0;
     return {
       ok: problems.length === 0,
       failures: problems,
@@ -158,8 +164,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       durationMs: Date.now() - started,
       drainMs,
       producers,
-      logDir,
+      logDir: keepLogs ? logDir : undefined,
     };
+  } catch (error) {
+    keepLogs = true;
+    throw error;
   } finally {
     supervisor.killAllNow();
     process.off('exit', killOnExit);
@@ -169,6 +178,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await deleteTopics(kafka.admin(), topics, groupId).catch((error: unknown) => say(`chaos: could not delete topics: ${String(error)}`));
     await knex.destroy();
     await db.drop();
+    if (!keepLogs) await rm(logDir, { recursive: true, force: true });
   }
 }
 
@@ -203,7 +213,7 @@ export function summaryLine(report: ChaosReport): Record<string, unknown> {
     faults_by_kind: report.faultsByKind,
     duration_s: Math.round(report.durationMs / 1000),
     drain_s: Math.round(report.drainMs / 1000),
-    log_dir: report.logDir,
+    ...(report.logDir === undefined ? {} : { log_dir: report.logDir }),
   };
 }
 
