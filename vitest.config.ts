@@ -13,7 +13,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts', 'examples/src/**/*.test.ts'],
-          exclude: ['test/**/*.fault.test.ts'],
+          exclude: ['**/node_modules/**', 'test/**/*.fault.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 60_000,
           // Files share one broker and one PostgreSQL server on a 2-core machine.
@@ -26,6 +26,7 @@ export default defineConfig({
           // These stop and restart the shared Kafka broker or kill PostgreSQL sessions, so they
           // run alone, one file at a time, after everything else.
           include: ['test/**/*.fault.test.ts'],
+          exclude: ['**/node_modules/**'],
           testTimeout: 600_000,
           hookTimeout: 120_000,
           maxWorkers: 1,
