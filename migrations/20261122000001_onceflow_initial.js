@@ -30,10 +30,13 @@ export async function up(knex) {
 
   // seq is the publish order. Producers take a transaction-scoped advisory lock on
   // (topic, key) before inserting, so for one key seq order equals commit order.
+  // No index leads with seq: seq follows the heap order, so the planner would walk such an
+  // index instead of outbox_pending and step over every published row on each claim. Rows are
+  // found by id, and by (shard, seq) among pending ones only.
   await knex.raw(`
     create table ${s}.outbox (
-      seq bigint generated always as identity primary key,
-      id uuid not null,
+      seq bigint generated always as identity,
+      id uuid primary key,
       topic text not null,
       key text not null,
       shard smallint not null check (shard >= 0 and shard < ${SHARD_COUNT}),
@@ -50,14 +53,15 @@ export async function up(knex) {
       published_at timestamptz,
       dead_at timestamptz
     )`);
-  await knex.raw(`create unique index outbox_id on ${s}.outbox (id)`);
   await knex.raw(`create unique index outbox_topic_idempotency_key on ${s}.outbox (topic, idempotency_key)`);
+  // A relay claims the next pending rows of each of its shards in seq order from here. Per
+  // shard, so a claim steps over the not yet vacuumed entries of its own shards only.
   await knex.raw(`create index outbox_pending on ${s}.outbox (shard, seq) where status = 'pending'`);
   // Rows that hold back later rows of their key (failed and waiting to retry, or dead with
   // onDead 'block'). Kept tiny by the predicate so the "is my key held?" probe is cheap.
   await knex.raw(`create index outbox_holds_key on ${s}.outbox (topic, key, seq) where holds_key`);
   await knex.raw(`create index outbox_published_at on ${s}.outbox (published_at) where status = 'published'`);
-  await knex.raw(`create index outbox_dead on ${s}.outbox (dead_at) where status = 'dead'`);
+  await knex.raw(`create index outbox_dead on ${s}.outbox (seq) where status = 'dead'`);
 
   // One notification per producer statement, delivered by PostgreSQL only at commit, so a
   // relay is never woken for rows it cannot see yet. The payload lists the shards written

@@ -1,10 +1,10 @@
 /** Payloads of the events a {@link Relay} emits, by name. */
 export interface RelayEvents {
   /** A batch reached the broker and was marked published. */
-  'relay:batch:published': { shard: number; count: number; durationMs: number };
+  'relay:batch:published': { shards: number[]; count: number; durationMs: number };
   /**
    * A publish failed and will be tried again: one message after a record-level failure
-   * (`scope: 'record'`, counted as an attempt), or a shard's batch while the broker is
+   * (`scope: 'record'`, counted as an attempt), or a batch of some shards while the broker is
    * unavailable (`scope: 'broker'`, never counted against any message).
    */
   'relay:retry':
@@ -17,7 +17,7 @@ export interface RelayEvents {
         nextAttemptAt: Date;
         error: unknown;
       }
-    | { scope: 'broker'; shard: number; attempt: number; delayMs: number; error: unknown };
+    | { scope: 'broker'; shards: number[]; attempt: number; delayMs: number; error: unknown };
   /** A message was parked after its last attempt or a non-retriable failure. */
   'relay:dead': { id: string; topic: string; key: string; attempts: number; error: unknown };
   /** This relay took a shard's lease. */

@@ -19,7 +19,11 @@ export interface RelayOptions {
   relayId?: string;
   /** Most rows claimed and published in one batch (one select, one send, one update). @defaultValue 1000 */
   batchSize?: number;
-  /** Shards worked on at the same time by this relay. @defaultValue 4 */
+  /**
+   * Batches in flight at once in this relay (its lanes; each lane serves a fixed part of the
+   * relay's shards, one batch at a time). Give `knex` a pool of at least this plus two.
+   * @defaultValue 4
+   */
   concurrency?: number;
   /** Idle shards look for work this often even without a notification. @defaultValue 1000 */
   pollIntervalMs?: number;

@@ -10,6 +10,7 @@ function row(seq: number, key: string): OutboxRow {
     id: `00000000-0000-7000-8000-${String(seq).padStart(12, '0')}`,
     topic: 't',
     key,
+    shard: 0,
     idempotency_key: `i${seq}`,
     type: null,
     payload: Buffer.from(String(seq)),

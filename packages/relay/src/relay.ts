@@ -1,13 +1,12 @@
 import { checkSchemaVersion, SHARD_COUNT, TypedEmitter } from '@onceflow/core';
 import type { RelayEvents, RelayStats } from './events.ts';
+import type { Counters } from './lane.ts';
+import { Lane } from './lane.ts';
 import { leasePlan, shardShare } from './lease-share.ts';
 import { LeaseTable } from './leases.ts';
 import { NotificationListener } from './listener.ts';
 import type { RelayOptions, ResolvedRelayOptions } from './options.ts';
 import { resolveRelayOptions } from './options.ts';
-import { Semaphore } from './semaphore.ts';
-import type { Counters } from './shard-worker.ts';
-import { ShardWorker } from './shard-worker.ts';
 import { claimShards, releaseShards, renewShards } from './sql/claim-shards.ts';
 import { heartbeat, unregister } from './sql/heartbeat.ts';
 import { selectShardBacklog } from './sql/outbox-status.ts';
@@ -28,8 +27,7 @@ export class Relay {
   /** Typed hooks: batches, retries, dead messages, leases, background errors. */
   readonly events = new TypedEmitter<RelayEvents>();
   readonly #leases: LeaseTable;
-  readonly #slots: Semaphore;
-  readonly #workers = new Map<number, ShardWorker>();
+  #lanes: Lane[] = [];
   readonly #counters: Counters = { published: 0, batches: 0, retried: 0, dead: 0, brokerFailures: 0 };
   readonly #abort = new AbortController();
   #backlog = { backlog: 0, oldestPendingAgeMs: null as number | null };
@@ -44,7 +42,6 @@ export class Relay {
   constructor(options: RelayOptions) {
     this.options = resolveRelayOptions(options);
     this.#leases = new LeaseTable(this.options.leaseMs);
-    this.#slots = new Semaphore(this.options.concurrency);
   }
 
   /**
@@ -72,6 +69,7 @@ export class Relay {
         await this.#listener.start();
       }
     }
+    this.#lanes = Array.from({ length: this.options.concurrency }, (_, i) => this.#newLane(i));
     await this.#runTick();
     this.#scheduleTick();
     if (this.options.retentionMs > 0) this.#schedulePrune();
@@ -98,8 +96,8 @@ export class Relay {
     this.#abort.abort(new Error('Relay stopping'));
     clearTimeout(this.#tickTimer);
     clearTimeout(this.#pruneTimer);
-    for (const worker of this.#workers.values()) worker.wake();
-    await Promise.allSettled([this.#tickRunning, this.#pruneRunning, ...[...this.#workers.values()].map((w) => w.done)]);
+    for (const lane of this.#lanes) lane.wake();
+    await Promise.allSettled([this.#tickRunning, this.#pruneRunning, ...this.#lanes.map((lane) => lane.done)]);
     const held = this.#leases.all();
     try {
       await releaseShards(knex, tables, relayId, held);
@@ -135,9 +133,8 @@ export class Relay {
     return this.#state !== 'running';
   }
 
-  #wake(shards: number[] | null): void {
-    if (shards === null) for (const worker of this.#workers.values()) worker.wake();
-    else for (const shard of shards) this.#workers.get(shard)?.wake();
+  #wake(shards: readonly number[] | null): void {
+    for (const lane of this.#lanes) if (shards === null || shards.some((s) => lane.serves(s))) lane.wake();
   }
 
   #scheduleTick(): void {
@@ -181,7 +178,7 @@ export class Relay {
     if (plan.release > 0) {
       for (const lease of active.slice(-plan.release)) {
         lease.draining = true;
-        this.#workers.get(lease.shard)?.wake();
+        this.#wake([lease.shard]);
         logger.info({ shard: lease.shard, liveRelays: live }, 'Handing shard over to balance relays');
       }
     } else if (plan.claim > 0) {
@@ -191,10 +188,8 @@ export class Relay {
         this.#leases.hold(lease, claimedAt);
         this.events.emit('relay:lease:gained', { shard: lease.shard, fencingToken: lease.token });
         logger.info({ shard: lease.shard, fencingToken: lease.token }, 'Shard lease gained');
-        const worker = this.#workers.get(lease.shard);
-        if (worker?.running) worker.wake();
-        else this.#workers.set(lease.shard, this.#newWorker(lease.shard));
       }
+      this.#wake(claimed.map((l) => l.shard));
     }
     this.#backlog = await selectShardBacklog(
       knex,
@@ -203,12 +198,11 @@ export class Relay {
     );
   }
 
-  #newWorker(shard: number): ShardWorker {
-    return new ShardWorker(
+  #newLane(index: number): Lane {
+    return new Lane(
       {
         options: this.options,
         leases: this.#leases,
-        slots: this.#slots,
         events: this.events,
         counters: this.#counters,
         signal: this.#abort.signal,
@@ -216,7 +210,8 @@ export class Relay {
         leaseLost: (s, token) => this.#leaseLost(s, token),
         release: (s) => this.#release(s),
       },
-      shard,
+      index,
+      this.options.concurrency,
     );
   }
 
@@ -224,7 +219,6 @@ export class Relay {
     const lease = this.#leases.get(shard);
     if (lease === undefined || lease.token !== token) return;
     this.#leases.drop(shard);
-    this.#workers.get(shard)?.wake();
     this.events.emit('relay:lease:lost', { shard, fencingToken: token, reason: 'taken' });
     this.options.logger.warn({ shard, fencingToken: token }, 'Shard lease lost to another relay');
   }

@@ -7,6 +7,7 @@ export interface OutboxRow {
   id: string;
   topic: string;
   key: string;
+  shard: number;
   idempotency_key: string;
   type: string | null;
   payload: Buffer;
@@ -16,28 +17,36 @@ export interface OutboxRow {
 }
 
 /**
- * The next due rows of one shard, in `seq` order: for one (topic, key) that is the order in
- * which the producers' transactions committed (they serialise on the key's advisory lock).
+ * The next due rows of the given shards, in `seq` order: for one (topic, key) that is the
+ * order in which the producers' transactions committed (they serialise on the key's advisory
+ * lock). One (topic, key) lives in one shard, so its rows come in order whatever shards are
+ * asked for together.
  *
- * No row locks: only the holder of the shard's lease runs this, and every status write is
+ * No row locks: only the holder of a shard's lease claims its rows, and every status write is
  * fenced by the lease's token, so the lease is what keeps two relays off the same rows.
+ * One arm per shard walks `outbox_pending` (shard, seq) in order, and a merge of the arms
+ * takes the first `limit` rows: each arm steps over its own shard's entries only, and the
+ * merged batch holds rows written close together, which lie close together on disk.
  * A row is skipped while an earlier row of its key holds the key (failed and waiting for its
- * retry, or dead under onDead 'block'); the probe reads the tiny `outbox_holds_key` index.
+ * retry, or dead under onDead 'block'); that probe reads the tiny `outbox_holds_key` index.
  * A delayed row (not yet due, never failed) holds nothing back: later rows of its key go
  * first, as the producer asked that one message to wait, not the key.
  */
-export async function claimBatch(knex: Knex, tables: Tables, shard: number, limit: number): Promise<OutboxRow[]> {
-  const result = await knex.raw(
-    `select o.seq, o.id, o.topic, o.key, o.idempotency_key, o.type, o.payload, o.headers, o.created_at, o.attempts
-     from ${tables.outbox} o
-     where o.shard = ? and o.status = 'pending' and o.available_at <= now()
-       and not exists (
-         select 1 from ${tables.outbox} h
-         where h.holds_key and h.topic = o.topic and h.key = o.key and h.seq < o.seq
-       )
-     order by o.seq
-     limit ?`,
-    [shard, limit],
-  );
+export async function claimBatch(knex: Knex, tables: Tables, shards: readonly number[], limit: number): Promise<OutboxRow[]> {
+  if (shards.length === 0) return [];
+  const arm = `(select o.seq, o.id, o.topic, o.key, o.shard, o.idempotency_key, o.type, o.payload, o.headers, o.created_at, o.attempts
+      from ${tables.outbox} o
+      where o.shard = ?::smallint and o.status = 'pending' and o.available_at <= now()
+        and not exists (
+          select 1 from ${tables.outbox} h
+          where h.holds_key and h.topic = o.topic and h.key = o.key and h.seq < o.seq
+        )
+      order by o.seq
+      limit ?)`;
+  const sql =
+    shards.length === 1 ? arm : `select * from (${shards.map(() => arm).join('\n     union all\n     ')}) batch order by seq limit ?`;
+  const bindings = shards.flatMap((shard) => [shard, limit]);
+  if (shards.length > 1) bindings.push(limit);
+  const result = await knex.raw(sql, bindings);
   return result.rows as OutboxRow[];
 }

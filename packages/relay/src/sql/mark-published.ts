@@ -1,25 +1,25 @@
 import type { Tables } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { Fence } from './fence.ts';
-import { fenceCte } from './fence.ts';
+import { fenceBindings, fenceCte, relaxedCommitCte } from './fence.ts';
 
 /**
- * Marks rows published, only while `fence` still holds the shard's lease. Answers false when
- * the lease was lost: then nothing was marked, and the new holder publishes the rows again
- * (a duplicate of records already in Kafka, never a loss).
+ * Marks rows published, only in shards whose lease `fence` still holds, and answers those
+ * shards. Rows of a shard whose lease was lost stay pending: the new holder publishes them
+ * again (a duplicate of records already in Kafka, never a loss).
  */
-export async function markPublished(knex: Knex, tables: Tables, fence: Fence, seqs: readonly string[]): Promise<boolean> {
-  if (seqs.length === 0) return true;
+export async function markPublished(knex: Knex, tables: Tables, fence: Fence, ids: readonly string[]): Promise<number[]> {
   const result = await knex.raw(
-    `with ${fenceCte(tables)},
+    `with ${relaxedCommitCte}, ${fenceCte(tables)},
      marked as (
        update ${tables.outbox}
        set status = 'published', published_at = now(), holds_key = false
-       where seq = any(?::bigint[]) and status = 'pending' and exists (select 1 from fence)
+       where id = any(?::uuid[]) and status = 'pending' and shard in (select shard from fence)
        returning 1
      )
-     select exists (select 1 from fence) as held, (select count(*) from marked)::int as marked`,
-    [fence.shard, fence.relayId, fence.token, [...seqs]],
+     select array(select shard from fence) as held, (select count(*) from marked)::int as marked,
+            (select setting from relaxed) as commit_mode`,
+    [...fenceBindings(fence), [...ids]],
   );
-  return (result.rows[0] as { held: boolean }).held;
+  return (result.rows[0] as { held: number[] }).held;
 }

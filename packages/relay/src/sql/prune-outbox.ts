@@ -10,8 +10,8 @@ import type { Knex } from 'knex';
 export async function pruneBatch(knex: Knex, tables: Tables, olderThanMs: number, limit: number): Promise<number> {
   const result = await knex.raw(
     `delete from ${tables.outbox}
-     where seq in (
-       select seq from ${tables.outbox}
+     where id in (
+       select id from ${tables.outbox}
        where status = 'published' and published_at < now() - ? * interval '1 millisecond'
        order by published_at
        limit ?

@@ -1,0 +1,203 @@
+// `pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P]`:
+// publishes N outbox rows (payload ~200 bytes, K keys) with the Relay to the real broker, and
+// in the same run the same records with a bare kafkajs producer using the same batch size and
+// settings (idempotent, acks -1, one request in flight). The kafkajs rate is the better of
+// sending its batches one after the other and C at a time. Each rate runs from start to the
+// last acknowledgement (the relay's includes claiming and marking rows in PostgreSQL).
+// Last line: JSON.
+import { randomBytes } from 'node:crypto';
+import { HeaderNames, migrate } from '@onceflow/core';
+import { createKafka, defaultBrokers, KafkaPublisher } from '@onceflow/kafka';
+import { OutboxWriter } from '@onceflow/producer';
+import { Relay } from '@onceflow/relay';
+import type { Kafka, Message } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import type { Knex } from 'knex';
+import knexFactory from 'knex';
+
+interface Args {
+  messages: number;
+  keys: number;
+  batch: number;
+  concurrency: number;
+  partitions: number;
+}
+
+function parseArgs(args: string[]): Args {
+  const out: Args = { messages: 200_000, keys: 1_000, batch: 1_000, concurrency: 4, partitions: 8 };
+  for (let i = 0; i < args.length; i += 2) {
+    const name = args[i]?.replace(/^--/, '') as keyof Args;
+    const value = Number(args[i + 1]);
+    if (!(name in out) || !Number.isInteger(value) || value < 1) {
+      throw new Error(
+        `usage: pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P]; got ${args.join(' ')}`,
+      );
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function connect(url: string, pool: number): Knex {
+  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: pool } });
+}
+
+function payload(i: number, key: string): Record<string, unknown> {
+  // About 200 bytes of JSON.
+  return { order: key, seq: i, amount: (i % 997) * 1.25, currency: 'EUR', note: 'x'.repeat(120) };
+}
+
+async function createTopics(kafka: Kafka, topics: string[], partitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+      waitForLeaders: true,
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function fillOutbox(knex: Knex, topic: string, a: Args): Promise<void> {
+  const writer = new OutboxWriter();
+  const chunk = 5_000;
+  for (let start = 0; start < a.messages; start += chunk) {
+    await knex.transaction((trx) =>
+      writer.enqueue(
+        trx,
+        Array.from({ length: Math.min(chunk, a.messages - start) }, (_, j) => {
+          const i = start + j;
+          const key = `order-${i % a.keys}`;
+          return { topic, key, payload: payload(i, key), type: 'order.paid' };
+        }),
+      ),
+    );
+  }
+  await knex.raw('analyze onceflow.outbox');
+}
+
+async function runRelay(knex: Knex, kafka: Kafka, a: Args): Promise<number> {
+  const relay = new Relay({
+    knex,
+    publisher: new KafkaPublisher(kafka),
+    batchSize: a.batch,
+    concurrency: a.concurrency,
+    pollIntervalMs: 50,
+    retentionMs: 0,
+    relayId: 'bench-relay',
+  });
+  let published = 0;
+  let resolve: () => void = () => undefined;
+  const done = new Promise<void>((r) => {
+    resolve = r;
+  });
+  relay.events.on('relay:batch:published', ({ count }) => {
+    published += count;
+    if (published >= a.messages) resolve();
+  });
+  relay.events.on('relay:error', ({ error, during }) => log(`relay error during ${during}: ${String(error)}`));
+  const started = performance.now();
+  await relay.start();
+  await done;
+  const seconds = (performance.now() - started) / 1_000;
+  const stats = relay.stats();
+  await relay.stop();
+  log(`relay: ${a.messages} messages in ${seconds.toFixed(2)} s, ${stats.batches} batches`);
+  return a.messages / seconds;
+}
+
+/** The records the relay sent, rebuilt from the outbox rows so both runs publish the same bytes. */
+async function recordsOf(knex: Knex): Promise<Message[]> {
+  const result = await knex.raw('select id, idempotency_key, type, key, payload, headers, created_at from onceflow.outbox order by seq');
+  return (result.rows as Array<Record<string, unknown>>).map((r) => ({
+    key: r.key as string,
+    value: r.payload as Buffer,
+    headers: {
+      ...(r.headers as Record<string, string>),
+      [HeaderNames.id]: r.id as string,
+      [HeaderNames.idempotencyKey]: r.idempotency_key as string,
+      [HeaderNames.type]: r.type as string,
+      [HeaderNames.createdAt]: (r.created_at as Date).toISOString(),
+    },
+  }));
+}
+
+async function runKafkajs(kafka: Kafka, topic: string, records: Message[], a: Args, lanes: number): Promise<number> {
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000, factor: 0.2, multiplier: 2 },
+  });
+  await producer.connect();
+  try {
+    const batches: Message[][] = [];
+    for (let i = 0; i < records.length; i += a.batch) batches.push(records.slice(i, i + a.batch));
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
+          await producer.sendBatch({ topicMessages: [{ topic, messages: batch }], acks: -1, timeout: 30_000 });
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1_000;
+    log(`kafkajs (${lanes} at a time): ${records.length} messages in ${seconds.toFixed(2)} s`);
+    return records.length / seconds;
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Runs the benchmark; prints progress on stderr and the JSON result as the last stdout line. */
+export async function main(args: string[]): Promise<void> {
+  const a = parseArgs(args);
+  const name = `onceflow_bench_${randomBytes(4).toString('hex')}`;
+  const admin = connect(SERVER_URL, 1);
+  await admin.raw(`create database "${name}"`);
+  await admin.destroy();
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${name}`;
+  const knex = connect(url.toString(), a.concurrency + 6);
+  const kafka = createKafka({ brokers: defaultBrokers(), clientId: 'onceflow-bench', retries: 5 });
+  const relayTopic = `${name}_relay`;
+  const kafkajsTopic = `${name}_kafkajs`;
+  try {
+    await migrate(knex);
+    await createTopics(kafka, [relayTopic, kafkajsTopic], a.partitions);
+    log(`filling the outbox with ${a.messages} messages over ${a.keys} keys...`);
+    await fillOutbox(knex, relayTopic, a);
+    const relayRate = await runRelay(knex, kafka, a);
+    const records = await recordsOf(knex);
+    const sequential = await runKafkajs(kafka, kafkajsTopic, records, a, 1);
+    const parallel = await runKafkajs(kafka, kafkajsTopic, records, a, a.concurrency);
+    const kafkajsRate = Math.max(sequential, parallel);
+    const round = (n: number) => Math.round(n);
+    process.stdout.write(
+      `${JSON.stringify({
+        bench: 'relay',
+        relay_msgs_per_s: round(relayRate),
+        kafkajs_msgs_per_s: round(kafkajsRate),
+        ratio: Math.round((relayRate / kafkajsRate) * 100) / 100,
+      })}\n`,
+    );
+  } finally {
+    await knex.destroy();
+    const admin2 = connect(SERVER_URL, 1);
+    await admin2.raw(`drop database if exists "${name}" with (force)`);
+    await admin2.destroy();
+    const kafkaAdmin = kafka.admin();
+    await kafkaAdmin.connect();
+    await kafkaAdmin.deleteTopics({ topics: [relayTopic, kafkajsTopic] }).catch(() => undefined);
+    await kafkaAdmin.disconnect();
+  }
+}

@@ -1,0 +1,260 @@
+import type { TypedEmitter } from '@onceflow/core';
+import { isRetriable } from '@onceflow/core';
+import pRetry from 'p-retry';
+import { backoffMs } from './backoff.ts';
+import type { RelayEvents } from './events.ts';
+import type { HeldLease, LeaseTable } from './leases.ts';
+import type { ResolvedRelayOptions } from './options.ts';
+import type { PublishOutcome } from './publish-rows.ts';
+import { publishRows } from './publish-rows.ts';
+import type { OutboxRow } from './sql/claim-batch.ts';
+import { claimBatch } from './sql/claim-batch.ts';
+import type { Fence } from './sql/fence.ts';
+import type { FailedAttempt } from './sql/mark-failed.ts';
+import { markFailed } from './sql/mark-failed.ts';
+import { markPublished } from './sql/mark-published.ts';
+
+/** Mutable counters shared by a relay's lanes. */
+export interface Counters {
+  published: number;
+  batches: number;
+  retried: number;
+  dead: number;
+  brokerFailures: number;
+}
+
+/** What a {@link Lane} needs from its relay. */
+export interface LaneContext {
+  readonly options: ResolvedRelayOptions;
+  readonly leases: LeaseTable;
+  readonly events: TypedEmitter<RelayEvents>;
+  readonly counters: Counters;
+  readonly signal: AbortSignal;
+  isStopping(): boolean;
+  /** The lease of `shard` with `token` is gone (a fenced write was refused). */
+  leaseLost(shard: number, token: string): void;
+  /** Hands `shard` over: releases its lease. Nothing of the shard is in flight then. */
+  release(shard: number): Promise<void>;
+}
+
+/** The broker was unavailable; the batch is retried with backoff and no message is charged. */
+class BrokerUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`Broker unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'BrokerUnavailableError';
+  }
+}
+
+type BatchResult = 'full' | 'partial' | 'empty';
+
+/**
+ * One of a relay's `concurrency` publishing loops. Lane `i` of `n` serves the held shards
+ * `s` with `s % n === i`, so a shard (and every key in it) is only ever in one lane, and a
+ * lane has at most one batch in flight: a key's rows are sent strictly one batch after the
+ * other. A batch spans all of the lane's shards, in seq order, so it reads and updates rows
+ * that lie together on disk. Full batches follow each other at once; otherwise the lane
+ * sleeps until a notification, the poll interval, a new lease or a hand-over wakes it.
+ */
+export class Lane {
+  readonly index: number;
+  /** Settles when the lane has stopped (relay stopping). */
+  readonly done: Promise<void>;
+  readonly #ctx: LaneContext;
+  readonly #count: number;
+  #wakeRequested = false;
+  #wakeSleeper: (() => void) | undefined;
+
+  constructor(ctx: LaneContext, index: number, count: number) {
+    this.#ctx = ctx;
+    this.index = index;
+    this.#count = count;
+    this.done = this.#run();
+  }
+
+  /** True when `shard` belongs to this lane. */
+  serves(shard: number): boolean {
+    return shard % this.#count === this.index;
+  }
+
+  /** Ends a sleep now, or makes the next one return at once (new rows may have committed). */
+  wake(): void {
+    this.#wakeRequested = true;
+    this.#wakeSleeper?.();
+  }
+
+  async #sleep(ms: number): Promise<void> {
+    if (this.#wakeRequested) {
+      this.#wakeRequested = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakeSleeper = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wakeSleeper = done;
+    });
+    this.#wakeRequested = false;
+  }
+
+  async #run(): Promise<void> {
+    const { options, leases, events } = this.#ctx;
+    let failures = 0;
+    while (!this.#ctx.isStopping()) {
+      const mine = leases.all().filter((l) => this.serves(l.shard));
+      // Between batches nothing is in flight, so a shard asked for can be handed over now.
+      for (const lease of mine) if (lease.draining) await this.#ctx.release(lease.shard);
+      const now = performance.now();
+      const ready = mine.filter((l) => !l.draining && leases.isValid(l.shard, l.token, now));
+      if (ready.length === 0) {
+        await this.#sleep(options.pollIntervalMs);
+        continue;
+      }
+      let result: BatchResult | 'error';
+      try {
+        result = await this.#batchWithBrokerRetry(ready);
+        failures = 0;
+      } catch (error) {
+        if (this.#ctx.isStopping()) return;
+        failures++;
+        result = 'error';
+        events.emit('relay:error', { error, during: `lane ${this.index} batch` });
+        options.logger.error({ lane: this.index, error }, 'Relay batch failed; retrying after backoff');
+      }
+      if (result === 'full') {
+        // Stay hot, but let timers, notifications and other lanes run between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      await this.#sleep(result === 'error' ? backoffMs(failures, options.minBackoffMs, options.maxBackoffMs) : options.pollIntervalMs);
+    }
+  }
+
+  /** One batch; while the broker is unavailable it is retried with growing delays. */
+  #batchWithBrokerRetry(leases: readonly HeldLease[]): Promise<BatchResult> {
+    const { options, counters, events } = this.#ctx;
+    const shards = leases.map((l) => l.shard);
+    return pRetry(() => this.#batch(leases), {
+      retries: Number.POSITIVE_INFINITY,
+      factor: 2,
+      minTimeout: options.minBackoffMs,
+      maxTimeout: options.maxBackoffMs,
+      randomize: true,
+      signal: this.#ctx.signal,
+      shouldRetry: ({ error }) => error instanceof BrokerUnavailableError && !this.#ctx.isStopping(),
+      onFailedAttempt: ({ error, attemptNumber, retryDelay }) => {
+        if (!(error instanceof BrokerUnavailableError)) return;
+        counters.brokerFailures++;
+        events.emit('relay:retry', { scope: 'broker', shards, attempt: attemptNumber, delayMs: retryDelay, error: error.cause });
+        options.logger.warn(
+          { lane: this.index, attempt: attemptNumber, retryInMs: retryDelay, error: error.cause },
+          'Broker unavailable; batch kept pending, retrying after backoff',
+        );
+      },
+    });
+  }
+
+  async #batch(requested: readonly HeldLease[]): Promise<BatchResult> {
+    const { options, leases } = this.#ctx;
+    const { knex, tables } = options;
+    // Judge leases by the local clock before reading and again before sending: a relay that
+    // was paused past its lease must not publish what another relay may own by now.
+    const valid = (now = performance.now()) => requested.filter((l) => leases.isValid(l.shard, l.token, now));
+    const before = valid();
+    if (before.length === 0) return 'empty';
+    const claimed = await claimBatch(
+      knex,
+      tables,
+      before.map((l) => l.shard),
+      options.batchSize,
+    );
+    if (claimed.length === 0) return 'empty';
+    const still = valid();
+    const stillShards = new Set(still.map((l) => l.shard));
+    // Rows of a shard whose lease lapsed meanwhile are left pending, whole shard at a time,
+    // so no key loses its order.
+    const rows = stillShards.size === before.length ? claimed : claimed.filter((r) => stillShards.has(r.shard));
+    if (rows.length === 0) return 'empty';
+
+    const started = performance.now();
+    const outcome = await publishRows(options.publisher, rows);
+    const fence: Fence = { relayId: options.relayId, shards: still.map((l) => l.shard), tokens: still.map((l) => l.token) };
+    await this.#record(outcome, fence, started);
+    if (outcome.brokerError !== undefined) throw new BrokerUnavailableError(outcome.brokerError);
+    return claimed.length >= options.batchSize ? 'full' : 'partial';
+  }
+
+  /** Marks what was published and charges failed rows an attempt, both fenced. */
+  async #record(outcome: PublishOutcome, fence: Fence, started: number): Promise<void> {
+    const { options, counters, events } = this.#ctx;
+    if (outcome.published.length > 0) {
+      const held = await markPublished(
+        options.knex,
+        options.tables,
+        fence,
+        outcome.published.map((r) => r.id),
+      );
+      const count = this.#checkFence(fence, held, outcome.published);
+      if (count > 0) {
+        const durationMs = Math.round(performance.now() - started);
+        counters.published += count;
+        counters.batches++;
+        events.emit('relay:batch:published', { shards: [...held], count, durationMs });
+        options.logger.debug({ lane: this.index, count, durationMs }, 'Batch published');
+      }
+    }
+    if (outcome.failed.length === 0) return;
+    const at = new Date();
+    const attempts: FailedAttempt[] = outcome.failed.map(({ row, error }) => {
+      const attempt = row.attempts + 1;
+      return {
+        id: row.id,
+        entry: errorEntry(at, attempt, error),
+        delayMs: backoffMs(attempt, options.minBackoffMs, options.maxBackoffMs),
+        dead: !isRetriable(error) || attempt >= options.maxAttempts,
+      };
+    });
+    const held = new Set(await markFailed(options.knex, options.tables, fence, attempts, options.onDead === 'block'));
+    this.#checkFence(
+      fence,
+      [...held],
+      outcome.failed.map((f) => f.row),
+    );
+    outcome.failed.forEach(({ row, error }, i) => {
+      if (!held.has(row.shard)) return;
+      const a = attempts[i] as FailedAttempt;
+      const attempt = row.attempts + 1;
+      const fields = { id: row.id, topic: row.topic, key: row.key, attempt, error };
+      if (a.dead) {
+        counters.dead++;
+        events.emit('relay:dead', { id: row.id, topic: row.topic, key: row.key, attempts: attempt, error });
+        options.logger.error(fields, 'Message is dead: parked with its error history (list and requeue it)');
+      } else {
+        counters.retried++;
+        const nextAttemptAt = new Date(at.getTime() + a.delayMs);
+        events.emit('relay:retry', { scope: 'record', id: row.id, topic: row.topic, key: row.key, attempt, nextAttemptAt, error });
+        options.logger.warn({ ...fields, nextAttemptAt }, 'Publishing a message failed; retrying later, its key waits');
+      }
+    });
+  }
+
+  /** Reports shards whose fence failed as lost; answers how many of `rows` were in held shards. */
+  #checkFence(fence: Fence, held: readonly number[], rows: readonly OutboxRow[]): number {
+    const heldSet = new Set(held);
+    fence.shards.forEach((shard, i) => {
+      if (!heldSet.has(shard)) this.#ctx.leaseLost(shard, fence.tokens[i] as string);
+    });
+    return heldSet.size === fence.shards.length ? rows.length : rows.filter((r) => heldSet.has(r.shard)).length;
+  }
+}
+
+/** One entry of a row's `errors` history. */
+function errorEntry(at: Date, attempt: number, error: unknown): Record<string, unknown> {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = error !== null && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
+  const entry: Record<string, unknown> = { at: at.toISOString(), attempt, error: message.slice(0, 2_000) };
+  if (typeof code === 'string') entry.code = code;
+  return entry;
+}
