@@ -169,6 +169,55 @@ describe('malformed Kafka records fed to a running InboxConsumer', () => {
   });
 });
 
+describe('Kafka records carrying NUL characters, which PostgreSQL text cannot store', () => {
+  it('parks or handles each one and never stalls the partition', async () => {
+    const topic = uniqueName('nul_records');
+    await createTopic(topic);
+    const consumerName = uniqueName('nul_consumer');
+    const groupId = uniqueName('nul_group');
+    const records: RawRecord[] = [
+      // A NUL in a header other than ours: stored only in the record, so the record is handled.
+      {
+        key: 'nul-header',
+        value: JSON.stringify({ note: 'nul-header' }),
+        headers: { ...onceflowHeaders('nul-header'), 'x-odd': 'a\u0000b' },
+      },
+      // A NUL in the idempotency key: no dedup key can be stored, so the record is parked at once.
+      {
+        key: 'nul-idem',
+        value: JSON.stringify({ note: 'nul-idem' }),
+        headers: { ...onceflowHeaders('pay\u0000ment'), 'x-odd': 'c\u0000d' },
+      },
+      // A NUL in the Kafka key: the handler's own insert fails every time, so it is parked after maxAttempts.
+      { key: 'k\u0000ey', value: JSON.stringify({ note: 'nul-key' }), headers: onceflowHeaders('nul-key') },
+      { key: 'good-3', value: JSON.stringify({ note: 'good-3' }), headers: onceflowHeaders('good-3') },
+    ];
+    let consumer: InboxConsumer | undefined;
+    try {
+      consumer = await startConsumer(kafka, groupId, [topic], { knex: db.knex, consumerName, handler: recordEffect, maxAttempts: 2 });
+      await produceRaw(topic, records);
+      await waitFor('every record handled or parked', () => {
+        const s = consumer?.stats();
+        return s !== undefined && s.handled + s.deadLettered === records.length;
+      });
+      await waitFor('every offset committed', async () => (await committedTotal(kafka, groupId, topic)) === records.length, 20_000);
+      expect(consumer.stats()).toMatchObject({ handled: 2, deadLettered: 2 });
+      const notes = (await effectRows()).map((r) => r.note);
+      expect(notes).toContain('nul-header');
+      expect(notes).toContain('good-3');
+      const parked = (await new DeadLetters({ knex: db.knex }).list({ consumerName })).sort((a, b) => Number(a.offset) - Number(b.offset));
+      expect(parked.map((d) => [d.offset, d.key, d.attempts])).toEqual([
+        ['1', 'nul-idem', 0],
+        ['2', 'k\uFFFDey', 2],
+      ]);
+      expect(parked[0]?.errors[0]?.message).toMatch(/NUL/);
+      expect(parked[0]?.headers['x-odd']).toBe('c\uFFFDd');
+    } finally {
+      await consumer?.stop();
+    }
+  });
+});
+
 describe('outbox rows edited by hand into invalid states, handed to a running Relay', () => {
   it('parks an invalid topic as dead with the reason, publishes odd but publishable rows verbatim, keeps every other row flowing', async () => {
     const topic = uniqueName('bad_outbox');

@@ -37,6 +37,9 @@ export function dedupKeyOf(message: ConsumedMessage, mode: DedupMode): string {
       `${source} gave ${key === undefined ? 'nothing' : JSON.stringify(key)}. Records published outside Onceflow lack ${HeaderNames.idempotencyKey}: configure dedup 'id' (header ${HeaderNames.id}) or a function of the message`,
     );
   }
+  if (key.includes('\u0000')) {
+    throw new DedupKeyError(describeRecord(message), `${source} gave a key containing a NUL character, which the inbox cannot store`);
+  }
   if (key.length > MAX_DEDUP_KEY_LENGTH) {
     throw new DedupKeyError(describeRecord(message), `${source} gave a key of ${key.length} characters (at most ${MAX_DEDUP_KEY_LENGTH})`);
   }

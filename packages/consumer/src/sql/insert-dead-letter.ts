@@ -1,5 +1,6 @@
 import type { Tables } from '@onceflow/core';
 import type { Knex } from 'knex';
+import { pgJson, pgText } from '../pg-text.ts';
 
 /** A message being parked. */
 export interface DeadLetterRow {
@@ -31,11 +32,11 @@ export async function insertDeadLetter(db: Knex | Knex.Transaction, tables: Tabl
       row.topic,
       row.partition,
       row.offset,
-      row.key,
-      row.dedupKey,
-      JSON.stringify(row.headers),
+      pgText(row.key),
+      pgText(row.dedupKey),
+      JSON.stringify(pgJson(row.headers)),
       row.value,
-      JSON.stringify(row.errors),
+      JSON.stringify(pgJson(row.errors)),
       row.attempts,
     ],
   );

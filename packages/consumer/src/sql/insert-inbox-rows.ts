@@ -1,5 +1,6 @@
 import type { Tables } from '@onceflow/core';
 import type { Knex } from 'knex';
+import { pgText } from '../pg-text.ts';
 
 /** Columns of the inbox rows to insert; arrays so one statement inserts any number. */
 export interface InboxRowColumns {
@@ -26,7 +27,7 @@ export async function insertInboxRows(trx: Knex.Transaction, tables: Tables, con
      order by r.dedup_key
      on conflict (consumer, dedup_key) do nothing
      returning dedup_key`,
-    [consumer, c.dedupKeys, c.messageIds as string[], c.topics, c.partitions, c.offsets],
+    [consumer, c.dedupKeys, c.messageIds.map(pgText) as string[], c.topics, c.partitions, c.offsets],
   );
   return (result.rows as Array<{ dedup_key: string }>).map((r) => r.dedup_key);
 }
