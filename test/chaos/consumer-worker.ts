@@ -29,13 +29,14 @@ const config = readWorkerConfig<ConsumerWorkerConfig>();
 const knex = connectAs(config.dbUrl, `chaos-${config.name}`, 8);
 const logger = createJsonLogger('warn', { process: config.name, generation: config.generation });
 let consumer: InboxConsumer | undefined;
+let started = false;
 let stopping = false;
 
 superviseWorker(async () => {
   stopping = true;
   if (consumer !== undefined) {
     await consumer.stop();
-    report('stopped', { stats: consumer.stats() });
+    report('stopped', { started, stats: consumer.stats() });
   }
   await knex.destroy();
 });
@@ -82,9 +83,11 @@ for (let attempt = 1; !stopping; attempt++) {
     logger,
     handler: (message, trx) => handle(message.payload, message.topic, message.key, message.id, trx),
   });
+  // Known before start() returns, so a SIGTERM during a slow start stops it too.
+  consumer = candidate;
   try {
     await candidate.start();
-    consumer = candidate;
+    started = true;
     break;
   } catch (error) {
     log('consumer start failed; retrying', { attempt, error });
@@ -92,7 +95,7 @@ for (let attempt = 1; !stopping; attempt++) {
     await sleep(1_000);
   }
 }
-if (consumer !== undefined) {
+if (started && consumer !== undefined) {
   consumer.events.on('inbox:error', ({ error, topic, partition }) => log('inbox:error', { topic, partition, error }));
   consumer.events.on('inbox:dead', ({ message, attempts, errors }) =>
     log('inbox:dead', { record: `${message.topic}/${message.partition}@${message.offset}`, attempts, errors }),

@@ -12,6 +12,8 @@ export interface AppliedFault {
   readonly tookMs: number;
   readonly applied: boolean;
   readonly detail: string;
+  /** Something the fault revealed beyond its purpose, e.g. a consumer that did not stop cleanly. */
+  readonly problem?: string;
 }
 
 /** What the fault executor needs from the run. */
@@ -39,8 +41,9 @@ export async function runSchedule(schedule: readonly Fault[], t0: number, ctx: F
     if (wait > 0) await abortableSleep(wait, ctx.signal);
     if (ctx.signal.aborted) break;
     const startedAt = Date.now();
-    const { applied: done, detail } = await apply(fault, ctx, pauses);
+    const { applied: done, detail, problem } = await apply(fault, ctx, pauses);
     const record: AppliedFault = {
+      ...(problem === undefined ? {} : { problem }),
       kind: fault.kind,
       plannedAtMs: fault.atMs,
       startedAtMs: startedAt - t0,
@@ -55,7 +58,11 @@ export async function runSchedule(schedule: readonly Fault[], t0: number, ctx: F
   return applied;
 }
 
-async function apply(fault: Fault, ctx: FaultContext, pauses: Promise<void>[]): Promise<{ applied: boolean; detail: string }> {
+async function apply(
+  fault: Fault,
+  ctx: FaultContext,
+  pauses: Promise<void>[],
+): Promise<{ applied: boolean; detail: string; problem?: string }> {
   const { supervisor } = ctx;
   switch (fault.kind) {
     case 'kill-relay':
@@ -102,8 +109,9 @@ async function apply(fault: Fault, ctx: FaultContext, pauses: Promise<void>[]): 
     case 'remove-consumer': {
       const name = ctx.consumerName(fault.slot);
       if (!(await supervisor.waitUp(name, 5_000))) return { applied: false, detail: `${name} is not running` };
-      const clean = await supervisor.stop(name, 30_000);
-      return { applied: true, detail: `stopped ${name}${clean ? '' : ' (not cleanly: killed after 30 s)'}` };
+      const problem = await supervisor.stop(name, 30_000);
+      if (problem === undefined) return { applied: true, detail: `stopped ${name}` };
+      return { applied: true, detail: `stopped ${name}, not cleanly: ${problem}`, problem: `${name} (${problem})` };
     }
     case 'duplicate-storm': {
       // What a relay that crashed between publishing and marking would do, for a scattered slice.

@@ -132,7 +132,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const drained = await drain(knex, kafka.admin(), groupId, topics, profile.drainTimeoutMs, signal, say);
     const drainMs = Date.now() - drainStarted;
     const lag = await groupLag(kafka.admin(), groupId, topics);
-    const uncleanStops = await supervisor.stopAll(30_000);
+    const uncleanStops = [...applied.flatMap((f) => (f.problem === undefined ? [] : [f.problem])), ...(await supervisor.stopAll(30_000))];
     const check = await checkInvariants(knex, CONSUMER_NAME);
     const producers = producerNames.map((name) => ({ name, ...supervisor.lastEvent(name, 'done') }));
     const crashes = supervisor.crashes.map(
@@ -209,6 +209,7 @@ export function summaryLine(report: ChaosReport): Record<string, unknown> {
     balance_mismatch: c.balanceMismatch,
     lag: report.lag,
     crashes: report.crashes.length,
+    unclean_stops: report.uncleanStops,
     faults_planned: report.faultsPlanned,
     faults_by_kind: report.faultsByKind,
     duration_s: Math.round(report.durationMs / 1000),

@@ -18,13 +18,14 @@ const config = readWorkerConfig<RelayWorkerConfig>();
 const knex = connectAs(config.dbUrl, `chaos-${config.name}`, 6);
 const logger = createJsonLogger('warn', { process: config.name, generation: config.generation });
 let relay: Relay | undefined;
+let started = false;
 let stopping = false;
 
 superviseWorker(async () => {
   stopping = true;
   if (relay !== undefined) {
     await relay.stop();
-    report('stopped', { stats: relay.stats() });
+    report('stopped', { started, stats: relay.stats() });
   }
   await knex.destroy();
 });
@@ -47,9 +48,11 @@ for (let attempt = 1; !stopping; attempt++) {
     retentionMs: 0,
     logger,
   });
+  // Known before start() returns, so a SIGTERM during a slow start stops it too.
+  relay = candidate;
   try {
     await candidate.start();
-    relay = candidate;
+    started = true;
     break;
   } catch (error) {
     log('relay start failed; retrying', { attempt, error });
@@ -57,7 +60,7 @@ for (let attempt = 1; !stopping; attempt++) {
     await sleep(1_000);
   }
 }
-if (relay !== undefined) {
+if (started && relay !== undefined) {
   relay.events.on('relay:error', ({ error, during }) => log('relay:error', { during, error }));
   relay.events.on('relay:dead', ({ id, topic, key, attempts, error }) => log('relay:dead', { id, topic, key, attempts, error }));
   report('ready');

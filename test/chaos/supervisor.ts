@@ -205,11 +205,15 @@ export class Supervisor {
     slot.state = 'running';
   }
 
-  /** SIGTERM (continuing a paused process first), then SIGKILL after `timeoutMs`. True when it exited on its own. */
-  async stop(name: string, timeoutMs: number): Promise<boolean> {
+  /**
+   * SIGTERM (continuing a paused process first), then SIGKILL after `timeoutMs`. Resolves
+   * undefined when it exited cleanly (code 0, or by the SIGTERM itself before it set up its
+   * handler), else what went wrong.
+   */
+  async stop(name: string, timeoutMs: number): Promise<string | undefined> {
     const slot = this.#slot(name);
     const child = slot.child;
-    if (child === undefined) return true;
+    if (child === undefined) return undefined;
     slot.expectedExit = true;
     child.kill('SIGTERM');
     if (slot.state === 'paused') this.#resume(slot);
@@ -225,16 +229,17 @@ export class Supervisor {
       this.#log(name).write(`--- ${new Date().toISOString()} did not stop within ${timeoutMs} ms; SIGKILL\n`);
       child.kill('SIGKILL');
       await slot.exited;
+      return `killed after ${timeoutMs} ms`;
     }
-    return graceful && child.exitCode === 0;
+    if (child.exitCode === 0 || child.signalCode === 'SIGTERM') return undefined;
+    return `exit code ${child.exitCode} signal ${child.signalCode}`;
   }
 
-  /** Stops every process (SIGTERM, SIGKILL after `timeoutMs`); returns the names that did not exit cleanly. */
+  /** Stops every process (SIGTERM, SIGKILL after `timeoutMs`); returns those that did not exit cleanly, and why. */
   async stopAll(timeoutMs: number): Promise<string[]> {
     this.#closing = true;
-    const names = this.upNames();
-    const results = await Promise.all(names.map(async (n) => [n, await this.stop(n, timeoutMs)] as const));
-    return results.filter(([, ok]) => !ok).map(([n]) => n);
+    const results = await Promise.all(this.upNames().map(async (n) => [n, await this.stop(n, timeoutMs)] as const));
+    return results.filter(([, problem]) => problem !== undefined).map(([n, problem]) => `${n} (${problem})`);
   }
 
   /** Last resort on harness exit: SIGKILL everything still alive, synchronously. */
