@@ -60,7 +60,9 @@ export async function up(knex) {
   // Rows that hold back later rows of their key (failed and waiting to retry, or dead with
   // onDead 'block'). Kept tiny by the predicate so the "is my key held?" probe is cheap.
   await knex.raw(`create index outbox_holds_key on ${s}.outbox (topic, key, seq) where holds_key`);
-  await knex.raw(`create index outbox_published_at on ${s}.outbox (published_at) where status = 'published'`);
+  // No index on published_at: marking rows published is the relay's hottest write, and each
+  // index it must update costs. Pruning walks the primary key instead, as ids are uuid v7 and
+  // so sorted by creation time.
   await knex.raw(`create index outbox_dead on ${s}.outbox (seq) where status = 'dead'`);
 
   // One notification per producer statement, delivered by PostgreSQL only at commit, so a

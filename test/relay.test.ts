@@ -264,11 +264,17 @@ describe('Relay', () => {
         Array.from({ length: 25 }, (_, i) => ({ topic, key: `p${i}`, payload: i })),
       ),
     );
+    // Age the rows: ids are uuid v7, whose first 48 bits are the creation time in milliseconds.
+    await db.knex.raw(`update onceflow.outbox set id = (lpad(to_hex((extract(epoch from now() - interval '3 hours') * 1000)::bigint), 12, '0')
+      || substr(replace(id::text, '-', ''), 13))::uuid`);
     await db.knex.raw(
       `update onceflow.outbox set status = 'published', published_at = now() - interval '2 hours' where key <> 'p0' and key <> 'p1'`,
     );
     await db.knex.raw(`update onceflow.outbox set status = 'dead', dead_at = now() - interval '2 hours' where key = 'p0'`);
+    // Published 2 hours ago is kept by a 3-hour window.
+    expect(await pruneOutbox(db.knex, { olderThanMs: 3 * 3_600_000, batchSize: 7 })).toBe(0);
     expect(await pruneOutbox(db.knex, { olderThanMs: 3_600_000, batchSize: 7 })).toBe(23);
     expect(await count('true')).toBe(2);
+    expect(await count(`status = 'dead'`)).toBe(1);
   });
 });
