@@ -1,3 +1,6 @@
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { migrate } from '@onceflow/core';
 import { OutboxWriter } from '@onceflow/producer';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -36,6 +39,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
+  // The relays' JSON logs, for reading after a run.
+  const logFile = join(tmpdir(), `onceflow-relay-fault-${process.pid}.log`);
+  await writeFile(logFile, children.map((c, i) => c.log().replace(/^/gm, `relay${i} `)).join('\n'));
+  console.log(`relay logs: ${logFile}`);
   await db?.drop();
 });
 
@@ -54,9 +61,11 @@ async function writer(topic: string, quota: { left: number; rolledBack: number }
     const perKey = keys.map(() => 1 + Math.floor(random() * 3));
     let size = perKey.reduce((a, b) => a + b, 0);
     if (size > quota.left) {
-      keys.splice(1);
-      perKey.splice(1, perKey.length, Math.min(perKey[0] as number, quota.left));
-      size = perKey[0] as number;
+      // The last transactions take exactly what is left: one key, at most `left` messages.
+      keys.length = 1;
+      perKey.length = 1;
+      perKey[0] = Math.min(perKey[0] as number, quota.left);
+      size = perKey[0];
     }
     quota.left -= size;
     const rollback = random() < 0.1;
