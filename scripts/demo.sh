@@ -3,8 +3,5 @@
 # (producer and consumer) against real PostgreSQL and Kafka, printing what happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/toolchain.sh
-pnpm install --frozen-lockfile --reporter=silent
-bash scripts/services.sh start
-bash scripts/kafka.sh start
+. scripts/prepare.sh
 node examples/src/order-rewards.ts "$@"

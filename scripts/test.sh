@@ -4,10 +4,7 @@
 # Extra arguments go to vitest (e.g. `bash scripts/test.sh test/e2e.test.ts`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/toolchain.sh
-pnpm install --frozen-lockfile --reporter=silent
-bash scripts/services.sh start
-bash scripts/kafka.sh start
+. scripts/prepare.sh
 
 report="$(mktemp -t onceflow-vitest-XXXXXX.json)"
 trap 'rm -f "$report"' EXIT
