@@ -13,7 +13,8 @@ import type { RelayChild } from './support/relay-processes.ts';
 import { kafkaControl, spawnRelay } from './support/relay-processes.ts';
 
 // Issue 3's proof: 3 relay processes, 20,000 messages over 200 keys from 8 concurrent writers,
-// one relay SIGKILLed mid-run and restarted, the broker stopped for ~10 s mid-run.
+// one relay SIGKILLed mid-run and restarted, another frozen (SIGSTOP) past its lease and thawed,
+// the broker stopped for ~10 s mid-run.
 const MESSAGES = Number(process.env.ONCEFLOW_RELAY_FAULT_MESSAGES ?? 20_000);
 const KEYS = 200;
 const WRITERS = 8;
@@ -104,7 +105,7 @@ function prng(seed: number): () => number {
   };
 }
 
-it('loses nothing and keeps per-key commit order through a SIGKILLed relay and a broker outage', async () => {
+it('loses nothing and keeps per-key commit order through a SIGKILLed relay, a frozen relay and a broker outage', async () => {
   const started = Date.now();
   const at = (ms: number) => sleep(Math.max(0, started + ms - Date.now()));
   const topic = uniqueName('relay_fault');
@@ -132,6 +133,14 @@ it('loses nothing and keeps per-key commit order through a SIGKILLed relay and a
   await replacement.relayId;
   mark('replacement relay ready');
 
+  // Mid-run: freeze another relay past its lease (a zombie); the others take its shards, and
+  // when it thaws its own clock tells it to stop, its renewal finds the shards taken and its
+  // fenced writes would be refused.
+  await at(6_500);
+  const zombie = relays[1] as RelayChild;
+  zombie.process.kill('SIGSTOP');
+  mark('SIGSTOP relay 1');
+
   // Mid-run: the broker goes away for about 10 s.
   await at(9_000);
   mark(`stopping Kafka; published so far ${await published()}`);
@@ -139,6 +148,9 @@ it('loses nothing and keeps per-key commit order through a SIGKILLed relay and a
     await kafkaControl('stop');
     const down = Date.now();
     mark('Kafka stopped');
+    await at(13_500);
+    zombie.process.kill('SIGCONT');
+    mark('SIGCONT relay 1');
     await sleep(Math.max(0, 10_000 - (Date.now() - down)));
   } finally {
     await kafkaControl('start');
@@ -195,6 +207,7 @@ it('loses nothing and keeps per-key commit order through a SIGKILLed relay and a
   expect(checkedKeys).toBe([...counters.values()].filter((n) => n > 0).length);
 
   // Graceful stop of the survivors: exit 0, leases released, relays gone.
+  expect(zombie.log()).toContain('Shard lease lost to another relay');
   const survivors = [relays[1], relays[2], replacement] as RelayChild[];
   for (const r of survivors) r.process.kill('SIGTERM');
   expect(await Promise.all(survivors.map((r) => r.exited))).toEqual([0, 0, 0]);

@@ -23,10 +23,10 @@ export interface RelayEvents {
   /** This relay took a shard's lease. */
   'relay:lease:gained': { shard: number; fencingToken: string };
   /**
-   * This relay no longer holds a shard: `released` (stop or hand-over), `expired` (not
-   * renewed in time) or `taken` (another relay holds it now).
+   * This relay no longer holds a shard: `released` (stop or hand-over) or `taken` (its lease
+   * lapsed and another relay claimed it; found at renewal or by a fenced write).
    */
-  'relay:lease:lost': { shard: number; fencingToken: string; reason: 'released' | 'expired' | 'taken' };
+  'relay:lease:lost': { shard: number; fencingToken: string; reason: 'released' | 'taken' };
   /** A background loop failed; it carries on (with backoff) after reporting. */
   'relay:error': { error: unknown; during: string };
 }

@@ -61,6 +61,13 @@ export interface RelayOptions {
   pruneIntervalMs?: number;
   /** Rows deleted per prune statement, so no delete holds locks for long. @defaultValue 1000 */
   pruneBatchSize?: number;
+  /**
+   * How long `stop()` waits for in-flight batches (a send to an unreachable broker can take a
+   * while) before it releases the leases anyway. A batch still in flight then can no longer
+   * mark its rows (the fence refuses), so they are published again by the next holder:
+   * a duplicate at worst, never a loss. @defaultValue 10000
+   */
+  stopTimeoutMs?: number;
 }
 
 /** {@link RelayOptions} with every default applied. */
@@ -83,6 +90,7 @@ export interface ResolvedRelayOptions {
   readonly retentionMs: number;
   readonly pruneIntervalMs: number;
   readonly pruneBatchSize: number;
+  readonly stopTimeoutMs: number;
 }
 
 /** A default relay id: host, process id and a random suffix, so a restarted process is a new relay. */
@@ -136,5 +144,6 @@ export function resolveRelayOptions(options: RelayOptions): ResolvedRelayOptions
     retentionMs: intOption('retentionMs', options.retentionMs, 7 * 24 * 3_600_000, 0),
     pruneIntervalMs: intOption('pruneIntervalMs', options.pruneIntervalMs, 60_000, 100),
     pruneBatchSize: intOption('pruneBatchSize', options.pruneBatchSize, 1_000, 1, 100_000),
+    stopTimeoutMs: intOption('stopTimeoutMs', options.stopTimeoutMs, 10_000, 0),
   };
 }

@@ -97,7 +97,16 @@ export class Relay {
     clearTimeout(this.#tickTimer);
     clearTimeout(this.#pruneTimer);
     for (const lane of this.#lanes) lane.wake();
-    await Promise.allSettled([this.#tickRunning, this.#pruneRunning, ...this.#lanes.map((lane) => lane.done)]);
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      Promise.allSettled([this.#tickRunning, this.#pruneRunning, ...this.#lanes.map((lane) => lane.done)]).then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.options.stopTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!settled)
+      logger.warn({ stopTimeoutMs: this.options.stopTimeoutMs }, 'In-flight batches did not finish in time; releasing leases anyway');
     const held = this.#leases.all();
     try {
       await releaseShards(knex, tables, relayId, held);
