@@ -1,5 +1,6 @@
 import type { Tables } from '@onceflow/core';
 import type { Knex } from 'knex';
+import { prepared } from './prepared.ts';
 
 /** An outbox row as the relay publishes it. */
 export interface OutboxRow {
@@ -47,6 +48,6 @@ export async function claimBatch(knex: Knex, tables: Tables, shards: readonly nu
     shards.length === 1 ? arm : `select * from (${shards.map(() => arm).join('\n     union all\n     ')}) batch order by seq limit ?`;
   const bindings = shards.flatMap((shard) => [shard, limit]);
   if (shards.length > 1) bindings.push(limit);
-  const result = await knex.raw(sql, bindings);
+  const result = await prepared(knex, sql, bindings);
   return result.rows as OutboxRow[];
 }

@@ -2,6 +2,7 @@ import type { Tables } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { Fence } from './fence.ts';
 import { fenceBindings, fenceCte, relaxedCommitCte } from './fence.ts';
+import { prepared } from './prepared.ts';
 
 /** The outcome of one failed attempt of one row. */
 export interface FailedAttempt {
@@ -26,7 +27,8 @@ export async function markFailed(
   failures: readonly FailedAttempt[],
   blockOnDead: boolean,
 ): Promise<number[]> {
-  const result = await knex.raw(
+  const result = await prepared(
+    knex,
     `with ${relaxedCommitCte}, ${fenceCte(tables)},
      marked as (
        update ${tables.outbox} o

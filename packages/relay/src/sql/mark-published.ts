@@ -2,6 +2,7 @@ import type { Tables } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { Fence } from './fence.ts';
 import { fenceBindings, fenceCte, relaxedCommitCte } from './fence.ts';
+import { prepared } from './prepared.ts';
 
 /**
  * Marks rows published, only in shards whose lease `fence` still holds, and answers those
@@ -9,7 +10,8 @@ import { fenceBindings, fenceCte, relaxedCommitCte } from './fence.ts';
  * again (a duplicate of records already in Kafka, never a loss).
  */
 export async function markPublished(knex: Knex, tables: Tables, fence: Fence, ids: readonly string[]): Promise<number[]> {
-  const result = await knex.raw(
+  const result = await prepared(
+    knex,
     `with ${relaxedCommitCte}, ${fenceCte(tables)},
      marked as (
        update ${tables.outbox}
