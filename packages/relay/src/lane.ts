@@ -50,8 +50,8 @@ type BatchResult = 'full' | 'partial' | 'empty';
 /**
  * One of a relay's `concurrency` publishing loops. Lane `i` of `n` serves the held shards
  * `s` with `s % n === i`, so a shard (and every key in it) is only ever in one lane, and a
- * lane has at most one batch in flight: a key's rows are sent strictly one batch after the
- * other. A batch spans all of the lane's shards, in seq order, so it reads and updates rows
+ * lane sends one batch at a time: a key's rows are sent strictly one batch after the other
+ * (a lane uses up to two database connections: one batch's marks beside the next's read). A batch spans all of the lane's shards, in seq order, so it reads and updates rows
  * that lie together on disk. Full batches follow each other at once; otherwise the lane
  * sleeps until a notification, the poll interval, a new lease or a hand-over wakes it.
  */
@@ -63,6 +63,10 @@ export class Lane {
   readonly #count: number;
   #wakeRequested = false;
   #wakeSleeper: (() => void) | undefined;
+  /** The marks of the last clean batch, still being written, and the seq it reached per shard. */
+  #inflight: { done: Promise<void>; after: Map<number, string> } | undefined;
+  /** When a claim last looked at every pending row (no `after` bound). */
+  #lastFullClaim = 0;
 
   constructor(ctx: LaneContext, index: number, count: number) {
     this.#ctx = ctx;
@@ -104,11 +108,15 @@ export class Lane {
     let failures = 0;
     while (!this.#ctx.isStopping()) {
       const mine = leases.all().filter((l) => this.serves(l.shard));
-      // Between batches nothing is in flight, so a shard asked for can be handed over now.
-      for (const lease of mine) if (lease.draining) await this.#ctx.release(lease.shard);
+      if (mine.some((l) => l.draining)) {
+        // Once the last marks are written nothing of the lane is in flight: hand over now.
+        await this.#settle();
+        for (const lease of mine) if (lease.draining) await this.#ctx.release(lease.shard);
+      }
       const now = performance.now();
       const ready = mine.filter((l) => !l.draining && leases.isValid(l.shard, l.token, now));
       if (ready.length === 0) {
+        await this.#settle();
         await this.#sleep(options.pollIntervalMs);
         continue;
       }
@@ -117,7 +125,7 @@ export class Lane {
         result = await this.#batchWithBrokerRetry(ready);
         failures = 0;
       } catch (error) {
-        if (this.#ctx.isStopping()) return;
+        if (this.#ctx.isStopping()) break;
         failures++;
         result = 'error';
         events.emit('relay:error', { error, during: `lane ${this.index} batch` });
@@ -128,8 +136,17 @@ export class Lane {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
+      await this.#settle();
       await this.#sleep(result === 'error' ? backoffMs(failures, options.minBackoffMs, options.maxBackoffMs) : options.pollIntervalMs);
     }
+    await this.#settle();
+  }
+
+  /** Waits until the marks of the last clean batch are written (they never reject). */
+  async #settle(): Promise<void> {
+    const inflight = this.#inflight;
+    this.#inflight = undefined;
+    await inflight?.done;
   }
 
   /** One batch; while the broker is unavailable it is retried with growing delays. */
@@ -156,6 +173,14 @@ export class Lane {
     });
   }
 
+  /**
+   * Claims, sends and marks one batch. After a clean batch (everything published) the marks
+   * are written while the next batch is already read and sent: that read skips, per shard,
+   * the rows up to the last one just sent (`after`), so nothing is sent twice, and a key's
+   * rows still go out one batch after the other. Rows below those bounds that become due
+   * meanwhile (a retry, a late commit) are found by the next unbounded claim, at the latest
+   * one poll interval later. After any failure the marks are written before going on.
+   */
   async #batch(requested: readonly HeldLease[]): Promise<BatchResult> {
     const { options, leases } = this.#ctx;
     const { knex, tables } = options;
@@ -164,11 +189,20 @@ export class Lane {
     const valid = (now = performance.now()) => requested.filter((l) => leases.isValid(l.shard, l.token, now));
     const before = valid();
     if (before.length === 0) return 'empty';
+    let after: string[] | undefined;
+    const inflight = this.#inflight;
+    if (inflight !== undefined && performance.now() - this.#lastFullClaim < options.pollIntervalMs) {
+      after = before.map((l) => inflight.after.get(l.shard) ?? '0');
+    } else {
+      await this.#settle();
+      this.#lastFullClaim = performance.now();
+    }
     const claimed = await claimBatch(
       knex,
       tables,
       before.map((l) => l.shard),
       options.batchSize,
+      after,
     );
     if (claimed.length === 0) return 'empty';
     const still = valid();
@@ -181,9 +215,23 @@ export class Lane {
     const started = performance.now();
     const outcome = await publishRows(options.publisher, rows);
     const fence: Fence = { relayId: options.relayId, shards: still.map((l) => l.shard), tokens: still.map((l) => l.token) };
-    await this.#record(outcome, fence, started);
-    if (outcome.brokerError !== undefined) throw new BrokerUnavailableError(outcome.brokerError);
+    // One batch's marks at a time: the previous ones are written before these start.
+    await this.#settle();
+    if (outcome.failed.length === 0 && outcome.brokerError === undefined) {
+      const reached = new Map<number, string>();
+      for (const row of rows) reached.set(row.shard, row.seq);
+      this.#inflight = { done: this.#record(outcome, fence, started).catch((error: unknown) => this.#markFailed(error)), after: reached };
+    } else {
+      await this.#record(outcome, fence, started);
+      if (outcome.brokerError !== undefined) throw new BrokerUnavailableError(outcome.brokerError);
+    }
     return claimed.length >= options.batchSize ? 'full' : 'partial';
+  }
+
+  /** A mark written in the background failed: the rows stay pending and are sent again later. */
+  #markFailed(error: unknown): void {
+    this.#ctx.events.emit('relay:error', { error, during: `lane ${this.index} mark` });
+    this.#ctx.options.logger.error({ lane: this.index, error }, 'Marking a published batch failed; its rows will be published again');
   }
 
   /** Marks what was published and charges failed rows an attempt, both fenced. */

@@ -16,7 +16,7 @@ export interface RelayProcessOptions {
   databaseUrl?: string;
   /** Schema of Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
-  /** Pool size of the relay's database connections (keep it above `concurrency`). @defaultValue concurrency + 4 */
+  /** Pool size of the relay's database connections (at least twice `concurrency`). @defaultValue 2 * concurrency + 2 */
   poolSize?: number;
   /** Further relay options (timings, batch size, onDead...). */
   relay?: Omit<RelayOptions, 'knex' | 'publisher' | 'schema' | 'logger'>;
@@ -53,7 +53,7 @@ export async function runRelayProcess(options: RelayProcessOptions): Promise<Rel
   const knex: Knex = knexFactory({
     client: 'pg',
     connection: databaseUrl,
-    pool: { min: 0, max: options.poolSize ?? concurrency + 4 },
+    pool: { min: 0, max: options.poolSize ?? 2 * concurrency + 2 },
   });
   const relay = new Relay({ ...options.relay, knex, publisher: options.publisher, schema, logger });
   try {

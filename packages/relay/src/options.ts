@@ -21,7 +21,7 @@ export interface RelayOptions {
   batchSize?: number;
   /**
    * Batches in flight at once in this relay (its lanes; each lane serves a fixed part of the
-   * relay's shards, one batch at a time). Give `knex` a pool of at least this plus two.
+   * relay's shards, one batch at a time). Give `knex` a pool of at least twice this plus two.
    * @defaultValue 4
    */
   concurrency?: number;

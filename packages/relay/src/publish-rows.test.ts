@@ -15,7 +15,7 @@ function row(seq: number, key: string): OutboxRow {
     type: null,
     payload: Buffer.from(String(seq)),
     headers: {},
-    created_at: new Date(0),
+    created_at: '1970-01-01T00:00:00.000Z',
     attempts: 0,
   };
 }

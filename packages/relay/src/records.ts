@@ -12,6 +12,6 @@ export function toRecord(row: OutboxRow): OutgoingRecord {
   headers[HeaderNames.id] = row.id;
   headers[HeaderNames.idempotencyKey] = row.idempotency_key;
   if (row.type !== null) headers[HeaderNames.type] = row.type;
-  headers[HeaderNames.createdAt] = row.created_at.toISOString();
+  headers[HeaderNames.createdAt] = row.created_at;
   return { topic: row.topic, key: row.key, value: row.payload, headers };
 }

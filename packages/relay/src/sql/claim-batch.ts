@@ -13,7 +13,8 @@ export interface OutboxRow {
   type: string | null;
   payload: Buffer;
   headers: Record<string, string>;
-  created_at: Date;
+  /** Creation time, ISO 8601 in UTC. */
+  created_at: string;
   attempts: number;
 }
 
@@ -32,12 +33,22 @@ export interface OutboxRow {
  * retry, or dead under onDead 'block'); that probe reads the tiny `outbox_holds_key` index.
  * A delayed row (not yet due, never failed) holds nothing back: later rows of its key go
  * first, as the producer asked that one message to wait, not the key.
+ *
+ * `after` (per shard, a seq) skips the rows up to it: the rows of the batch whose marks are
+ * still being written, while the next batch is already read.
  */
-export async function claimBatch(knex: Knex, tables: Tables, shards: readonly number[], limit: number): Promise<OutboxRow[]> {
+export async function claimBatch(
+  knex: Knex,
+  tables: Tables,
+  shards: readonly number[],
+  limit: number,
+  after?: readonly string[],
+): Promise<OutboxRow[]> {
   if (shards.length === 0) return [];
-  const arm = `(select o.seq, o.id, o.topic, o.key, o.shard, o.idempotency_key, o.type, o.payload, o.headers, o.created_at, o.attempts
+  const arm = `(select o.seq, o.id, o.topic, o.key, o.shard, o.idempotency_key, o.type, o.payload, o.headers, o.attempts,
+        to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at
       from ${tables.outbox} o
-      where o.shard = ?::smallint and o.status = 'pending' and o.available_at <= now()
+      where o.shard = ?::smallint and o.seq > ?::bigint and o.status = 'pending' and o.available_at <= now()
         and not exists (
           select 1 from ${tables.outbox} h
           where h.holds_key and h.topic = o.topic and h.key = o.key and h.seq < o.seq
@@ -46,7 +57,7 @@ export async function claimBatch(knex: Knex, tables: Tables, shards: readonly nu
       limit ?)`;
   const sql =
     shards.length === 1 ? arm : `select * from (${shards.map(() => arm).join('\n     union all\n     ')}) batch order by seq limit ?`;
-  const bindings = shards.flatMap((shard) => [shard, limit]);
+  const bindings = shards.flatMap((shard, i) => [shard, after?.[i] ?? '0', limit]);
   if (shards.length > 1) bindings.push(limit);
   const result = await prepared(knex, sql, bindings);
   return result.rows as OutboxRow[];
