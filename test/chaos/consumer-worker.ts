@@ -26,7 +26,7 @@ export interface ConsumerWorkerConfig {
 }
 
 const config = readWorkerConfig<ConsumerWorkerConfig>();
-const knex = connectAs(config.dbUrl, `chaos-${config.name}`, 8);
+const knex = connectAs(config.dbUrl, `chaos-${config.name}`, 6);
 const logger = createJsonLogger('warn', { process: config.name, generation: config.generation });
 let consumer: InboxConsumer | undefined;
 let started = false;

@@ -3,6 +3,7 @@ import type { KafkaControl } from './kafka-control.ts';
 import type { Fault, FaultKind } from './schedule.ts';
 import { describeFault } from './schedule.ts';
 import type { Supervisor } from './supervisor.ts';
+import { persistently } from './worker-io.ts';
 
 /** A fault as it was carried out. `applied` is false when its target was not up at that moment. */
 export interface AppliedFault {
@@ -92,11 +93,13 @@ async function apply(
     }
     case 'terminate-pg': {
       const role = fault.scope === 'all' ? 'chaos-%' : `chaos-${fault.scope}-%`;
-      const result = await ctx.knex.raw(
-        `select count(pg_terminate_backend(pid)) as n from pg_stat_activity
+      const result = await persistently('terminating sessions', () =>
+        ctx.knex.raw(
+          `select count(pg_terminate_backend(pid)) as n from pg_stat_activity
          where datname = current_database() and pid <> pg_backend_pid()
            and application_name like ? and application_name <> 'chaos-harness'`,
-        [role],
+          [role],
+        ),
       );
       return { applied: true, detail: `terminated ${result.rows[0].n} ${fault.scope} sessions` };
     }
@@ -115,10 +118,12 @@ async function apply(
     }
     case 'duplicate-storm': {
       // What a relay that crashed between publishing and marking would do, for a scattered slice.
-      const result = await ctx.knex.raw(
-        `update onceflow.outbox set status = 'pending', published_at = null
+      const result = await persistently('re-publishing rows', () =>
+        ctx.knex.raw(
+          `update onceflow.outbox set status = 'pending', published_at = null
          where status = 'published' and (seq + ?) % 100 < ?`,
-        [fault.salt, fault.percent],
+          [fault.salt, fault.percent],
+        ),
       );
       return { applied: true, detail: `re-published ${result.rowCount} rows (${fault.percent}%)` };
     }

@@ -22,7 +22,7 @@ import type { FaultKind } from './schedule.ts';
 import { countByKind, describeFault, generateSchedule } from './schedule.ts';
 import { Supervisor } from './supervisor.ts';
 import { createChaosTables } from './tables.ts';
-import { connectAs } from './worker-io.ts';
+import { connectAs, persistently } from './worker-io.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -88,7 +88,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const kafka = createKafka({ clientId: 'chaos-harness', retries: 8 });
   const db = await createTestDatabase(2);
-  const knex = connectAs(db.url, 'chaos-harness', 4);
+  // One session kept open, so the harness is never locked out when the connection table is full.
+  const knex = connectAs(db.url, 'chaos-harness', 3, 1);
   const supervisor = new Supervisor(logDir);
   let keepLogs = process.env.CHAOS_KEEP_LOGS === '1';
   const killOnExit = () => supervisor.killAllNow();
@@ -121,7 +122,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const t0 = Date.now();
     for (const name of producerNames) supervisor.start(name);
     const faultsDone = runSchedule(schedule, t0, { supervisor, kafka: control, knex, relayName, consumerName, log: say, signal });
-    faultsDone.catch(() => undefined); // Awaited below; a failure there must not go unhandled meanwhile.
+    // Awaited below; when the schedule itself fails, end the run now rather than after the producers.
+    faultsDone.catch((error: unknown) => {
+      say(`chaos: the fault schedule failed: ${String(error)}`);
+      supervisor.killAllNow();
+    });
     await Promise.all(producerNames.map((name) => supervisor.exited(name)));
     say(`chaos: producers finished after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const applied = await faultsDone;
@@ -133,7 +138,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const drainMs = Date.now() - drainStarted;
     const lag = await groupLag(kafka.admin(), groupId, topics);
     const uncleanStops = [...applied.flatMap((f) => (f.problem === undefined ? [] : [f.problem])), ...(await supervisor.stopAll(30_000))];
-    const check = await checkInvariants(knex, CONSUMER_NAME);
+    const check = await persistently('the invariant checker', () => checkInvariants(knex, CONSUMER_NAME));
     const producers = producerNames.map((name) => ({ name, ...supervisor.lastEvent(name, 'done') }));
     const crashes = supervisor.crashes.map(
       (c) => `${c.name}#${c.generation} code=${c.code} signal=${c.signal} at +${(c.atMs / 1000).toFixed(1)}s`,

@@ -108,7 +108,7 @@ export const profiles = {
     poison: 20,
     relays: 3,
     consumers: 3,
-    extraConsumers: 3,
+    extraConsumers: 2,
     keysPerTopic: 1_000,
     durationMs: 1_200_000,
     faults: 320,

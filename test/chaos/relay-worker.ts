@@ -15,7 +15,7 @@ export interface RelayWorkerConfig {
 }
 
 const config = readWorkerConfig<RelayWorkerConfig>();
-const knex = connectAs(config.dbUrl, `chaos-${config.name}`, 6);
+const knex = connectAs(config.dbUrl, `chaos-${config.name}`, 5);
 const logger = createJsonLogger('warn', { process: config.name, generation: config.generation });
 let relay: Relay | undefined;
 let started = false;

@@ -55,12 +55,28 @@ export function superviseWorker(stop: () => Promise<void>): void {
 }
 
 /** A knex pool whose sessions carry `applicationName`, so the harness can terminate them by role. */
-export function connectAs(url: string, applicationName: string, pool: number): Knex {
+export function connectAs(url: string, applicationName: string, pool: number, minPool = 0): Knex {
   return knexFactory({
     client: 'pg',
     connection: { connectionString: url, application_name: applicationName },
-    pool: { min: 0, max: pool },
+    pool: { min: minPool, max: pool },
   });
+}
+
+/**
+ * Runs `work` again on failure, for up to `timeoutMs`: the harness's own statements must outlast
+ * what the run does to the server (a full connection table, a restarting session).
+ */
+export async function persistently<T>(what: string, work: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${what} kept failing for ${timeoutMs} ms`, { cause: error });
+      await sleep(Math.min(2_000, 100 * attempt));
+    }
+  }
 }
 
 /** Resolves after `ms`. */
