@@ -222,11 +222,26 @@ describe('outbox rows edited by hand into invalid states, handed to a running Re
   it('parks an invalid topic as dead with the reason, publishes odd but publishable rows verbatim, keeps every other row flowing', async () => {
     const topic = uniqueName('bad_outbox');
     await createTopic(topic);
-    const names = ['good-1', 'bad-topic', 'after-bad-topic', 'injection', 'attempts', 'errors-not-array', 'hand-dead', 'good-2'];
+    const names = [
+      'good-1',
+      'bad-topic',
+      'after-bad-topic',
+      'injection',
+      'attempts',
+      'errors-not-array',
+      'hand-dead',
+      'empty-key',
+      'headers-text',
+      'headers-number',
+      'after-headers-number',
+      'good-2',
+    ];
+    const keyOf = (n: string) =>
+      n === 'after-bad-topic' ? 'key-bad-topic' : n === 'after-headers-number' ? 'key-headers-number' : `key-${n}`;
     await db.knex.transaction(async (trx) => {
       await new OutboxWriter().enqueue(
         trx,
-        names.map((n) => ({ topic, key: n === 'after-bad-topic' ? 'key-bad-topic' : `key-${n}`, idempotencyKey: n, payload: { n } })),
+        names.map((n) => ({ topic, key: keyOf(n), idempotencyKey: n, payload: { n } })),
       );
     });
     const edit = (n: string, set: string, bindings: string[] = []) =>
@@ -237,6 +252,11 @@ describe('outbox rows edited by hand into invalid states, handed to a running Re
     await edit('errors-not-array', `errors = '"not an array"'::jsonb`);
     // A status the schema allows, set by hand: the row is listed as dead and not published until requeued.
     await edit('hand-dead', `status = 'dead', dead_at = now()`);
+    // Rows no producer call could write: parked dead with the field named, and the later row
+    // of the same key is published once its predecessor is parked.
+    await edit('empty-key', `key = ''`);
+    await edit('headers-text', `headers = '"text"'::jsonb`);
+    await edit('headers-number', `headers = '{"x-num": 1}'::jsonb`);
 
     const relay = new Relay({
       knex: db.knex,
@@ -263,16 +283,26 @@ describe('outbox rows edited by hand into invalid states, handed to a running Re
         attempts: 'published',
         'errors-not-array': 'published',
         'hand-dead': 'dead',
+        'empty-key': 'dead',
+        'headers-text': 'dead',
+        'headers-number': 'dead',
+        'after-headers-number': 'published',
         'good-2': 'published',
       });
-      const dead = await listDead(db.knex, { key: 'key-bad-topic' });
-      expect(dead).toHaveLength(1);
-      expect(dead[0]).toMatchObject({ idempotencyKey: 'bad-topic', topic: 'bad topic; drop!', attempts: 1 });
-      expect(dead[0]?.errors[0]?.error).toContain('INVALID_TOPIC_EXCEPTION');
+      const reason = async (key: string) => {
+        const dead = await listDead(db.knex, { key });
+        expect(dead, key).toHaveLength(1);
+        expect(dead[0]?.attempts).toBe(1);
+        return dead[0]?.errors[0]?.error;
+      };
+      expect(await reason('key-bad-topic')).toMatch(/Invalid topic \("bad topic; drop!"\)/);
+      expect(await reason('')).toMatch(/Invalid key \(""\)/);
+      expect(await reason('key-headers-text')).toMatch(/Invalid headers \("text"\)/);
+      expect(await reason('key-headers-number')).toMatch(/Invalid headers\.x-num \(1\)/);
 
-      const records = await readTopic(kafka, topic, 6, 30_000);
+      const records = await readTopic(kafka, topic, 7, 30_000);
       expect(records.map((r) => r.headers[HeaderNames.idempotencyKey]).sort()).toEqual(
-        ['good-1', 'after-bad-topic', 'injection', 'attempts', 'errors-not-array', 'good-2'].sort(),
+        ['good-1', 'after-bad-topic', 'injection', 'attempts', 'errors-not-array', 'after-headers-number', 'good-2'].sort(),
       );
       expect(records.find((r) => r.headers[HeaderNames.idempotencyKey] === 'injection')?.key).toBe(INJECTION);
       expect(await canarySurvives()).toBe(true);

@@ -73,8 +73,14 @@ const BROKER_TYPES = new Set([
  */
 export function publishErrorScope(error: unknown): PublishErrorScope {
   const type = kafkaErrorType(error);
-  if (type === undefined) return 'broker';
-  return BROKER_TYPES.has(type) ? 'broker' : 'record';
+  if (type !== undefined) return BROKER_TYPES.has(type) ? 'broker' : 'record';
+  // No protocol error: a kafkajs failure (connection, timeout, retries exhausted) is the
+  // broker's; anything else (kafkajs refusing to encode a record) is the record's.
+  return causes(error).some(isKafkajsError) ? 'broker' : 'record';
+}
+
+function isKafkajsError(error: unknown): boolean {
+  return error instanceof Error && error.name.startsWith('KafkaJS');
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Publisher } from '@onceflow/core';
 import { toRecord } from './records.ts';
 import type { OutboxRow } from './sql/claim-batch.ts';
+import { rowProblem } from './validate-row.ts';
 
 /**
  * Whether a publish failure is about the broker as a whole (`'broker'`: every record would
@@ -30,12 +31,14 @@ export interface PublishOutcome {
  * failing row of a key stops its key, so no later row of that key overtakes it. Keys are
  * isolated `isolationConcurrency` at a time. A broker-wide failure stops everything.
  */
-export async function publishRows(publisher: Publisher, rows: readonly OutboxRow[], isolationConcurrency = 8): Promise<PublishOutcome> {
+export async function publishRows(publisher: Publisher, batch: readonly OutboxRow[], isolationConcurrency = 8): Promise<PublishOutcome> {
+  const { rows, invalid } = withoutInvalidRows(batch);
+  if (rows.length === 0) return { published: [], failed: invalid, brokerError: undefined };
   try {
     await publisher.publish(rows.map(toRecord));
-    return { published: [...rows], failed: [], brokerError: undefined };
+    return { published: [...rows], failed: invalid, brokerError: undefined };
   } catch (error) {
-    if (failureScope(error) === 'broker') return { published: [], failed: [], brokerError: error };
+    if (failureScope(error) === 'broker') return { published: [], failed: invalid, brokerError: error };
   }
 
   const groups = new Map<string, OutboxRow[]>();
@@ -46,7 +49,7 @@ export async function publishRows(publisher: Publisher, rows: readonly OutboxRow
     else group.push(row);
   }
   const published = new Set<OutboxRow>();
-  const failed: PublishOutcome['failed'] = [];
+  const failed: PublishOutcome['failed'] = [...invalid];
   let brokerError: unknown;
   let brokerFailed = false;
 
@@ -90,4 +93,27 @@ export async function publishRows(publisher: Publisher, rows: readonly OutboxRow
   });
   await Promise.all(lanes);
   return { published: rows.filter((r) => published.has(r)), failed, brokerError };
+}
+
+/**
+ * Splits off rows that cannot be published as they are (see {@link rowProblem}). Later rows of
+ * an invalid row's key stay out of this batch too, so none overtakes it; they go once the
+ * invalid row is dead (and, with onDead 'block', not before it is requeued).
+ */
+function withoutInvalidRows(batch: readonly OutboxRow[]): { rows: OutboxRow[]; invalid: PublishOutcome['failed'] } {
+  const invalid: PublishOutcome['failed'] = [];
+  const held = new Set<string>();
+  const rows: OutboxRow[] = [];
+  for (const row of batch) {
+    const id = `${row.topic}\u0000${row.key}`;
+    if (held.has(id)) continue;
+    const problem = rowProblem(row);
+    if (problem === undefined) {
+      rows.push(row);
+    } else {
+      invalid.push({ row, error: problem });
+      held.add(id);
+    }
+  }
+  return { rows, invalid };
 }
