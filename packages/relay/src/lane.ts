@@ -63,10 +63,8 @@ export class Lane {
   readonly #count: number;
   #wakeRequested = false;
   #wakeSleeper: (() => void) | undefined;
-  /** The marks of the last clean batch, still being written, and the seq it reached per shard. */
-  #inflight: { done: Promise<void>; after: Map<number, string> } | undefined;
-  /** When a claim last looked at every pending row (no `after` bound). */
-  #lastFullClaim = 0;
+  /** The marks of the last clean batch, still being written, and the seqs it sent per shard. */
+  #inflight: { done: Promise<void>; sent: Map<number, string[]> } | undefined;
 
   constructor(ctx: LaneContext, index: number, count: number) {
     this.#ctx = ctx;
@@ -175,11 +173,10 @@ export class Lane {
 
   /**
    * Claims, sends and marks one batch. After a clean batch (everything published) the marks
-   * are written while the next batch is already read and sent: that read skips, per shard,
-   * the rows up to the last one just sent (`after`), so nothing is sent twice, and a key's
-   * rows still go out one batch after the other. Rows below those bounds that become due
-   * meanwhile (a retry, a late commit) are found by the next unbounded claim, at the latest
-   * one poll interval later. After any failure the marks are written before going on.
+   * are written while the next batch is already read and sent: that read skips exactly the
+   * rows just sent, so nothing is sent twice, a key's rows still go out one batch after the
+   * other, and a row whose transaction committed late is taken in its seq place at once.
+   * After any failure the marks are written before going on.
    */
   async #batch(requested: readonly HeldLease[]): Promise<BatchResult> {
     const { options, leases } = this.#ctx;
@@ -189,20 +186,14 @@ export class Lane {
     const valid = (now = performance.now()) => requested.filter((l) => leases.isValid(l.shard, l.token, now));
     const before = valid();
     if (before.length === 0) return 'empty';
-    let after: string[] | undefined;
-    const inflight = this.#inflight;
-    if (inflight !== undefined && performance.now() - this.#lastFullClaim < options.pollIntervalMs) {
-      after = before.map((l) => inflight.after.get(l.shard) ?? '0');
-    } else {
-      await this.#settle();
-      this.#lastFullClaim = performance.now();
-    }
+    const sent = this.#inflight?.sent;
+    const sending = sent === undefined ? undefined : before.map((l) => sent.get(l.shard) ?? []);
     const claimed = await claimBatch(
       knex,
       tables,
       before.map((l) => l.shard),
       options.batchSize,
-      after,
+      sending,
     );
     if (claimed.length === 0) return 'empty';
     const still = valid();
@@ -218,9 +209,13 @@ export class Lane {
     // One batch's marks at a time: the previous ones are written before these start.
     await this.#settle();
     if (outcome.failed.length === 0 && outcome.brokerError === undefined) {
-      const reached = new Map<number, string>();
-      for (const row of rows) reached.set(row.shard, row.seq);
-      this.#inflight = { done: this.#record(outcome, fence, started).catch((error: unknown) => this.#markFailed(error)), after: reached };
+      const sentSeqs = new Map<number, string[]>();
+      for (const row of rows) {
+        const seqs = sentSeqs.get(row.shard);
+        if (seqs === undefined) sentSeqs.set(row.shard, [row.seq]);
+        else seqs.push(row.seq);
+      }
+      this.#inflight = { done: this.#record(outcome, fence, started).catch((error: unknown) => this.#markFailed(error)), sent: sentSeqs };
     } else {
       await this.#record(outcome, fence, started);
       if (outcome.brokerError !== undefined) throw new BrokerUnavailableError(outcome.brokerError);

@@ -34,21 +34,25 @@ export interface OutboxRow {
  * A delayed row (not yet due, never failed) holds nothing back: later rows of its key go
  * first, as the producer asked that one message to wait, not the key.
  *
- * `after` (per shard, a seq) skips the rows up to it: the rows of the batch whose marks are
- * still being written, while the next batch is already read.
+ * `sending` (per shard) names the rows of the previous batch whose marks are still being
+ * written while this batch is read: exactly those are skipped. Skipping by a seq bound instead
+ * would be wrong: a row with a lower seq whose transaction committed late would be passed
+ * over while a later row of its key is sent. The arm compares only rows at or below the
+ * highest seq in flight against the list.
  */
 export async function claimBatch(
   knex: Knex,
   tables: Tables,
   shards: readonly number[],
   limit: number,
-  after?: readonly string[],
+  sending?: ReadonlyArray<readonly string[]>,
 ): Promise<OutboxRow[]> {
   if (shards.length === 0) return [];
   const arm = `(select o.seq, o.id, o.topic, o.key, o.shard, o.idempotency_key, o.type, o.payload, o.headers, o.attempts,
         to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at
       from ${tables.outbox} o
-      where o.shard = ?::smallint and o.seq > ?::bigint and o.status = 'pending' and o.available_at <= now()
+      where o.shard = ?::smallint and o.status = 'pending' and o.available_at <= now()
+        and (o.seq > ?::bigint or o.seq <> all(?::bigint[]))
         and not exists (
           select 1 from ${tables.outbox} h
           where h.holds_key and h.topic = o.topic and h.key = o.key and h.seq < o.seq
@@ -57,7 +61,10 @@ export async function claimBatch(
       limit ?)`;
   const sql =
     shards.length === 1 ? arm : `select * from (${shards.map(() => arm).join('\n     union all\n     ')}) batch order by seq limit ?`;
-  const bindings = shards.flatMap((shard, i) => [shard, after?.[i] ?? '0', limit]);
+  const bindings = shards.flatMap((shard, i) => {
+    const seqs = sending?.[i] ?? [];
+    return [shard, seqs.at(-1) ?? '0', [...seqs], limit];
+  });
   if (shards.length > 1) bindings.push(limit);
   const result = await prepared(knex, sql, bindings);
   return result.rows as OutboxRow[];
