@@ -1,5 +1,6 @@
 import type { PartitionBatch } from '@onceflow/core';
 import { checkSchemaVersion, TypedEmitter } from '@onceflow/core';
+import { CommitQueue } from './commit-queue.ts';
 import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
 import { emptyStats } from './consumer-events.ts';
 import type { InboxConsumerOptions, ResolvedConsumerOptions } from './consumer-options.ts';
@@ -24,6 +25,8 @@ export class InboxConsumer<Payload = unknown> {
   /** The runner's validated options. */
   readonly options: ResolvedConsumerOptions;
   readonly #context: RunContext;
+  /** One offset-commit queue per partition, kept across its batches. */
+  readonly #commits = new Map<string, CommitQueue>();
   readonly #stats: InboxConsumerStats = emptyStats();
   readonly #stop = new AbortController();
   readonly #runs = new Set<Promise<void>>();
@@ -71,6 +74,7 @@ export class InboxConsumer<Payload = unknown> {
     this.#state = 'stopped';
     this.#stop.abort();
     await Promise.allSettled([...this.#runs]);
+    await Promise.allSettled([...this.#commits.values()].map((c) => c.drain()));
     if (started) await this.options.subscriber.stop();
     this.#context.logger.info({ ...this.#stats }, 'Inbox consumer stopped');
   }
@@ -83,7 +87,13 @@ export class InboxConsumer<Payload = unknown> {
   async #onBatch(batch: PartitionBatch): Promise<void> {
     if (this.#stop.signal.aborted) return;
     this.#stats.batches++;
-    const run = new PartitionRun(this.#context, batch).run().catch((error: unknown) => {
+    const id = `${batch.topic}:${batch.partition}`;
+    let commits = this.#commits.get(id);
+    if (commits === undefined) {
+      commits = new CommitQueue(this.events, this.#stats);
+      this.#commits.set(id, commits);
+    }
+    const run = new PartitionRun(this.#context, batch, commits).run().catch((error: unknown) => {
       // Unfinished records stay unresolved and are fetched again; never crash the fetch loop.
       this.#context.logger.error({ error, topic: batch.topic, partition: batch.partition }, 'Partition batch failed');
       this.events.emit('inbox:error', { error, topic: batch.topic, partition: batch.partition });

@@ -1,6 +1,7 @@
 import type { Logger, PartitionBatch, TypedEmitter } from '@onceflow/core';
 import { isRetriable } from '@onceflow/core';
 import { AbortError } from 'p-retry';
+import type { CommitQueue } from './commit-queue.ts';
 import type { ConsumedMessage } from './consumed-message.ts';
 import { toConsumedMessage } from './consumed-message.ts';
 import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
@@ -52,14 +53,14 @@ export class PartitionRun {
   /** Messages finished (handled, skipped, fenced or parked), in any order. */
   #finished = 0;
 
-  constructor(ctx: RunContext, batch: PartitionBatch) {
+  constructor(ctx: RunContext, batch: PartitionBatch, commits: CommitQueue) {
     this.#ctx = ctx;
     this.#batch = batch;
     this.#tracker = new OffsetTracker(batch.records.map((r) => r.offset));
-    this.#committer = new WatermarkCommitter(batch, this.#tracker, ctx.events, ctx.stats);
+    this.#committer = new WatermarkCommitter(batch, this.#tracker, commits);
   }
 
-  /** Runs the batch to its end (or until revocation or stop) and makes the last commit. */
+  /** Runs the batch to its end (or until revocation or stop) and asks for the last commit. */
   async run(): Promise<void> {
     const ctx = this.#ctx;
     if (ctx.stopping.aborted || !this.#batch.isActive() || this.#batch.records.length === 0) return;
@@ -79,7 +80,7 @@ export class PartitionRun {
       clearInterval(ticker);
       ctx.stopping.removeEventListener('abort', onStop);
     }
-    await this.#committer.flush();
+    this.#committer.request();
     ctx.stats.abandoned += this.#batch.records.length - this.#finished;
   }
 

@@ -1,28 +1,24 @@
-import type { PartitionBatch, TypedEmitter } from '@onceflow/core';
-import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
+import type { PartitionBatch } from '@onceflow/core';
+import type { CommitQueue } from './commit-queue.ts';
 import type { OffsetTracker } from './offset-tracker.ts';
 
 /**
- * Commits a partition's contiguous watermark as it advances: at most one commit in flight,
- * and requests made meanwhile fold into the next one, so commits keep pace with the work
- * without one round trip per message. After {@link WatermarkCommitter.revoke} it commits
- * nothing more: the partition may belong to another member now.
+ * Follows one batch's contiguous watermark: as it advances, the finished prefix is resolved
+ * (so the next fetch starts after it) and its commit is handed to the partition's
+ * {@link CommitQueue}. After {@link WatermarkCommitter.revoke} it does nothing more: the
+ * partition may belong to another member now.
  */
 export class WatermarkCommitter {
   readonly #batch: PartitionBatch;
   readonly #tracker: OffsetTracker;
-  readonly #events: TypedEmitter<InboxConsumerEvents>;
-  readonly #stats: InboxConsumerStats;
+  readonly #queue: CommitQueue;
   #revoked = false;
-  #committed: string | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
+  #requested: string | undefined;
 
-  constructor(batch: PartitionBatch, tracker: OffsetTracker, events: TypedEmitter<InboxConsumerEvents>, stats: InboxConsumerStats) {
+  constructor(batch: PartitionBatch, tracker: OffsetTracker, queue: CommitQueue) {
     this.#batch = batch;
     this.#tracker = tracker;
-    this.#events = events;
-    this.#stats = stats;
+    this.#queue = queue;
   }
 
   /** Stops committing for good. */
@@ -30,46 +26,13 @@ export class WatermarkCommitter {
     this.#revoked = true;
   }
 
-  /** Asks for a commit of the current watermark. */
+  /** Resolves the finished prefix and asks for its commit. */
   request(): void {
-    if (this.#revoked) return;
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#loop().finally(() => {
-      this.#running = undefined;
-    });
-  }
-
-  /** Waits for the commit in flight, then commits the final watermark. */
-  async flush(): Promise<void> {
-    while (this.#running !== undefined) await this.#running;
-    await this.#commitOnce();
-  }
-
-  async #loop(): Promise<void> {
-    do {
-      this.#again = false;
-      await this.#commitOnce();
-    } while (this.#again);
-  }
-
-  async #commitOnce(): Promise<void> {
     const next = this.#tracker.commitOffset();
     const last = this.#tracker.lastFinished();
-    if (next === undefined || last === undefined || next === this.#committed || this.#revoked || !this.#batch.isActive()) return;
-    const { topic, partition } = this.#batch;
+    if (next === undefined || last === undefined || next === this.#requested || this.#revoked || !this.#batch.isActive()) return;
     this.#batch.resolve(last);
-    try {
-      if (await this.#batch.commit(next)) {
-        this.#committed = next;
-        this.#stats.commits++;
-        this.#events.emit('inbox:committed', { topic, partition, offset: next });
-      }
-    } catch (error) {
-      // The effects are durable in the inbox; a lost commit only means duplicates to skip.
-      this.#events.emit('inbox:error', { error, topic, partition });
-    }
+    this.#requested = next;
+    this.#queue.request(next, this.#batch);
   }
 }
