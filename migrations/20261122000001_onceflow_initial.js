@@ -134,6 +134,11 @@ export async function up(knex) {
   await knex.raw(
     `create unique index dead_letters_record on ${s}.dead_letters (consumer, topic, partition, "offset") where replayed_at is null`,
   );
+  // And a copy of a parked message (re-published, redelivered at another offset) is not parked
+  // again: it would only fail the same way.
+  await knex.raw(
+    `create unique index dead_letters_dedup_key on ${s}.dead_letters (consumer, dedup_key) where replayed_at is null and dedup_key is not null`,
+  );
 }
 
 /** @param {import('knex').Knex} knex */

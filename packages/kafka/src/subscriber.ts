@@ -1,6 +1,6 @@
-import type { IncomingRecord, PartitionBatch, Subscriber } from '@onceflow/core';
-import { boolOption, decodeHeaders, intOption, isValidTopic, OptionError, stringOption } from '@onceflow/core';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { IncomingRecord, Logger, PartitionBatch, Subscriber } from '@onceflow/core';
+import { boolOption, decodeHeaders, intOption, isValidTopic, OptionError, silentLogger, stringOption } from '@onceflow/core';
+import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka } from 'kafkajs';
 import { retryOptions } from './config.ts';
 import { kafkaErrorType } from './errors.ts';
 
@@ -24,6 +24,8 @@ export interface KafkaSubscriberOptions {
   maxBytesPerPartition?: number;
   /** Longest wait of a fetch for new data. @defaultValue 100 */
   maxWaitTimeMs?: number;
+  /** Where crashes and their recovery are logged. @defaultValue a silent logger */
+  logger?: Logger;
 }
 
 /**
@@ -31,7 +33,13 @@ export interface KafkaSubscriberOptions {
  * handler resolves and commits them, after its work is durable.
  */
 export class KafkaSubscriber implements Subscriber {
-  readonly #consumer: Consumer;
+  readonly #kafka: Kafka;
+  readonly #config: ConsumerConfig;
+  readonly #logger: Logger;
+  #consumer: Consumer;
+  #onBatch: ((batch: PartitionBatch) => Promise<void>) | undefined;
+  /** A replacement of a consumer kafkajs gave up on, while it is being made. */
+  #replacing: Promise<void> | undefined;
   readonly #topics: readonly string[];
   readonly #fromBeginning: boolean;
   readonly #concurrency: number;
@@ -47,7 +55,9 @@ export class KafkaSubscriber implements Subscriber {
     this.#topics = [...options.topics];
     this.#fromBeginning = boolOption('fromBeginning', options.fromBeginning, true);
     this.#concurrency = intOption('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, 4, 1, 1_000);
-    this.#consumer = kafka.consumer({
+    this.#kafka = kafka;
+    this.#logger = options.logger ?? silentLogger;
+    this.#config = {
       groupId,
       sessionTimeout: intOption('sessionTimeoutMs', options.sessionTimeoutMs, 30_000, 1_000),
       heartbeatInterval: intOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 3_000, 100),
@@ -56,17 +66,43 @@ export class KafkaSubscriber implements Subscriber {
       maxWaitTimeInMs: intOption('maxWaitTimeMs', options.maxWaitTimeMs, 100, 0),
       allowAutoTopicCreation: true,
       retry: { ...retryOptions(10), restartOnFailure: async () => true },
-    });
-    this.#consumer.on(this.#consumer.events.GROUP_JOIN, () => {
-      this.#generation++;
-    });
+    };
+    this.#consumer = this.#newConsumer();
   }
 
   async start(onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void> {
-    await this.#consumer.connect();
-    await this.#subscribe();
+    this.#onBatch = onBatch;
     this.#running = true;
-    await this.#consumer.run({
+    try {
+      await this.#run(this.#consumer);
+    } catch (error) {
+      this.#running = false;
+      throw error;
+    }
+  }
+
+  #newConsumer(): Consumer {
+    const consumer = this.#kafka.consumer(this.#config);
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.#generation++;
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload;
+      this.#logger.error({ error, restart }, restart ? 'Kafka consumer crashed; kafkajs restarts it' : 'Kafka consumer crashed');
+      // kafkajs restarts a consumer only after a retriable error. After any other (during a
+      // broker restart: "failed to find group coordinator", a refused connection) it leaves
+      // the consumer disconnected for good, so it is replaced here.
+      if (!restart && this.#running && consumer === this.#consumer) this.#replacing ??= this.#replace(consumer);
+    });
+    return consumer;
+  }
+
+  async #run(consumer: Consumer): Promise<void> {
+    const onBatch = this.#onBatch;
+    if (onBatch === undefined) return;
+    await consumer.connect();
+    await this.#subscribe(consumer);
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.#concurrency,
@@ -74,15 +110,35 @@ export class KafkaSubscriber implements Subscriber {
     });
   }
 
+  async #replace(crashed: Consumer): Promise<void> {
+    // Batches of the crashed consumer no longer own their partitions.
+    this.#generation++;
+    await crashed.disconnect().catch(() => undefined);
+    for (let delay = 500; this.#running; delay = Math.min(delay * 2, 10_000)) {
+      const next = this.#newConsumer();
+      this.#consumer = next;
+      try {
+        await this.#run(next);
+        this.#logger.info({}, 'Kafka consumer replaced after a crash');
+        break;
+      } catch (error) {
+        this.#logger.warn({ error, retryInMs: delay }, 'Replacing the crashed Kafka consumer failed; trying again');
+        await next.disconnect().catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+    this.#replacing = undefined;
+  }
+
   /**
    * Subscribes, waiting while the broker is still creating a topic: the first metadata request
    * for an auto-created topic answers UNKNOWN_TOPIC_OR_PARTITION or LEADER_NOT_AVAILABLE.
    */
-  async #subscribe(): Promise<void> {
+  async #subscribe(consumer: Consumer): Promise<void> {
     const deadline = Date.now() + 30_000;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
       try {
-        await this.#consumer.subscribe({ topics: [...this.#topics], fromBeginning: this.#fromBeginning });
+        await consumer.subscribe({ topics: [...this.#topics], fromBeginning: this.#fromBeginning });
         return;
       } catch (error) {
         const type = kafkaErrorType(error);
@@ -125,6 +181,7 @@ export class KafkaSubscriber implements Subscriber {
 
   async stop(): Promise<void> {
     this.#running = false;
+    await this.#replacing;
     await this.#consumer.disconnect();
   }
 }

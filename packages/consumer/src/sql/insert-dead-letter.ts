@@ -18,14 +18,15 @@ export interface DeadLetterRow {
 
 /**
  * Parks a message. A redelivered copy of a record already parked (same consumer, topic,
- * partition and offset; e.g. after a crash before the offset commit) is not parked twice.
+ * partition and offset; e.g. after a crash before the offset commit), or another copy of a
+ * parked message (same consumer and dedup key), is not parked twice.
  * Returns the dead letter's id, or null when it was parked before.
  */
 export async function insertDeadLetter(db: Knex | Knex.Transaction, tables: Tables, row: DeadLetterRow): Promise<string | null> {
   const result = await db.raw(
     `insert into ${tables.deadLetters} (consumer, topic, partition, "offset", key, dedup_key, headers, value, errors, attempts)
      values (?, ?, ?, ?::bigint, ?, ?, ?::jsonb, ?, ?::jsonb, ?)
-     on conflict (consumer, topic, partition, "offset") where replayed_at is null do nothing
+     on conflict do nothing
      returning id`,
     [
       row.consumer,
