@@ -1,4 +1,4 @@
-// `pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P]`:
+// `pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P] [--delete 1]`:
 // publishes N outbox rows (payload ~200 bytes, K keys) with the Relay to the real broker, and
 // in the same run the same records with a bare kafkajs producer using the same batch size and
 // settings (idempotent, acks -1, one request in flight). The kafkajs rate is the better of
@@ -21,16 +21,18 @@ interface Args {
   batch: number;
   concurrency: number;
   partitions: number;
+  /** 1: the relay deletes rows once published instead of marking them (`deletePublished`). */
+  delete: number;
 }
 
 function parseArgs(args: string[]): Args {
-  const out: Args = { messages: 200_000, keys: 1_000, batch: 1_000, concurrency: 4, partitions: 8 };
+  const out: Args = { messages: 200_000, keys: 1_000, batch: 1_000, concurrency: 4, partitions: 8, delete: 0 };
   for (let i = 0; i < args.length; i += 2) {
     const name = args[i]?.replace(/^--/, '') as keyof Args;
     const value = Number(args[i + 1]);
-    if (!(name in out) || !Number.isInteger(value) || value < 1) {
+    if (!(name in out) || !Number.isInteger(value) || value < (name === 'delete' ? 0 : 1)) {
       throw new Error(
-        `usage: pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P]; got ${args.join(' ')}`,
+        `usage: pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P] [--delete 0|1]; got ${args.join(' ')}`,
       );
     }
     out[name] = value;
@@ -92,6 +94,7 @@ async function runRelay(knex: Knex, kafka: Kafka, a: Args): Promise<number> {
     concurrency: a.concurrency,
     pollIntervalMs: 50,
     retentionMs: 0,
+    deletePublished: a.delete === 1,
     relayId: 'bench-relay',
   });
   let published = 0;
@@ -176,8 +179,8 @@ export async function main(args: string[]): Promise<void> {
     await createTopics(kafka, [relayTopic, kafkajsTopic], a.partitions);
     log(`filling the outbox with ${a.messages} messages over ${a.keys} keys...`);
     await fillOutbox(knex, relayTopic, a);
-    const relayRate = await runRelay(knex, kafka, a);
     const records = await recordsOf(knex);
+    const relayRate = await runRelay(knex, kafka, a);
     const sequential = await runKafkajs(kafka, kafkajsTopic, records, a, 1);
     const parallel = await runKafkajs(kafka, kafkajsTopic, records, a, a.concurrency);
     const kafkajsRate = Math.max(sequential, parallel);
@@ -188,6 +191,7 @@ export async function main(args: string[]): Promise<void> {
         relay_msgs_per_s: round(relayRate),
         kafkajs_msgs_per_s: round(kafkajsRate),
         ratio: Math.round((relayRate / kafkajsRate) * 100) / 100,
+        published_rows: a.delete === 1 ? 'deleted' : 'marked',
       })}\n`,
     );
   } finally {

@@ -277,4 +277,20 @@ describe('Relay', () => {
     expect(await count('true')).toBe(2);
     expect(await count(`status = 'dead'`)).toBe(1);
   });
+
+  it('with deletePublished removes each row once Kafka acknowledged it, and loses nothing', async () => {
+    const topic = await newTopic(2);
+    await db.knex.raw('truncate onceflow.outbox');
+    const sent = await db.knex.transaction((trx) =>
+      outbox.enqueue(
+        trx,
+        Array.from({ length: 40 }, (_, i) => ({ topic, key: `d${i % 4}`, payload: { i } })),
+      ),
+    );
+    const relay = await startRelay({ deletePublished: true });
+    await waitFor('every row gone', async () => (await count('true')) === 0);
+    await stopRelay(relay);
+    const records = await readAll(kafka, topic);
+    expect(new Set(records.map((r) => r.headers[HeaderNames.id]))).toEqual(new Set(sent.map((m) => m.id)));
+  });
 });

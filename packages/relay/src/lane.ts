@@ -238,6 +238,7 @@ export class Lane {
         options.tables,
         fence,
         outcome.published.map((r) => r.id),
+        options.deletePublished,
       );
       const count = this.#checkFence(fence, held, outcome.published);
       if (count > 0) {

@@ -5,19 +5,31 @@ import { fenceBindings, fenceCte, relaxedCommitCte } from './fence.ts';
 import { prepared } from './prepared.ts';
 
 /**
- * Marks rows published, only in shards whose lease `fence` still holds, and answers those
- * shards. Rows of a shard whose lease was lost stay pending: the new holder publishes them
- * again (a duplicate of records already in Kafka, never a loss).
+ * Marks rows published (or deletes them, with `deletePublished`), only in shards whose lease
+ * `fence` still holds, and answers those shards. Rows of a shard whose lease was lost stay
+ * pending: the new holder publishes them again (a duplicate of records already in Kafka,
+ * never a loss).
  */
-export async function markPublished(knex: Knex, tables: Tables, fence: Fence, ids: readonly string[]): Promise<number[]> {
+export async function markPublished(
+  knex: Knex,
+  tables: Tables,
+  fence: Fence,
+  ids: readonly string[],
+  deletePublished = false,
+): Promise<number[]> {
+  const write = deletePublished
+    ? `delete from ${tables.outbox}
+       where id = any(?::uuid[]) and status = 'pending' and shard in (select shard from fence)
+       returning 1`
+    : `update ${tables.outbox}
+       set status = 'published', published_at = now(), holds_key = false
+       where id = any(?::uuid[]) and status = 'pending' and shard in (select shard from fence)
+       returning 1`;
   const result = await prepared(
     knex,
     `with ${relaxedCommitCte}, ${fenceCte(tables)},
      marked as (
-       update ${tables.outbox}
-       set status = 'published', published_at = now(), holds_key = false
-       where id = any(?::uuid[]) and status = 'pending' and shard in (select shard from fence)
-       returning 1
+       ${write}
      )
      select array(select shard from fence) as held, (select count(*) from marked)::int as marked,
             (select setting from relaxed) as commit_mode`,
