@@ -1,15 +1,19 @@
 // `pnpm bench e2e [--rate R] [--seconds S]`: a steady R msgs/s for S seconds through the whole
 // path (producer transaction → outbox → relay → Kafka → InboxConsumer → handler commit), once
-// with LISTEN/NOTIFY waking the relay and once with polling only. Latency runs from the
-// producer's commit to the handler's commit (both in this process, one clock).
+// with LISTEN/NOTIFY waking the relay and once with polling only. The producer runs here; the
+// relay and the consumer each run in a process of their own, as deployed. Latency runs from
+// the producer's commit to the handler's commit, both read from this machine's wall clock.
 // Last line: JSON with p50/p95/p99/max for both runs.
+
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { InboxConsumer } from '@onceflow/consumer';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { migrate } from '@onceflow/core';
-import { createKafka, defaultBrokers, KafkaPublisher, KafkaSubscriber } from '@onceflow/kafka';
+import { createKafka, defaultBrokers } from '@onceflow/kafka';
 import { OutboxWriter } from '@onceflow/producer';
-import { Relay } from '@onceflow/relay';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
 
@@ -47,6 +51,21 @@ function connect(url: string, pool: number): Knex {
   return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: pool } });
 }
 
+/** Starts bench/e2e-worker.ts; `ready` resolves once it runs. */
+function startWorker(args: string[], onLine: (line: string) => void): { child: ChildProcess; ready: Promise<void> } {
+  const script = fileURLToPath(new URL('./e2e-worker.ts', import.meta.url));
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let ready: () => void = () => undefined;
+  const readyPromise = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
+  createInterface({ input: child.stdout as NonNullable<typeof child.stdout> }).on('line', (line) => {
+    if (line === 'ready') ready();
+    else onLine(line);
+  });
+  return { child, ready: readyPromise };
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
@@ -64,8 +83,7 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
   const topic = `bench_e2e_${randomBytes(4).toString('hex')}`;
   const committedAt = new Map<string, number>();
   const latencies: number[] = [];
-  let relay: Relay | undefined;
-  let consumer: InboxConsumer | undefined;
+  const workers: ChildProcess[] = [];
   try {
     await migrate(knex);
     await knex.raw('create table effects (id text primary key, n integer not null)');
@@ -74,26 +92,14 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
     await kadmin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
     await kadmin.disconnect();
 
-    relay = new Relay({ knex, publisher: new KafkaPublisher(kafka), listen, pollIntervalMs: 500 });
-    consumer = new InboxConsumer({
-      knex,
-      consumerName: 'bench',
-      subscriber: new KafkaSubscriber(kafka, {
-        groupId: `${topic}_g`,
-        topics: [topic],
-        maxWaitTimeMs: 10,
-        partitionsConsumedConcurrently: 4,
-      }),
-      handler: async (message, trx) => {
-        await trx.raw('insert into effects (id, n) values (?, 1)', [message.id ?? '']);
-      },
+    const consumerWorker = startWorker(['consumer', url.toString(), topic], (line) => {
+      const [id, at] = line.split(' ');
+      const begin = committedAt.get(id ?? '');
+      if (begin !== undefined && at !== undefined) latencies.push(Number(at) - begin);
     });
-    consumer.events.on('inbox:handled', ({ message }) => {
-      const start = committedAt.get(message.id ?? '');
-      if (start !== undefined) latencies.push(performance.now() - start);
-    });
-    await relay.start();
-    await consumer.start();
+    const relayWorker = startWorker(['relay', url.toString(), topic, listen ? 'listen' : 'poll'], () => undefined);
+    workers.push(consumerWorker.child, relayWorker.child);
+    await Promise.all([consumerWorker.ready, relayWorker.ready]);
     // Warm up the group and the connections before measuring.
     await sleep(3_000);
 
@@ -114,7 +120,7 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
             return m.id;
           })
           .then((id) => {
-            committedAt.set(id, performance.now());
+            committedAt.set(id, performance.timeOrigin + performance.now());
           })
           .finally(() => inFlight.delete(p));
         inFlight.add(p);
@@ -125,8 +131,8 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
     const deadline = Date.now() + 60_000;
     while (latencies.length < total && Date.now() < deadline) await sleep(100);
   } finally {
-    await consumer?.stop();
-    await relay?.stop();
+    for (const child of workers) child.kill('SIGTERM');
+    await Promise.all(workers.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     await knex.destroy();
     await admin.raw(`drop database if exists "${database}" with (force)`);
     await admin.destroy();

@@ -1,0 +1,55 @@
+// A relay or a consumer in a process of its own, for bench/e2e.ts, as they run in production.
+// The consumer prints `<message id> <wall-clock ms>` for each handled message, after its commit.
+import { performance } from 'node:perf_hooks';
+import { InboxConsumer } from '@onceflow/consumer';
+import { createKafka, defaultBrokers, KafkaPublisher, KafkaSubscriber } from '@onceflow/kafka';
+import { Relay } from '@onceflow/relay';
+import knexFactory from 'knex';
+
+const [role, databaseUrl, topic, listen] = process.argv.slice(2);
+if ((role !== 'relay' && role !== 'consumer') || databaseUrl === undefined || topic === undefined) {
+  process.stderr.write('usage: e2e-worker.ts relay|consumer <database-url> <topic> [listen|poll]\n');
+  process.exit(2);
+}
+const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 12 } });
+const kafka = createKafka({ brokers: defaultBrokers(), clientId: `bench-e2e-${role}`, retries: 8 });
+let stop: () => Promise<void>;
+if (role === 'relay') {
+  const relay = new Relay({ knex, publisher: new KafkaPublisher(kafka), listen: listen !== 'poll', pollIntervalMs: 500 });
+  await relay.start();
+  stop = () => relay.stop();
+} else {
+  const consumer = new InboxConsumer({
+    knex,
+    consumerName: 'bench',
+    subscriber: new KafkaSubscriber(kafka, {
+      groupId: `${topic}_g`,
+      topics: [topic],
+      maxWaitTimeMs: 10,
+      partitionsConsumedConcurrently: 4,
+    }),
+    handler: async (message, trx) => {
+      await trx.raw('insert into effects (id, n) values (?, 1)', [message.id ?? '']);
+    },
+  });
+  let lines: string[] = [];
+  consumer.events.on('inbox:handled', ({ message }) => {
+    lines.push(`${message.id} ${(performance.timeOrigin + performance.now()).toFixed(2)}`);
+  });
+  const flush = setInterval(() => {
+    if (lines.length === 0) return;
+    process.stdout.write(`${lines.join('\n')}\n`);
+    lines = [];
+  }, 20);
+  await consumer.start();
+  stop = async () => {
+    clearInterval(flush);
+    await consumer.stop();
+  };
+}
+process.stdout.write('ready\n');
+process.once('SIGTERM', () => {
+  void stop()
+    .finally(() => knex.destroy())
+    .finally(() => process.exit(0));
+});
