@@ -55,7 +55,7 @@ export async function statusCommand(argv: string[], out: Output): Promise<void> 
   const topics = await withKnex(common, (knex) => outboxStatus(knex, { schema: common.schema }));
   print(out, common, { topics }, () =>
     topics.length === 0
-      ? ['outbox is empty']
+      ? ['no pending or dead messages']
       : [
           'topic\tbacklog\twaiting\tretrying\tattempts\tdead\toldest_pending_ms',
           ...topics.map(
