@@ -75,6 +75,16 @@ async function produceRaw(topic: string, records: readonly RawRecord[]): Promise
   }
 }
 
+/** Publishes `records` to the running `consumer` and waits until each is handled or parked and every offset is committed. */
+async function consumeAll(consumer: InboxConsumer, groupId: string, topic: string, records: readonly RawRecord[]): Promise<void> {
+  await produceRaw(topic, records);
+  await waitFor('every record handled or parked', () => {
+    const s = consumer.stats();
+    return s.handled + s.deadLettered === records.length;
+  });
+  await waitFor('every offset committed', async () => (await committedTotal(kafka, groupId, topic)) === records.length, 20_000);
+}
+
 const onceflowHeaders = (idempotencyKey: string): IHeaders => ({
   [HeaderNames.id]: `id-${idempotencyKey}`,
   [HeaderNames.idempotencyKey]: idempotencyKey,
@@ -127,12 +137,7 @@ describe('malformed Kafka records fed to a running InboxConsumer', () => {
     let consumer: InboxConsumer | undefined;
     try {
       consumer = await startConsumer(kafka, groupId, [topic], { knex: db.knex, consumerName, handler: recordEffect, maxAttempts: 2 });
-      await produceRaw(topic, records);
-      await waitFor('every record handled or parked', () => {
-        const s = consumer?.stats();
-        return s !== undefined && s.handled + s.deadLettered === records.length;
-      });
-      await waitFor('every offset committed', async () => (await committedTotal(kafka, groupId, topic)) === records.length, 20_000);
+      await consumeAll(consumer, groupId, topic, records);
       expect(consumer.stats()).toMatchObject({ handled: 5, deadLettered: 4, duplicates: 0 });
 
       const rows = await effectRows();
@@ -195,12 +200,7 @@ describe('Kafka records carrying NUL characters, which PostgreSQL text cannot st
     let consumer: InboxConsumer | undefined;
     try {
       consumer = await startConsumer(kafka, groupId, [topic], { knex: db.knex, consumerName, handler: recordEffect, maxAttempts: 2 });
-      await produceRaw(topic, records);
-      await waitFor('every record handled or parked', () => {
-        const s = consumer?.stats();
-        return s !== undefined && s.handled + s.deadLettered === records.length;
-      });
-      await waitFor('every offset committed', async () => (await committedTotal(kafka, groupId, topic)) === records.length, 20_000);
+      await consumeAll(consumer, groupId, topic, records);
       expect(consumer.stats()).toMatchObject({ handled: 2, deadLettered: 2 });
       const notes = (await effectRows()).map((r) => r.note);
       expect(notes).toContain('nul-header');

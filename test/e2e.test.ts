@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase, uniqueName } from './support/database.ts';
 import { createTopic } from './support/kafka.ts';
+import { waitFor } from './support/wait.ts';
 
 let db: TestDatabase;
 const kafka = createKafka({ brokers: defaultBrokers(), clientId: 'e2e', retries: 8 });
@@ -19,14 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.drop();
 });
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function count(sql: string): Promise<number> {
   const result = await db.knex.raw(sql);

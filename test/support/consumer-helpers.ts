@@ -58,14 +58,7 @@ export async function startConsumer<P = unknown>(
   return consumer;
 }
 
-/** Waits until `check` returns true, polling; throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { waitFor } from './wait.ts';
 
 /** Creates the business table handlers write to: one row per effect, no unique constraint, so doubles show. */
 export async function createEffects(knex: Knex, table = 'effects'): Promise<void> {

@@ -2,14 +2,7 @@ import type { OutgoingRecord, Publisher } from '@onceflow/core';
 import { PublishError } from '@onceflow/core';
 import type { Kafka } from 'kafkajs';
 
-/** Polls `check` until it is true, failing after `timeoutMs`. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
+export { waitFor } from './wait.ts';
 
 /**
  * A publisher around a real one that refuses records whose key `failing` accepts, with a
