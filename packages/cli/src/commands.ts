@@ -1,6 +1,6 @@
 import { DeadLetters, pruneInbox } from '@onceflow/consumer';
 import { migrate } from '@onceflow/core';
-import { createKafka, KafkaPublisher } from '@onceflow/kafka';
+import { createKafka, KafkaPublisher, ThreadedKafkaPublisher } from '@onceflow/kafka';
 import { listDead, outboxStatus, pruneOutbox, requeueDead, runRelayProcess } from '@onceflow/relay';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
@@ -33,12 +33,14 @@ export async function migrateCommand(argv: string[], out: Output): Promise<void>
   out.line(`onceflow schema "${common.schema}" is up to date`);
 }
 
-/** `onceflow relay`: runs until SIGTERM/SIGINT. */
+/**
+ * `onceflow relay`: runs until SIGTERM/SIGINT. Records are encoded and sent by a
+ * ThreadedKafkaPublisher, beside the main thread that claims and marks outbox rows.
+ */
 export async function relayCommand(argv: string[]): Promise<void> {
   const { common, values } = parseFlags(argv, { concurrency: { type: 'string' }, 'batch-size': { type: 'string' } });
-  const kafka = createKafka({ clientId: 'onceflow-relay' });
   const proc = await runRelayProcess({
-    publisher: new KafkaPublisher(kafka),
+    publisher: new ThreadedKafkaPublisher({ connection: { clientId: 'onceflow-relay' } }),
     databaseUrl: common.databaseUrl,
     schema: common.schema,
     relay: {

@@ -8,7 +8,8 @@ import { Relay } from './relay.ts';
 /** Options of {@link runRelayProcess}. */
 export interface RelayProcessOptions {
   /**
-   * The publisher (e.g. a KafkaPublisher built from KAFKA_BROKERS); the relay connects and
+   * The publisher (e.g. a ThreadedKafkaPublisher, as `onceflow relay` uses, or a
+   * KafkaPublisher, both reaching KAFKA_BROKERS by default); the relay connects and
    * disconnects it.
    */
   publisher: Publisher;
