@@ -1,5 +1,6 @@
 // A relay or a consumer in a process of its own, for bench/e2e.ts, as they run in production.
-// The consumer prints `<message id> <wall-clock ms>` for each handled message, after its commit.
+// The consumer prints `<message id> <wall-clock ms> <Kafka record timestamp ms>` for each handled
+// message, after its commit.
 import { performance } from 'node:perf_hooks';
 import { InboxConsumer } from '@onceflow/consumer';
 import { createKafka, defaultBrokers, KafkaPublisher, KafkaSubscriber } from '@onceflow/kafka';
@@ -34,7 +35,7 @@ if (role === 'relay') {
   });
   let lines: string[] = [];
   consumer.events.on('inbox:handled', ({ message }) => {
-    lines.push(`${message.id} ${(performance.timeOrigin + performance.now()).toFixed(2)}`);
+    lines.push(`${message.id} ${(performance.timeOrigin + performance.now()).toFixed(2)} ${message.timestamp}`);
   });
   const flush = setInterval(() => {
     if (lines.length === 0) return;

@@ -27,6 +27,12 @@ interface Latency {
   p95_ms: number;
   p99_ms: number;
   max_ms: number;
+  /** Producer commit → record sent by the relay (the record's Kafka timestamp). */
+  relay_p50_ms: number;
+  relay_p99_ms: number;
+  /** Record sent → handler committed (Kafka, the consumer and its transaction). */
+  consumer_p50_ms: number;
+  consumer_p99_ms: number;
   messages: number;
 }
 
@@ -83,7 +89,10 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
   const topic = `bench_e2e_${randomBytes(4).toString('hex')}`;
   const committedAt = new Map<string, number>();
   const latencies: number[] = [];
+  const relayPart: number[] = [];
+  const consumerPart: number[] = [];
   const workers: ChildProcess[] = [];
+  const wakeKnex = connect(url.toString(), 2);
   try {
     await migrate(knex);
     await knex.raw('create table effects (id text primary key, n integer not null)');
@@ -93,9 +102,14 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
     await kadmin.disconnect();
 
     const consumerWorker = startWorker(['consumer', url.toString(), topic], (line) => {
-      const [id, at] = line.split(' ');
+      const [id, at, ts] = line.split(' ');
       const begin = committedAt.get(id ?? '');
-      if (begin !== undefined && at !== undefined) latencies.push(Number(at) - begin);
+      if (begin === undefined || at === undefined) return;
+      latencies.push(Number(at) - begin);
+      // The record's timestamp is set by the relay's producer when it sends: it splits the
+      // latency into commit → sent (relay) and sent → handler commit (Kafka and consumer).
+      relayPart.push(Number(ts) - begin);
+      consumerPart.push(Number(at) - Number(ts));
     });
     const relayWorker = startWorker(['relay', url.toString(), topic, listen ? 'listen' : 'poll'], () => undefined);
     workers.push(consumerWorker.child, relayWorker.child);
@@ -103,7 +117,9 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
     // Warm up the group and the connections before measuring.
     await sleep(3_000);
 
-    const outbox = new OutboxWriter();
+    // Wake-ups go through a small pool of their own, so they never queue behind the
+    // producer transactions that saturate the main pool at high rates.
+    const outbox = new OutboxWriter({ knex: wakeKnex });
     const total = args.rate * args.seconds;
     const tickMs = 10;
     const perTick = Math.max(1, Math.round((args.rate * tickMs) / 1_000));
@@ -134,15 +150,22 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
     for (const child of workers) child.kill('SIGTERM');
     await Promise.all(workers.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     await knex.destroy();
+    await wakeKnex.destroy();
     await admin.raw(`drop database if exists "${database}" with (force)`);
     await admin.destroy();
   }
   latencies.sort((a, b) => a - b);
+  relayPart.sort((a, b) => a - b);
+  consumerPart.sort((a, b) => a - b);
   return {
     p50_ms: percentile(latencies, 50),
     p95_ms: percentile(latencies, 95),
     p99_ms: percentile(latencies, 99),
     max_ms: percentile(latencies, 100),
+    relay_p50_ms: percentile(relayPart, 50),
+    relay_p99_ms: percentile(relayPart, 99),
+    consumer_p50_ms: percentile(consumerPart, 50),
+    consumer_p99_ms: percentile(consumerPart, 99),
     messages: latencies.length,
   };
 }
@@ -164,6 +187,10 @@ export async function main(argv: string[]): Promise<void> {
     p95_ms: notify.p95_ms,
     p99_ms: notify.p99_ms,
     max_ms: notify.max_ms,
+    relay_p50_ms: notify.relay_p50_ms,
+    relay_p99_ms: notify.relay_p99_ms,
+    consumer_p50_ms: notify.consumer_p50_ms,
+    consumer_p99_ms: notify.consumer_p99_ms,
     poll_p50_ms: poll.p50_ms,
     poll_p95_ms: poll.p95_ms,
     poll_p99_ms: poll.p99_ms,

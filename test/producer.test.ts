@@ -1,5 +1,6 @@
-import { migrate, ValidationError } from '@onceflow/core';
+import { migrate, OptionError, shardOf, ValidationError } from '@onceflow/core';
 import { DuplicateMessageError, OutboxWriter } from '@onceflow/producer';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase } from './support/database.ts';
@@ -122,5 +123,65 @@ describe('enqueue', () => {
     releaseFirst();
     await Promise.all([t1, t2]);
     expect((await rows()).map((r) => r.payload)).toEqual(['"t1"', '"t2"']);
+  });
+});
+
+describe('waking relays', () => {
+  async function listen(): Promise<{ payloads: string[]; close(): Promise<void> }> {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const payloads: string[] = [];
+    client.on('notification', (n) => payloads.push(n.payload ?? ''));
+    await client.query('listen "onceflow_onceflow"');
+    return { payloads, close: () => client.end() };
+  }
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+  it('notifies the shards written once the transaction has committed, and never for a rollback', async () => {
+    const writer = new OutboxWriter({ knex: db.knex });
+    const listener = await listen();
+    try {
+      await db.knex
+        .transaction(async (trx) => {
+          await writer.enqueue(trx, { topic: 'wake', key: 'rolled-back', payload: 1 });
+          throw new Error('roll back');
+        })
+        .catch(() => undefined);
+      await settle();
+      expect(listener.payloads).toEqual([]);
+
+      let seenBeforeCommit = -1;
+      await db.knex.transaction(async (trx) => {
+        await writer.enqueue(trx, [
+          { topic: 'wake', key: 'a', payload: 1 },
+          { topic: 'wake', key: 'b', payload: 2 },
+        ]);
+        // A savepoint's release is not the commit: nothing may be sent before the outer commit.
+        await trx.transaction((inner) => writer.enqueue(inner, { topic: 'wake', key: 'c', payload: 3 }));
+        await settle();
+        seenBeforeCommit = listener.payloads.length;
+      });
+      await settle();
+      expect(seenBeforeCommit).toBe(0);
+      const notified = new Set(listener.payloads.flatMap((p) => p.split(',').map(Number)));
+      expect(notified).toEqual(new Set(['a', 'b', 'c'].map((key) => shardOf('wake', key))));
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it('sends no NOTIFY without a knex to send it from, and refuses a transaction as that knex', async () => {
+    const listener = await listen();
+    try {
+      await db.knex.transaction((trx) => outbox.enqueue(trx, { topic: 'wake', key: 'quiet', payload: 1 }));
+      await settle();
+      expect(listener.payloads).toEqual([]);
+    } finally {
+      await listener.close();
+    }
+    await db.knex.transaction(async (trx) => {
+      expect(() => new OutboxWriter({ knex: trx })).toThrow(OptionError);
+    });
+    expect(() => new OutboxWriter({ knex: 'postgres://x' as never })).toThrow(/knex/);
   });
 });

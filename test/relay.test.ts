@@ -111,7 +111,9 @@ describe('Relay', () => {
     // Let the start-up batches (found by the first poll) pass.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const started = Date.now();
-    await db.knex.transaction((trx) => outbox.enqueue(trx, { topic, key: 'n', payload: 1 }));
+    // The writer wakes relays with a NOTIFY from this pool once the transaction has committed.
+    const waking = new OutboxWriter({ knex: db.knex });
+    await db.knex.transaction((trx) => waking.enqueue(trx, { topic, key: 'n', payload: 1 }));
     await waitFor('notified publish', () => published.length > 0, 10_000, 10);
     expect(Date.now() - started).toBeLessThan(3_000);
   });

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   say('1. migrations applied; business tables shop_demo.orders and shop_demo.rewards created; topic created');
 
   // --- the shop service: pay orders, each with its order.paid event in the same transaction ---
-  const outbox = new OutboxWriter({ schema });
+  const outbox = new OutboxWriter({ schema, knex });
   const pay = (orderId: string, paymentId: string, fail = false) =>
     knex.transaction(async (trx) => {
       await trx.raw(`insert into shop_demo.orders (id, paid_at) values (?, now()) on conflict (id) do update set paid_at = now()`, [

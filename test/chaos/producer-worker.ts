@@ -95,7 +95,7 @@ class Planner {
 
 const config = readWorkerConfig<ProducerConfig>();
 const knex = connectAs(config.dbUrl, `chaos-producer-${config.worker}`, config.concurrency + 1);
-const outbox = new OutboxWriter();
+const outbox = new OutboxWriter({ knex });
 const planner = new Planner(config);
 const stats = { committedTx: 0, committedMessages: 0, rolledBackTx: 0, rolledBackMessages: 0, retries: 0, ambiguousCommits: 0 };
 let stopping = false;

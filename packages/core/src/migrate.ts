@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as initial from '../../../migrations/20261122000001_onceflow_initial.js';
+import * as notifyAfterCommit from '../../../migrations/20261122000002_onceflow_notify_after_commit.js';
 import { SchemaVersionError } from './errors.ts';
 import { DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
 
@@ -9,7 +10,10 @@ interface MigrationModule {
 }
 
 /** Migrations in order, named as their files so plain knex and this runner agree. */
-const MIGRATIONS: Array<readonly [string, MigrationModule]> = [['20261122000001_onceflow_initial.js', initial]];
+const MIGRATIONS: Array<readonly [string, MigrationModule]> = [
+  ['20261122000001_onceflow_initial.js', initial],
+  ['20261122000002_onceflow_notify_after_commit.js', notifyAfterCommit],
+];
 
 const migrationSource: Knex.MigrationSource<readonly [string, MigrationModule]> = {
   getMigrations: async () => MIGRATIONS,

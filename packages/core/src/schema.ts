@@ -1,7 +1,7 @@
 import { assertIdentifier, quoteIdentifier } from './identifiers.ts';
 
 /** The schema version this code understands; each migration bumps it by one. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Default schema holding Onceflow's tables. */
 export const DEFAULT_SCHEMA = 'onceflow';
@@ -16,7 +16,7 @@ export interface Tables {
   readonly relays: string;
   readonly deadLetters: string;
   readonly meta: string;
-  /** The LISTEN/NOTIFY channel producers notify on commit. */
+  /** The LISTEN/NOTIFY channel producers notify on after they commit. */
   readonly channel: string;
 }
 

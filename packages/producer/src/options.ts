@@ -1,5 +1,6 @@
-import type { Tables } from '@onceflow/core';
-import { choiceOption, DEFAULT_SCHEMA, intOption, tablesFor } from '@onceflow/core';
+import type { Logger, Tables } from '@onceflow/core';
+import { choiceOption, DEFAULT_SCHEMA, intOption, OptionError, silentLogger, tablesFor } from '@onceflow/core';
+import type { Knex } from 'knex';
 
 /** Options of {@link OutboxWriter}. */
 export interface OutboxWriterOptions {
@@ -12,6 +13,15 @@ export interface OutboxWriterOptions {
    * message already stored, `'error'` throws {@link DuplicateMessageError}. @defaultValue 'return'
    */
   onDuplicate?: 'return' | 'error';
+  /**
+   * Your application's knex, used to wake the relays as soon as a transaction that enqueued
+   * has committed: a NOTIFY sent from this pool after the commit, outside your transaction
+   * (merged across concurrent commits). Without it, relays find new messages by polling
+   * (the relay's `pollIntervalMs`). @defaultValue undefined (no wake-ups)
+   */
+  knex?: Knex;
+  /** Where a failed wake-up is reported (at warn level). @defaultValue a silent logger */
+  logger?: Logger;
 }
 
 /** {@link OutboxWriterOptions} with every default applied. */
@@ -19,6 +29,8 @@ export interface ResolvedOutboxWriterOptions {
   readonly tables: Tables;
   readonly maxPayloadBytes: number;
   readonly onDuplicate: 'return' | 'error';
+  readonly knex: Knex | undefined;
+  readonly logger: Logger;
 }
 
 /** Validates options; throws OptionError naming the first bad one. */
@@ -27,5 +39,22 @@ export function resolveOutboxWriterOptions(options: OutboxWriterOptions = {}): R
     tables: tablesFor(options.schema ?? DEFAULT_SCHEMA),
     maxPayloadBytes: intOption('maxPayloadBytes', options.maxPayloadBytes, 1_000_000, 1, 100_000_000),
     onDuplicate: choiceOption('onDuplicate', options.onDuplicate, 'return', ['return', 'error'] as const),
+    knex: knexOption(options.knex),
+    logger: options.logger ?? silentLogger,
   };
+}
+
+function knexOption(knex: unknown): Knex | undefined {
+  if (knex === undefined) return undefined;
+  if (typeof knex !== 'function' || typeof (knex as { raw?: unknown }).raw !== 'function') {
+    throw new OptionError('knex', knex, 'a knex instance (your application pool)');
+  }
+  if ((knex as { isTransaction?: unknown }).isTransaction === true) {
+    throw new OptionError(
+      'knex',
+      '(a knex transaction)',
+      'the knex pool itself, not a transaction: wake-ups are sent after your transaction commits',
+    );
+  }
+  return knex as Knex;
 }

@@ -6,6 +6,7 @@ import { insertMessages } from './insert-messages.ts';
 import { lockKeys } from './lock-keys.ts';
 import type { OutboxWriterOptions, ResolvedOutboxWriterOptions } from './options.ts';
 import { resolveOutboxWriterOptions } from './options.ts';
+import { RelayWaker } from './relay-waker.ts';
 
 /** What {@link OutboxWriter.enqueue} reports for each message, in input order. */
 export interface EnqueuedMessage {
@@ -42,9 +43,12 @@ export class DuplicateMessageError extends OnceflowError {
  */
 export class OutboxWriter {
   readonly options: ResolvedOutboxWriterOptions;
+  readonly #waker: RelayWaker | undefined;
 
   constructor(options: OutboxWriterOptions = {}) {
     this.options = resolveOutboxWriterOptions(options);
+    const { knex, tables, logger } = this.options;
+    this.#waker = knex === undefined ? undefined : new RelayWaker(knex, tables.channel, logger);
   }
 
   /** Enqueues one message in `trx`. */
@@ -70,11 +74,12 @@ export class OutboxWriter {
     const ids = messages.map(() => newMessageId());
     const idempotencyKeys = messages.map((m, i) => m.idempotencyKey ?? (ids[i] as string));
     const topics = messages.map((m) => m.topic);
+    const shards = messages.map((m) => shardOf(m.topic, m.key));
     const inserted = await insertMessages(trx, tables, {
       ids,
       topics,
       keys: messages.map((m) => m.key),
-      shards: messages.map((m) => shardOf(m.topic, m.key)),
+      shards,
       idempotencyKeys,
       types: messages.map((m) => m.type ?? null),
       payloads: messages.map((m) => m.payload.toString('base64')),
@@ -83,6 +88,9 @@ export class OutboxWriter {
     });
 
     const written = new Set(inserted.map((r) => r.id));
+    if (written.size > 0 && this.#waker !== undefined) {
+      this.#waker.afterCommit(trx, new Set(shards.filter((_, i) => written.has(ids[i] as string))));
+    }
     const out: EnqueuedMessage[] = messages.map((m, i) => ({
       id: ids[i] as string,
       topic: m.topic,
@@ -127,10 +135,12 @@ function assertTransaction(trx: unknown): void {
 }
 
 const defaultWriters = new Map<string, OutboxWriter>();
+const writersByKnex = new WeakMap<object, Map<string, OutboxWriter>>();
 
 /**
  * Enqueues into the outbox of `options.schema` (default "onceflow") inside `trx`. Shorthand
- * for `new OutboxWriter(options).enqueue(trx, ...)`.
+ * for `new OutboxWriter(options).enqueue(trx, ...)`, with one writer kept per knex pool and
+ * settings (the first call's `logger` is the one that writer keeps).
  */
 export function enqueue(trx: Knex.Transaction, message: MessageInput, options?: OutboxWriterOptions): Promise<EnqueuedMessage>;
 export function enqueue(
@@ -144,10 +154,16 @@ export function enqueue(
   options: OutboxWriterOptions = {},
 ): Promise<EnqueuedMessage | EnqueuedMessage[]> {
   const cacheKey = JSON.stringify([options.schema, options.maxPayloadBytes, options.onDuplicate]);
-  let writer = defaultWriters.get(cacheKey);
+  // One writer per knex pool and settings, so concurrent commits share their wake-ups.
+  let writers = defaultWriters;
+  if (options.knex !== undefined) {
+    writers = writersByKnex.get(options.knex) ?? new Map<string, OutboxWriter>();
+    writersByKnex.set(options.knex, writers);
+  }
+  let writer = writers.get(cacheKey);
   if (writer === undefined) {
     writer = new OutboxWriter(options);
-    defaultWriters.set(cacheKey, writer);
+    writers.set(cacheKey, writer);
   }
   return Array.isArray(input) ? writer.enqueue(trx, input as readonly MessageInput[]) : writer.enqueue(trx, input as MessageInput);
 }

@@ -194,6 +194,7 @@ export class Lane {
       before.map((l) => l.shard),
       options.batchSize,
       sending,
+      before.some((l) => l.mayHoldKeys),
     );
     if (claimed.length === 0) return 'empty';
     const still = valid();
@@ -260,7 +261,16 @@ export class Lane {
         dead: !isRetriable(error) || attempt >= options.maxAttempts,
       };
     });
-    const held = new Set(await markFailed(options.knex, options.tables, fence, attempts, options.onDead === 'block'));
+    // Claims look for held keys from now on, also while this write is under way; and a
+    // check for held keys that ran before it commits is not trusted (bumped again after).
+    const failedShards = new Set(outcome.failed.map((f) => f.row.shard));
+    for (const shard of failedShards) this.#ctx.leases.failureRecorded(shard);
+    let held: Set<number>;
+    try {
+      held = new Set(await markFailed(options.knex, options.tables, fence, attempts, options.onDead === 'block'));
+    } finally {
+      for (const shard of failedShards) this.#ctx.leases.failureRecorded(shard);
+    }
     this.#checkFence(
       fence,
       [...held],

@@ -6,6 +6,14 @@ export interface HeldLease extends ShardLease {
   validUntil: number;
   /** Asked to hand the shard over once its current batch is done. */
   draining: boolean;
+  /**
+   * The shard may have rows that hold back later rows of their key (failed and waiting, or
+   * dead under onDead 'block'), so claims must look for them. True from the claim of the lease
+   * until a check finds none; set again whenever this relay records a failure in the shard.
+   */
+  mayHoldKeys: boolean;
+  /** Bumped on every failure recorded in the shard, so a check that raced one is not trusted. */
+  holdsVersion: number;
 }
 
 /**
@@ -27,7 +35,15 @@ export class LeaseTable {
     const existing = this.#leases.get(lease.shard);
     const validUntil = sentAt + this.#validMs;
     if (existing !== undefined && existing.token === lease.token) existing.validUntil = validUntil;
-    else this.#leases.set(lease.shard, { ...lease, validUntil, draining: existing?.draining ?? false });
+    else this.#leases.set(lease.shard, { ...lease, validUntil, draining: existing?.draining ?? false, mayHoldKeys: true, holdsVersion: 0 });
+  }
+
+  /** A failure is being (or was just) recorded in `shard`: claims must look for held keys. */
+  failureRecorded(shard: number): void {
+    const lease = this.#leases.get(shard);
+    if (lease === undefined) return;
+    lease.mayHoldKeys = true;
+    lease.holdsVersion++;
   }
 
   get(shard: number): HeldLease | undefined {

@@ -11,6 +11,7 @@ import { claimShards, releaseShards, renewShards } from './sql/claim-shards.ts';
 import { heartbeat, unregister } from './sql/heartbeat.ts';
 import { selectShardBacklog } from './sql/outbox-status.ts';
 import { pruneBatch } from './sql/prune-outbox.ts';
+import { shardsHoldingKeys } from './sql/shards-holding-keys.ts';
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
@@ -198,13 +199,36 @@ export class Relay {
         this.events.emit('relay:lease:gained', { shard: lease.shard, fencingToken: lease.token });
         logger.info({ shard: lease.shard, fencingToken: lease.token }, 'Shard lease gained');
       }
+      await this.#checkHeldKeys();
       this.#wake(claimed.map((l) => l.shard));
+    } else {
+      await this.#checkHeldKeys();
     }
     this.#backlog = await selectShardBacklog(
       knex,
       tables,
       this.#leases.all().map((l) => l.shard),
     );
+  }
+
+  /**
+   * Clears `mayHoldKeys` of held shards found to have no holding row, so their claims skip
+   * that probe. A shard whose failures were recorded while the check ran keeps it.
+   */
+  async #checkHeldKeys(): Promise<void> {
+    const suspects = this.#leases.all().filter((l) => l.mayHoldKeys);
+    if (suspects.length === 0) return;
+    const versions = suspects.map((l) => l.holdsVersion);
+    const holding = await shardsHoldingKeys(
+      this.options.knex,
+      this.options.tables,
+      suspects.map((l) => l.shard),
+    );
+    suspects.forEach((lease, i) => {
+      if (!holding.has(lease.shard) && lease.holdsVersion === versions[i] && this.#leases.get(lease.shard) === lease) {
+        lease.mayHoldKeys = false;
+      }
+    });
   }
 
   #newLane(index: number): Lane {

@@ -34,6 +34,11 @@ export interface OutboxRow {
  * A delayed row (not yet due, never failed) holds nothing back: later rows of its key go
  * first, as the producer asked that one message to wait, not the key.
  *
+ * `probeHeldKeys` false leaves the probe out: the relay knows none of these shards has a
+ * holding row (see HeldLease.mayHoldKeys). That is not only cheaper: a prepared plan made
+ * while the outbox was nearly empty may probe with a sequential scan of the whole table,
+ * which grows slower with every published row until the next ANALYZE.
+ *
  * `sending` (per shard) names the rows of the previous batch whose marks are still being
  * written while this batch is read: exactly those are skipped. Skipping by a seq bound instead
  * would be wrong: a row with a lower seq whose transaction committed late would be passed
@@ -46,17 +51,21 @@ export async function claimBatch(
   shards: readonly number[],
   limit: number,
   sending?: ReadonlyArray<readonly string[]>,
+  probeHeldKeys = true,
 ): Promise<OutboxRow[]> {
   if (shards.length === 0) return [];
+  const heldKeyProbe = probeHeldKeys
+    ? `
+        and not exists (
+          select 1 from ${tables.outbox} h
+          where h.holds_key and h.topic = o.topic and h.key = o.key and h.seq < o.seq
+        )`
+    : '';
   const arm = `(select o.seq, o.id, o.topic, o.key, o.shard, o.idempotency_key, o.type, o.payload, o.headers, o.attempts,
         to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at
       from ${tables.outbox} o
       where o.shard = ?::smallint and o.status = 'pending' and o.available_at <= now()
-        and (o.seq > ?::bigint or o.seq <> all(?::bigint[]))
-        and not exists (
-          select 1 from ${tables.outbox} h
-          where h.holds_key and h.topic = o.topic and h.key = o.key and h.seq < o.seq
-        )
+        and (o.seq > ?::bigint or o.seq <> all(?::bigint[]))${heldKeyProbe}
       order by o.seq
       limit ?)`;
   const sql =
