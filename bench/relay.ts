@@ -1,13 +1,15 @@
-// `pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P] [--delete 1]`:
+// `pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P] [--delete 1] [--thread 0]`:
 // publishes N outbox rows (payload ~200 bytes, K keys) with the Relay to the real broker, and
 // in the same run the same records with a bare kafkajs producer using the same batch size and
 // settings (idempotent, acks -1, one request in flight). The kafkajs rate is the better of
 // sending its batches one after the other and C at a time. Each rate runs from start to the
-// last acknowledgement (the relay's includes claiming and marking rows in PostgreSQL).
+// last acknowledgement (the relay's includes claiming and marking rows in PostgreSQL). The relay
+// publishes through ThreadedKafkaPublisher, as `onceflow relay` does (`--thread 0`: KafkaPublisher
+// on the relay's own thread).
 // Last line: JSON.
 import { randomBytes } from 'node:crypto';
 import { HeaderNames, migrate } from '@onceflow/core';
-import { createKafka, defaultBrokers, KafkaPublisher } from '@onceflow/kafka';
+import { createKafka, defaultBrokers, KafkaPublisher, ThreadedKafkaPublisher } from '@onceflow/kafka';
 import { OutboxWriter } from '@onceflow/producer';
 import { Relay } from '@onceflow/relay';
 import type { Kafka, Message } from 'kafkajs';
@@ -23,16 +25,18 @@ interface Args {
   partitions: number;
   /** 1: the relay deletes rows once published instead of marking them (`deletePublished`). */
   delete: number;
+  /** 1: the relay's producer runs in a worker thread (ThreadedKafkaPublisher), 0: on its own thread. */
+  thread: number;
 }
 
 function parseArgs(args: string[]): Args {
-  const out: Args = { messages: 200_000, keys: 1_000, batch: 1_000, concurrency: 4, partitions: 8, delete: 0 };
+  const out: Args = { messages: 200_000, keys: 1_000, batch: 1_000, concurrency: 4, partitions: 8, delete: 0, thread: 1 };
   for (let i = 0; i < args.length; i += 2) {
     const name = args[i]?.replace(/^--/, '') as keyof Args;
     const value = Number(args[i + 1]);
-    if (!(name in out) || !Number.isInteger(value) || value < (name === 'delete' ? 0 : 1)) {
+    if (!(name in out) || !Number.isInteger(value) || value < (name === 'delete' || name === 'thread' ? 0 : 1)) {
       throw new Error(
-        `usage: pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P] [--delete 0|1]; got ${args.join(' ')}`,
+        `usage: pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P] [--delete 0|1] [--thread 0|1]; got ${args.join(' ')}`,
       );
     }
     out[name] = value;
@@ -89,7 +93,10 @@ async function fillOutbox(knex: Knex, topic: string, a: Args): Promise<void> {
 async function runRelay(knex: Knex, kafka: Kafka, a: Args): Promise<number> {
   const relay = new Relay({
     knex,
-    publisher: new KafkaPublisher(kafka),
+    publisher:
+      a.thread === 1
+        ? new ThreadedKafkaPublisher({ connection: { brokers: defaultBrokers(), clientId: 'onceflow-bench', retries: 5 } })
+        : new KafkaPublisher(kafka),
     batchSize: a.batch,
     concurrency: a.concurrency,
     pollIntervalMs: 50,
@@ -192,6 +199,7 @@ export async function main(args: string[]): Promise<void> {
         kafkajs_msgs_per_s: round(kafkajsRate),
         ratio: Math.round((relayRate / kafkajsRate) * 100) / 100,
         published_rows: a.delete === 1 ? 'deleted' : 'marked',
+        publisher: a.thread === 1 ? 'thread' : 'main',
       })}\n`,
     );
   } finally {
