@@ -17,7 +17,9 @@ export interface OutboxWriterOptions {
    * Your application's knex, used to wake the relays as soon as a transaction that enqueued
    * has committed: a NOTIFY sent from this pool after the commit, outside your transaction
    * (merged across concurrent commits). Without it, relays find new messages by polling
-   * (the relay's `pollIntervalMs`). @defaultValue undefined (no wake-ups)
+   * (the relay's `pollIntervalMs`). Wake-ups queue for a connection like any query: if your
+   * transactions keep this pool saturated, give the writer a small pool of its own (max 1-2).
+   * @defaultValue undefined (no wake-ups)
    */
   knex?: Knex;
   /** Where a failed wake-up is reported (at warn level). @defaultValue a silent logger */
