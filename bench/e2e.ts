@@ -90,6 +90,8 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
   const committedAt = new Map<string, number>();
   const latencies: number[] = [];
   const relayPart: number[] = [];
+  const early = new Map<string, string>();
+  let earlyCount = 0;
   const consumerPart: number[] = [];
   const workers: ChildProcess[] = [];
   const wakeKnex = connect(url.toString(), 2);
@@ -101,16 +103,22 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
     await kadmin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
     await kadmin.disconnect();
 
-    const consumerWorker = startWorker(['consumer', url.toString(), topic], (line) => {
+    const record = (line: string) => {
       const [id, at, ts] = line.split(' ');
       const begin = committedAt.get(id ?? '');
-      if (begin === undefined || at === undefined) return;
+      if (at === undefined || id === undefined) return;
+      if (begin === undefined) {
+        // Handled before this process ran its own commit callback: paired once that runs.
+        early.set(id, line);
+        return;
+      }
       latencies.push(Number(at) - begin);
       // The record's timestamp is set by the relay's producer when it sends: it splits the
       // latency into commit → sent (relay) and sent → handler commit (Kafka and consumer).
       relayPart.push(Number(ts) - begin);
       consumerPart.push(Number(at) - Number(ts));
-    });
+    };
+    const consumerWorker = startWorker(['consumer', url.toString(), topic], record);
     const relayWorker = startWorker(['relay', url.toString(), topic, listen ? 'listen' : 'poll'], () => undefined);
     workers.push(consumerWorker.child, relayWorker.child);
     await Promise.all([consumerWorker.ready, relayWorker.ready]);
@@ -137,6 +145,12 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
           })
           .then((id) => {
             committedAt.set(id, performance.timeOrigin + performance.now());
+            const line = early.get(id);
+            if (line !== undefined) {
+              early.delete(id);
+              earlyCount++;
+              record(line);
+            }
           })
           .finally(() => inFlight.delete(p));
         inFlight.add(p);
@@ -155,6 +169,7 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
     await admin.destroy();
   }
   latencies.sort((a, b) => a - b);
+  log(`  handled before the producing process saw its commit: ${earlyCount} (never paired: ${early.size})`);
   relayPart.sort((a, b) => a - b);
   consumerPart.sort((a, b) => a - b);
   return {
