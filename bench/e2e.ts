@@ -90,9 +90,10 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
   const committedAt = new Map<string, number>();
   const latencies: number[] = [];
   const relayPart: number[] = [];
+  const consumerPart: number[] = [];
+  /** Lines of messages handled before this process ran their commit callback, by id. */
   const early = new Map<string, string>();
   let earlyCount = 0;
-  const consumerPart: number[] = [];
   const workers: ChildProcess[] = [];
   const wakeKnex = connect(url.toString(), 2);
   try {

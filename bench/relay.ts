@@ -9,6 +9,7 @@
 // Last line: JSON.
 import { randomBytes } from 'node:crypto';
 import { HeaderNames, migrate } from '@onceflow/core';
+import type { KafkaConnectionOptions } from '@onceflow/kafka';
 import { createKafka, defaultBrokers, KafkaPublisher, ThreadedKafkaPublisher } from '@onceflow/kafka';
 import { OutboxWriter } from '@onceflow/producer';
 import { Relay } from '@onceflow/relay';
@@ -43,6 +44,9 @@ function parseArgs(args: string[]): Args {
   }
   return out;
 }
+
+/** One connection setting for the relay's publisher (in its thread or not) and the baseline. */
+const KAFKA_CONNECTION: KafkaConnectionOptions = { brokers: defaultBrokers(), clientId: 'onceflow-bench', retries: 5 };
 
 const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -93,10 +97,7 @@ async function fillOutbox(knex: Knex, topic: string, a: Args): Promise<void> {
 async function runRelay(knex: Knex, kafka: Kafka, a: Args): Promise<number> {
   const relay = new Relay({
     knex,
-    publisher:
-      a.thread === 1
-        ? new ThreadedKafkaPublisher({ connection: { brokers: defaultBrokers(), clientId: 'onceflow-bench', retries: 5 } })
-        : new KafkaPublisher(kafka),
+    publisher: a.thread === 1 ? new ThreadedKafkaPublisher({ connection: KAFKA_CONNECTION }) : new KafkaPublisher(kafka),
     batchSize: a.batch,
     concurrency: a.concurrency,
     pollIntervalMs: 50,
@@ -178,7 +179,7 @@ export async function main(args: string[]): Promise<void> {
   const url = new URL(SERVER_URL);
   url.pathname = `/${name}`;
   const knex = connect(url.toString(), a.concurrency + 6);
-  const kafka = createKafka({ brokers: defaultBrokers(), clientId: 'onceflow-bench', retries: 5 });
+  const kafka = createKafka(KAFKA_CONNECTION);
   const relayTopic = `${name}_relay`;
   const kafkajsTopic = `${name}_kafkajs`;
   try {

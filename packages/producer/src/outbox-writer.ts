@@ -89,7 +89,10 @@ export class OutboxWriter {
 
     const written = new Set(inserted.map((r) => r.id));
     if (written.size > 0 && this.#waker !== undefined) {
-      this.#waker.afterCommit(trx, new Set(shards.filter((_, i) => written.has(ids[i] as string))));
+      this.#waker.afterCommit(
+        trx,
+        shards.filter((_, i) => written.has(ids[i] as string)),
+      );
     }
     const out: EnqueuedMessage[] = messages.map((m, i) => ({
       id: ids[i] as string,
@@ -134,8 +137,9 @@ function assertTransaction(trx: unknown): void {
   }
 }
 
-const defaultWriters = new Map<string, OutboxWriter>();
+/** The writers `enqueue` made, per knex pool given (or none) and settings. */
 const writersByKnex = new WeakMap<object, Map<string, OutboxWriter>>();
+const NO_KNEX = {};
 
 /**
  * Enqueues into the outbox of `options.schema` (default "onceflow") inside `trx`. Shorthand
@@ -155,10 +159,11 @@ export function enqueue(
 ): Promise<EnqueuedMessage | EnqueuedMessage[]> {
   const cacheKey = JSON.stringify([options.schema, options.maxPayloadBytes, options.onDuplicate]);
   // One writer per knex pool and settings, so concurrent commits share their wake-ups.
-  let writers = defaultWriters;
-  if (options.knex !== undefined) {
-    writers = writersByKnex.get(options.knex) ?? new Map<string, OutboxWriter>();
-    writersByKnex.set(options.knex, writers);
+  const owner = options.knex ?? NO_KNEX;
+  let writers = writersByKnex.get(owner);
+  if (writers === undefined) {
+    writers = new Map<string, OutboxWriter>();
+    writersByKnex.set(owner, writers);
   }
   let writer = writers.get(cacheKey);
   if (writer === undefined) {

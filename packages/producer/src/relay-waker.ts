@@ -30,14 +30,13 @@ export class RelayWaker {
    * Wakes the relays of `shards` once `trx` has committed (its outermost transaction, when it
    * is a savepoint); nothing if it rolls back.
    */
-  afterCommit(trx: Knex.Transaction, shards: Iterable<number>): void {
+  afterCommit(trx: Knex.Transaction, shards: readonly number[]): void {
     let outer = trx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
     while (outer.parentTransaction !== undefined) outer = outer.parentTransaction as typeof outer;
     const committed = (outer as { executionPromise?: Promise<unknown> }).executionPromise;
     if (committed === undefined) return;
-    const list = [...shards];
     committed.then(
-      () => this.wake(list),
+      () => this.wake(shards),
       () => undefined, // Rolled back: nothing to publish. The caller sees the rollback itself.
     );
   }

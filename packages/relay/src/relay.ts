@@ -191,24 +191,29 @@ export class Relay {
         this.#wake([lease.shard]);
         logger.info({ shard: lease.shard, liveRelays: live }, 'Handing shard over to balance relays');
       }
-    } else if (plan.claim > 0) {
-      const claimedAt = performance.now();
-      const claimed = await claimShards(knex, tables, relayId, plan.claim, leaseMs);
-      for (const lease of claimed) {
-        this.#leases.hold(lease, claimedAt);
-        this.events.emit('relay:lease:gained', { shard: lease.shard, fencingToken: lease.token });
-        logger.info({ shard: lease.shard, fencingToken: lease.token }, 'Shard lease gained');
-      }
-      await this.#checkHeldKeys();
-      this.#wake(claimed.map((l) => l.shard));
-    } else {
-      await this.#checkHeldKeys();
     }
+    const claimed = plan.release === 0 && plan.claim > 0 ? await this.#claimLeases(plan.claim) : [];
+    // Before new shards are worked on, so their first claims already know whether to probe.
+    await this.#checkHeldKeys();
+    this.#wake(claimed);
     this.#backlog = await selectShardBacklog(
       knex,
       tables,
       this.#leases.all().map((l) => l.shard),
     );
+  }
+
+  /** Claims up to `count` free or expired shard leases; answers the shards gained. */
+  async #claimLeases(count: number): Promise<number[]> {
+    const { knex, tables, relayId, leaseMs, logger } = this.options;
+    const claimedAt = performance.now();
+    const claimed = await claimShards(knex, tables, relayId, count, leaseMs);
+    for (const lease of claimed) {
+      this.#leases.hold(lease, claimedAt);
+      this.events.emit('relay:lease:gained', { shard: lease.shard, fencingToken: lease.token });
+      logger.info({ shard: lease.shard, fencingToken: lease.token }, 'Shard lease gained');
+    }
+    return claimed.map((l) => l.shard);
   }
 
   /**
