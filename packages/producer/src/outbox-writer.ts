@@ -3,7 +3,6 @@ import { ErrorCodes, encodeMessage, keyLockId, newMessageId, OnceflowError, shar
 import type { Knex } from 'knex';
 import { findExisting } from './find-existing.ts';
 import { insertMessages } from './insert-messages.ts';
-import { lockKeys } from './lock-keys.ts';
 import type { OutboxWriterOptions, ResolvedOutboxWriterOptions } from './options.ts';
 import { resolveOutboxWriterOptions } from './options.ts';
 import { RelayWaker } from './relay-waker.ts';
@@ -69,13 +68,12 @@ export class OutboxWriter {
     if (messages.length === 0) return [];
     const { tables } = this.options;
     const lockIds = [...new Set(messages.map((m) => keyLockId(tables.schema, m.topic, m.key)))].sort(compareBigIntText);
-    await lockKeys(trx, lockIds);
 
     const ids = messages.map(() => newMessageId());
     const idempotencyKeys = messages.map((m, i) => m.idempotencyKey ?? (ids[i] as string));
     const topics = messages.map((m) => m.topic);
     const shards = messages.map((m) => shardOf(m.topic, m.key));
-    const inserted = await insertMessages(trx, tables, {
+    const inserted = await insertMessages(trx, tables, lockIds, {
       ids,
       topics,
       keys: messages.map((m) => m.key),
