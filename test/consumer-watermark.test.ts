@@ -219,4 +219,41 @@ describe('partition watermark with parallel keys', () => {
       await consumer.stop();
     }
   });
+
+  it('a message waiting for its retry lets the other keys of its lane go on, and its own key waits', async () => {
+    const table = uniqueName('fx');
+    await createEffects(db.knex, table);
+    const order: string[] = [];
+    let failures = 0;
+    // One lane for the whole batch: without splitting it, every key would wait for k0's retries.
+    const { consumer, subscriber, finished } = await consumerFor(
+      table,
+      { concurrency: 1, maxAttempts: 5, retryMinDelayMs: 150, retryMaxDelayMs: 150 },
+      async (m, trx) => {
+        if (m.payload.seq === 4 && failures < 2) {
+          failures++;
+          throw new Error('flaky downstream');
+        }
+        await trx(table).insert({ key: m.payload.key, seq: m.payload.seq, dedup_key: m.idempotencyKey });
+        order.push(`${m.payload.key}:${m.payload.seq}`);
+      },
+    );
+    try {
+      const list = records(uniqueName('t'), 24, 4); // seq 4 is key k0's second message
+      const { batch, log } = watchedBatch(list, finished);
+      await subscriber.onBatch?.(batch);
+      expect(failures).toBe(2);
+      expect(consumer.stats()).toMatchObject({ handled: 24, retried: 2, deadLettered: 0 });
+      // k0's first message went before the failure; every other key finished while k0:4 waited.
+      const waited = order.indexOf('k0:4');
+      expect(order.indexOf('k0:0')).toBeLessThan(waited);
+      for (const other of ['k1:21', 'k2:22', 'k3:23']) expect(order.indexOf(other)).toBeLessThan(waited);
+      expect(order.slice(waited)).toEqual(['k0:4', 'k0:8', 'k0:12', 'k0:16', 'k0:20']);
+      expect(orderViolation(await effects(db.knex, table))).toBeNull();
+      expect(log.violations).toEqual([]);
+      expect(log.commits.at(-1)).toBe('1024');
+    } finally {
+      await consumer.stop();
+    }
+  });
 });

@@ -23,7 +23,13 @@ export interface InboxConsumerOptions<Payload = unknown> extends InboxOptions {
   leaseStore?: LeaseStore;
   /** Side-effect lease length. @defaultValue 60000 */
   leaseMs?: number;
-  /** Keys handled at the same time within one partition (each key stays in order). @defaultValue 8 */
+  /**
+   * Lanes of one partition batch that run at the same time; each key stays in one lane, in
+   * order. In transactional mode a batch opens one lane per `maxMessagesPerTransaction`
+   * messages, up to this many, so a small batch is one transaction; lower
+   * `maxMessagesPerTransaction` to spread slow handlers over more lanes. A message waiting for a
+   * retry sends the other keys of its lane on in a lane of their own. @defaultValue 8
+   */
   concurrency?: number;
   /**
    * Transactional mode: messages of one lane that share a transaction when they are ready

@@ -52,6 +52,8 @@ export class PartitionRun {
   readonly #committer: WatermarkCommitter;
   /** Messages finished (handled, skipped, fenced or parked), in any order. */
   #finished = 0;
+  /** Lanes split off from a lane whose message waits for a retry; they never reject. */
+  readonly #spilled: Promise<void>[] = [];
 
   constructor(ctx: RunContext, batch: PartitionBatch, commits: CommitQueue) {
     this.#ctx = ctx;
@@ -71,10 +73,16 @@ export class PartitionRun {
       const items = this.#batch.records.map((r) => this.#item(toConsumedMessage(r)));
       if (ctx.options.mode.kind === 'batch') await this.#runBatchMode(items);
       else {
+        // One lane per transaction's worth of messages, up to `concurrency`: a small batch runs
+        // as one transaction instead of a round of single-message ones.
+        const perLane = ctx.options.mode.kind === 'transactional' ? ctx.options.maxMessagesPerTransaction : 1;
+        const count = Math.min(ctx.options.concurrency, Math.ceil(items.length / perLane));
         // allSettled: a lane that fails unexpectedly must not leave the others running unobserved.
-        const lanes = splitIntoLanes(items, (i) => i.message.key, ctx.options.concurrency);
+        const lanes = splitIntoLanes(items, (i) => i.message.key, count);
         const results = await Promise.allSettled(lanes.map((lane) => this.#runLane(lane)));
         for (const r of results) if (r.status === 'rejected') this.#fail(r.reason);
+        // Lanes split off while a message waited for its retry.
+        while (this.#spilled.length > 0) await Promise.all(this.#spilled.splice(0));
       }
     } finally {
       clearInterval(ticker);
@@ -122,7 +130,8 @@ export class PartitionRun {
     this.#abort.abort();
   }
 
-  async #runLane(lane: readonly Item[]): Promise<void> {
+  async #runLane(items: readonly Item[]): Promise<void> {
+    let lane = items;
     const groupSize = this.#ctx.options.mode.kind === 'transactional' ? this.#ctx.options.maxMessagesPerTransaction : 1;
     const singles = new Set<number>();
     const prior = new Map<number, unknown[]>();
@@ -138,7 +147,11 @@ export class PartitionRun {
         continue;
       }
       if (groupSize === 1 || singles.has(i) || i < singlesUntil) {
-        if (!(await this.#single(item, prior.get(i) ?? []))) return;
+        const at = i;
+        const spill = () => {
+          lane = this.#spill(lane, at);
+        };
+        if (!(await this.#single(item, prior.get(i) ?? [], spill))) return;
         i++;
         continue;
       }
@@ -173,6 +186,19 @@ export class PartitionRun {
         }
       }
     }
+  }
+
+  /**
+   * The message at `at` is about to wait for a retry: the lane's later messages of other keys
+   * go on in a lane of their own, so only its own key waits with it. Returns what stays.
+   */
+  #spill(lane: readonly Item[], at: number): readonly Item[] {
+    const key = (lane[at] as Item).message.key;
+    const stay = lane.slice(0, at + 1);
+    const moved: Item[] = [];
+    for (const item of lane.slice(at + 1)) (key !== null && item.message.key === key ? stay : moved).push(item);
+    if (moved.length > 0) this.#spilled.push(this.#runLane(moved).catch((error: unknown) => this.#fail(error)));
+    return stay;
   }
 
   #transactionalHandler() {
@@ -225,8 +251,17 @@ export class PartitionRun {
     }
   }
 
-  /** One message alone with retries; `prior` holds failures it already had. False: abandoned. */
-  async #single(item: Item, prior: readonly unknown[]): Promise<boolean> {
+  /**
+   * One message alone with retries; `prior` holds failures it already had. `onWait` runs before
+   * it first waits for a retry. False: abandoned.
+   */
+  async #single(item: Item, prior: readonly unknown[], onWait: () => void = () => undefined): Promise<boolean> {
+    let waited = false;
+    const beforeWait = () => {
+      if (waited) return;
+      waited = true;
+      onWait();
+    };
     const { maxAttempts, retryMinDelayMs, retryMaxDelayMs } = this.#ctx.options;
     const errors = [...prior];
     const last = errors.at(-1);
@@ -235,11 +270,18 @@ export class PartitionRun {
       const delayMs = backoffDelay(errors.length + 1, retryMinDelayMs, retryMaxDelayMs);
       this.#ctx.stats.retried++;
       this.#ctx.events.emit('inbox:retry', { message: item.message, attempt: errors.length, error: last, delayMs });
+      beforeWait();
       if (!(await sleep(delayMs, this.#abort.signal))) return false;
     }
     try {
-      const [outcome, fastPath] = await withRetries(this.#ctx, this.#abort.signal, item, errors.length + 1, errors, () =>
-        this.#attempt(item),
+      const [outcome, fastPath] = await withRetries(
+        this.#ctx,
+        this.#abort.signal,
+        item,
+        errors.length + 1,
+        errors,
+        () => this.#attempt(item),
+        beforeWait,
       );
       this.#finish(item, outcome, fastPath);
       this.#committer.request();

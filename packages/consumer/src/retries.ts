@@ -13,8 +13,9 @@ class AttemptFailure extends Error {
 /**
  * Runs `op` with p-retry from attempt `first` up to maxAttempts, with exponential backoff and
  * jitter. Only retriable errors (see `isRetriable`: a FatalHandlerError is not) are tried again;
- * every failure is pushed to `errors` (the dead letter's history). Aborting `signal` (revocation
- * or stop) ends the waiting at once.
+ * every failure is pushed to `errors` (the dead letter's history). `onRetry` runs each time a
+ * retry is scheduled, before its wait. Aborting `signal` (revocation or stop) ends the waiting
+ * at once.
  */
 export function withRetries<T>(
   ctx: RunContext,
@@ -23,6 +24,7 @@ export function withRetries<T>(
   first: number,
   errors: unknown[],
   op: () => Promise<T>,
+  onRetry: () => void = () => undefined,
 ): Promise<T> {
   const { maxAttempts, retryMinDelayMs, retryMaxDelayMs } = ctx.options;
   return pRetry(
@@ -52,6 +54,7 @@ export function withRetries<T>(
             error: error.cause,
             delayMs: retryDelay,
           });
+          onRetry();
         }
       },
     },
