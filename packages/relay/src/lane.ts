@@ -206,7 +206,11 @@ export class Lane {
 
     const started = performance.now();
     const outcome = await publishRows(options.publisher, rows);
-    const fence: Fence = { relayId: options.relayId, shards: still.map((l) => l.shard), tokens: still.map((l) => l.token) };
+    // The fence covers the shards this batch has rows in, not every shard of the lane: each
+    // fenced shard is a row lock in the marking statement, and a small batch touches few.
+    const batchShards = new Set(rows.map((r) => r.shard));
+    const fenced = still.filter((l) => batchShards.has(l.shard));
+    const fence: Fence = { relayId: options.relayId, shards: fenced.map((l) => l.shard), tokens: fenced.map((l) => l.token) };
     // One batch's marks at a time: the previous ones are written before these start.
     await this.#settle();
     if (outcome.failed.length === 0 && outcome.brokerError === undefined) {
