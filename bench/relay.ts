@@ -2,8 +2,10 @@
 // publishes N outbox rows (payload ~200 bytes, K keys) with the Relay to the real broker, and
 // in the same run the same records with a bare kafkajs producer using the same batch size and
 // settings (idempotent, acks -1, one request in flight). The kafkajs rate is the better of
-// sending its batches one after the other and C at a time. Each rate runs from start to the
-// last acknowledgement (the relay's includes claiming and marking rows in PostgreSQL). The relay
+// sending its batches one after the other and C at a time. Both rates are steady-state: each
+// run's first tenth of the messages is its warm-up (connections, leases, the JIT of a fresh
+// thread) and untimed; the clock runs from there to the last acknowledgement (the relay's
+// includes claiming and marking rows in PostgreSQL). The relay
 // publishes through ThreadedKafkaPublisher, as `onceflow relay` does (`--thread 0`: KafkaPublisher
 // on the relay's own thread).
 // Last line: JSON.
@@ -105,24 +107,59 @@ async function runRelay(knex: Knex, kafka: Kafka, a: Args): Promise<number> {
     deletePublished: a.delete === 1,
     relayId: 'bench-relay',
   });
-  let published = 0;
+  const clock = new SteadyClock(a.messages);
   let resolve: () => void = () => undefined;
   const done = new Promise<void>((r) => {
     resolve = r;
   });
   relay.events.on('relay:batch:published', ({ count }) => {
-    published += count;
-    if (published >= a.messages) resolve();
+    if (clock.add(count)) resolve();
   });
   relay.events.on('relay:error', ({ error, during }) => log(`relay error during ${during}: ${String(error)}`));
   const started = performance.now();
   await relay.start();
   await done;
-  const seconds = (performance.now() - started) / 1_000;
+  const total = (performance.now() - started) / 1_000;
   const stats = relay.stats();
   await relay.stop();
-  log(`relay: ${a.messages} messages in ${seconds.toFixed(2)} s, ${stats.batches} batches`);
-  return a.messages / seconds;
+  log(`relay: ${a.messages} messages in ${total.toFixed(2)} s from start, ${stats.batches} batches; ${clock.describe()}`);
+  return clock.rate();
+}
+
+/**
+ * Times a run's steady state: from the acknowledgement that passes the first tenth of `total`
+ * messages (the warm-up) to the last one.
+ */
+class SteadyClock {
+  readonly #total: number;
+  #count = 0;
+  #warmCount = 0;
+  #warmAt = 0;
+  #endAt = 0;
+
+  constructor(total: number) {
+    this.#total = total;
+  }
+
+  /** Counts `n` acknowledged messages; true once all are. */
+  add(n: number): boolean {
+    this.#count += n;
+    const now = performance.now();
+    if (this.#warmAt === 0 && this.#count >= this.#total / 10) {
+      this.#warmAt = now;
+      this.#warmCount = this.#count;
+    }
+    if (this.#count >= this.#total && this.#endAt === 0) this.#endAt = now;
+    return this.#count >= this.#total;
+  }
+
+  rate(): number {
+    return (this.#total - this.#warmCount) / ((this.#endAt - this.#warmAt) / 1_000);
+  }
+
+  describe(): string {
+    return `steady state ${this.#total - this.#warmCount} messages in ${((this.#endAt - this.#warmAt) / 1_000).toFixed(2)} s`;
+  }
 }
 
 /** The records the relay sent, rebuilt from the outbox rows so both runs publish the same bytes. */
@@ -153,17 +190,19 @@ async function runKafkajs(kafka: Kafka, topic: string, records: Message[], a: Ar
   try {
     const batches: Message[][] = [];
     for (let i = 0; i < records.length; i += a.batch) batches.push(records.slice(i, i + a.batch));
+    const clock = new SteadyClock(records.length);
     const started = performance.now();
     await Promise.all(
       Array.from({ length: lanes }, async () => {
         for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
           await producer.sendBatch({ topicMessages: [{ topic, messages: batch }], acks: -1, timeout: 30_000 });
+          clock.add(batch.length);
         }
       }),
     );
     const seconds = (performance.now() - started) / 1_000;
-    log(`kafkajs (${lanes} at a time): ${records.length} messages in ${seconds.toFixed(2)} s`);
-    return records.length / seconds;
+    log(`kafkajs (${lanes} at a time): ${records.length} messages in ${seconds.toFixed(2)} s from start; ${clock.describe()}`);
+    return clock.rate();
   } finally {
     await producer.disconnect();
   }
