@@ -1,6 +1,6 @@
 import type { ConsumedMessage, InboxConsumer } from '@onceflow/consumer';
 import { DeadLetterError, DeadLetterHeaders, DeadLetters, DedupKeyError, PostgresLeaseStore } from '@onceflow/consumer';
-import { FatalHandlerError, migrate } from '@onceflow/core';
+import { FatalHandlerError, HeaderNames, migrate } from '@onceflow/core';
 import { KafkaPublisher } from '@onceflow/kafka';
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
@@ -75,6 +75,70 @@ describe('InboxConsumer on Kafka', () => {
       expect(await effects(db.knex, table)).toHaveLength(1);
     } finally {
       await stopAll([a, b]);
+    }
+  });
+
+  it('a message waiting for its retry holds up only its partition: the others are fetched and handled meanwhile', async () => {
+    const topic = uniqueName('stall');
+    const table = uniqueName('fx');
+    await createTopic(kafka, topic, 2);
+    await createEffects(db.knex, table);
+    const attempts = new Map<number, number>();
+    const handledAt = new Map<string, number>();
+    const handler = async (m: ConsumedMessage<Payload>, trx: Knex.Transaction) => {
+      if (m.partition === 0) {
+        const n = (attempts.get(m.payload.seq) ?? 0) + 1;
+        attempts.set(m.payload.seq, n);
+        if (n === 1) throw new Error('downstream busy, try again');
+      }
+      await insertEffect(table)(m, trx);
+    };
+    const groupId = uniqueName('group');
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    let consumer: InboxConsumer<Payload> | undefined;
+    try {
+      await producer.connect();
+      consumer = await startConsumer<Payload>(kafka, groupId, [topic], {
+        knex: db.knex,
+        consumerName: uniqueName('stall'),
+        handler,
+        retryMinDelayMs: 2_000,
+        retryMaxDelayMs: 2_000,
+      });
+      consumer.events.on('inbox:handled', ({ message }) => handledAt.set(`${message.partition}:${message.offset}`, Date.now()));
+      const send = (partition: number, from: number, count: number) =>
+        producer.send({
+          topic,
+          acks: -1,
+          messages: Array.from({ length: count }, (_, i) => ({
+            partition,
+            key: `p${partition}`,
+            value: JSON.stringify({ key: `p${partition}`, seq: from + i }),
+            headers: {
+              [HeaderNames.id]: `${topic}-${partition}-${from + i}`,
+              [HeaderNames.idempotencyKey]: `${topic}:${partition}:${from + i}`,
+            },
+          })),
+        });
+      await send(0, 0, 1);
+      await waitFor('the first attempt on partition 0 to fail', () => attempts.get(0) === 1);
+      const failedAt = Date.now();
+      // Fetched and handled while partition 0 waits 2 s for its retry.
+      await send(1, 0, 20);
+      await waitFor('partition 1 handled', () => [...handledAt.keys()].filter((k) => k.startsWith('1:')).length === 20);
+      const partition1Done = Date.now();
+      expect(partition1Done - failedAt).toBeLessThan(1_800);
+      expect(handledAt.has('0:0')).toBe(false);
+      await waitFor('the retry on partition 0', () => handledAt.has('0:0'));
+      expect(attempts.get(0)).toBe(2);
+      expect((handledAt.get('0:0') as number) - failedAt).toBeGreaterThanOrEqual(1_900);
+      const rows = await effects(db.knex, table);
+      expect(rows).toHaveLength(21);
+      expect(orderViolation(rows)).toBeNull();
+      await waitFor('every offset committed', async () => (await committedTotal(kafka, groupId, topic)) === 21);
+    } finally {
+      await producer.disconnect();
+      await stopAll([consumer]);
     }
   });
 

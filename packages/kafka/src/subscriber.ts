@@ -1,6 +1,6 @@
 import type { IncomingRecord, Logger, PartitionBatch, Subscriber } from '@onceflow/core';
 import { boolOption, decodeHeaders, intOption, isValidTopic, OptionError, silentLogger, stringOption } from '@onceflow/core';
-import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { retryOptions } from './config.ts';
 import { kafkaErrorType } from './errors.ts';
 
@@ -24,13 +24,55 @@ export interface KafkaSubscriberOptions {
   maxBytesPerPartition?: number;
   /** Longest wait of a fetch for new data. @defaultValue 100 */
   maxWaitTimeMs?: number;
+  /**
+   * How long fetching waits for a partition's batch handler. A handler still running after
+   * this long (retry backoff, a slow handler) goes on in the background while the other
+   * partitions are fetched and handled; its own partition's next records queue behind it.
+   * @defaultValue 200
+   */
+  detachAfterMs?: number;
   /** Where crashes and their recovery are logged. @defaultValue a silent logger */
   logger?: Logger;
 }
 
+/** A fetched batch, queued for its partition's handler. */
+interface Fetched {
+  readonly payload: EachBatchPayload;
+  readonly records: IncomingRecord[];
+}
+
+/** Fetched batches of one partition waiting for the handler. */
+interface PartitionFeed {
+  readonly topic: string;
+  readonly partition: number;
+  /** Consumer generation the queued batches belong to. */
+  generation: number;
+  /** Bumped when queued and running batches are dropped (rewind): they are fetched again. */
+  epoch: number;
+  queued: Fetched[];
+  /** True while a drain loop runs for this partition; `draining` is its promise. */
+  busy: boolean;
+  draining: Promise<void> | undefined;
+  /** Fetch calls waiting for the partition to have nothing queued or running. */
+  idleWaiters: (() => void)[];
+  /** Set while fetching of this partition is paused because its queue is full. */
+  resume: (() => void) | undefined;
+}
+
 /**
- * A kafkajs consumer with auto-commit and batch auto-resolve off: offsets move only when the
- * handler resolves and commits them, after its work is durable.
+ * A kafkajs consumer with auto-commit off: offsets are committed only when the handler commits
+ * them, after its work is durable.
+ *
+ * kafkajs fetches again only once every partition batch of its last fetch was handed back, so
+ * one slow partition (a message waiting for its retry, a slow handler) would hold up all the
+ * others. Here each partition has a queue: a fetched batch is queued for its partition (the
+ * next fetch starts after it) and fetching waits for it at most `detachAfterMs`; a batch still
+ * being handled then goes on in the background while the other partitions are fetched and
+ * handled. A partition's queued batches are handed to the handler as one batch once the
+ * previous one is done, never two at a time. A partition with {@link MAX_QUEUED_FETCHES}
+ * batches queued is paused until its handler takes them. Records the handler left unresolved
+ * while it still owns the partition are fetched again (a seek back); committed offsets never
+ * move past them.
  */
 export class KafkaSubscriber implements Subscriber {
   readonly #kafka: Kafka;
@@ -46,6 +88,8 @@ export class KafkaSubscriber implements Subscriber {
   #running = false;
   /** Bumped at every rebalance: a batch from an older generation may no longer own its partition. */
   #generation = 0;
+  readonly #feeds = new Map<string, PartitionFeed>();
+  readonly #detachAfterMs: number;
 
   constructor(kafka: Kafka, options: KafkaSubscriberOptions) {
     const groupId = stringOption('groupId', options.groupId, '');
@@ -57,6 +101,7 @@ export class KafkaSubscriber implements Subscriber {
     this.#concurrency = intOption('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, 4, 1, 1_000);
     this.#kafka = kafka;
     this.#logger = options.logger ?? silentLogger;
+    this.#detachAfterMs = intOption('detachAfterMs', options.detachAfterMs, 200, 0);
     this.#config = {
       groupId,
       sessionTimeout: intOption('sessionTimeoutMs', options.sessionTimeoutMs, 30_000, 1_000),
@@ -85,6 +130,7 @@ export class KafkaSubscriber implements Subscriber {
     const consumer = this.#kafka.consumer(this.#config);
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.#generation++;
+      this.#dropAll();
     });
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload;
@@ -104,15 +150,16 @@ export class KafkaSubscriber implements Subscriber {
     await this.#subscribe(consumer);
     await consumer.run({
       autoCommit: false,
-      eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.#concurrency,
-      eachBatch: (payload) => onBatch(this.#toBatch(payload)),
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.#fetched(payload),
     });
   }
 
   async #replace(crashed: Consumer): Promise<void> {
     // Batches of the crashed consumer no longer own their partitions.
     this.#generation++;
+    this.#dropAll();
     await crashed.disconnect().catch(() => undefined);
     for (let delay = 500; this.#running; delay = Math.min(delay * 2, 10_000)) {
       const next = this.#newConsumer();
@@ -149,39 +196,182 @@ export class KafkaSubscriber implements Subscriber {
     }
   }
 
-  #toBatch(payload: EachBatchPayload): PartitionBatch {
+  /** kafkajs's batch handler: queues the batch and waits for its partition, up to `detachAfterMs`. */
+  async #fetched(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const generation = this.#generation;
-    const isActive = () => this.#running && generation === this.#generation && payload.isRunning() && !payload.isStale();
-    const records: IncomingRecord[] = batch.messages.map((m) => ({
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: m.offset,
-      key: m.key === null || m.key === undefined ? null : m.key.toString('utf8'),
-      value: m.value ?? null,
-      headers: decodeHeaders(m.headers),
-      timestamp: m.timestamp,
-    }));
-    return {
-      topic: batch.topic,
-      partition: batch.partition,
+    const last = batch.messages.at(-1);
+    if (last === undefined || !this.#running || payload.isStale()) return;
+    const id = `${batch.topic}\u0000${batch.partition}`;
+    let feed = this.#feeds.get(id);
+    if (feed === undefined) {
+      feed = {
+        topic: batch.topic,
+        partition: batch.partition,
+        generation: this.#generation,
+        epoch: 0,
+        queued: [],
+        busy: false,
+        draining: undefined,
+        idleWaiters: [],
+        resume: undefined,
+      };
+      this.#feeds.set(id, feed);
+    }
+    if (feed.generation !== this.#generation) {
+      // Queued under an earlier assignment: whoever owns the partition now fetches them.
+      feed.generation = this.#generation;
+      this.#dropQueued(feed);
+    }
+    // The next fetch starts after this batch; committed offsets do not move before the handler's.
+    payload.resolveOffset(last.offset);
+    feed.queued.push({ payload, records: batch.messages.map((m) => toRecord(batch.topic, batch.partition, m)) });
+    if (feed.busy) {
+      // The partition's handler already runs in the background: queue behind it, fetch on.
+      if (feed.queued.length >= MAX_QUEUED_FETCHES && feed.resume === undefined) feed.resume = payload.pause();
+      return;
+    }
+    feed.busy = true;
+    feed.draining = this.#drain(feed);
+    await this.#idle(feed, this.#detachAfterMs);
+  }
+
+  /** Resolves once the partition has nothing queued or running, or after `ms`. */
+  #idle(feed: PartitionFeed, ms: number): Promise<void> {
+    if (!feed.busy && feed.queued.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      feed.idleWaiters.push(done);
+    });
+  }
+
+  /** Hands the partition's queued batches to the handler, merged, until none is left. */
+  async #drain(feed: PartitionFeed): Promise<void> {
+    const onBatch = this.#onBatch;
+    try {
+      while (onBatch !== undefined && feed.queued.length > 0 && this.#running) {
+        const parts = feed.queued;
+        feed.queued = [];
+        this.#resume(feed);
+        const handed = this.#toBatch(feed, parts);
+        if (!handed.batch.isActive()) continue;
+        try {
+          await onBatch(handed.batch);
+        } catch (error) {
+          this.#logger.error({ error, topic: feed.topic, partition: feed.partition }, 'The batch handler failed');
+        }
+        const next = handed.unresolvedFrom();
+        if (next !== undefined && handed.batch.isActive()) this.#rewind(feed, next);
+      }
+    } finally {
+      // Cleared in the same turn as the loop's last check (no await between them), so a batch
+      // queued right after starts a new loop.
+      feed.busy = false;
+      this.#wakeIdle(feed);
+    }
+  }
+
+  /**
+   * The handler left records from `offset` on unfinished while the partition is still ours:
+   * fetch from there again, and drop what was fetched after it.
+   */
+  #rewind(feed: PartitionFeed, offset: string): void {
+    this.#dropQueued(feed);
+    try {
+      this.#consumer.seek({ topic: feed.topic, partition: feed.partition, offset });
+    } catch (error) {
+      // Only when the consumer is gone; its replacement starts from the committed offset.
+      this.#logger.warn({ error, topic: feed.topic, partition: feed.partition, offset }, 'Could not seek back to unfinished records');
+    }
+  }
+
+  /** A new assignment: nothing queued belongs to this member any more, and nothing stays paused. */
+  #dropAll(): void {
+    for (const feed of this.#feeds.values()) this.#dropQueued(feed);
+  }
+
+  #dropQueued(feed: PartitionFeed): void {
+    feed.epoch++;
+    feed.queued = [];
+    this.#resume(feed);
+  }
+
+  /** Fetches the partition again if its full queue had paused it. */
+  #resume(feed: PartitionFeed): void {
+    const resume = feed.resume;
+    feed.resume = undefined;
+    try {
+      resume?.();
+    } catch (error) {
+      this.#logger.warn({ error, topic: feed.topic, partition: feed.partition }, 'Could not resume fetching a partition');
+    }
+  }
+
+  #wakeIdle(feed: PartitionFeed): void {
+    const waiters = feed.idleWaiters;
+    feed.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * One batch of the queued fetches. `unresolvedFrom` gives the first offset the handler did
+   * not resolve, if any.
+   */
+  #toBatch(feed: PartitionFeed, parts: readonly Fetched[]): { batch: PartitionBatch; unresolvedFrom(): string | undefined } {
+    const latest = (parts.at(-1) as { payload: EachBatchPayload }).payload;
+    const records = parts.length === 1 ? (parts[0]?.records ?? []) : parts.flatMap((p) => p.records);
+    const { generation, epoch } = feed;
+    const isActive = () =>
+      this.#running && generation === this.#generation && epoch === feed.epoch && latest.isRunning() && !latest.isStale();
+    let resolved: bigint | undefined;
+    const batch: PartitionBatch = {
+      topic: feed.topic,
+      partition: feed.partition,
       records,
-      resolve: (offset) => payload.resolveOffset(offset),
+      resolve: (offset) => {
+        const value = BigInt(offset);
+        if (resolved === undefined || value > resolved) resolved = value;
+      },
       commit: async (nextOffset) => {
         // kafkajs may commit for partitions it no longer owns after a rebalance (its issue
         // 1046); checking here narrows that window, and the inbox makes it harmless.
         if (!isActive()) return false;
-        await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: nextOffset }]);
+        await this.#consumer.commitOffsets([{ topic: feed.topic, partition: feed.partition, offset: nextOffset }]);
         return true;
       },
-      heartbeat: () => payload.heartbeat(),
+      heartbeat: () => latest.heartbeat(),
       isActive,
     };
+    const unresolvedFrom = () => {
+      const first = records.find((r) => resolved === undefined || BigInt(r.offset) > resolved);
+      return first?.offset;
+    };
+    return { batch, unresolvedFrom };
   }
 
   async stop(): Promise<void> {
     this.#running = false;
+    for (const feed of this.#feeds.values()) this.#wakeIdle(feed);
+    await Promise.allSettled([...this.#feeds.values()].map((f) => f.draining));
     await this.#replacing;
     await this.#consumer.disconnect();
   }
+}
+
+/** Fetched batches a partition may have queued before it is paused until its handler takes them. */
+const MAX_QUEUED_FETCHES = 2;
+
+function toRecord(topic: string, partition: number, m: KafkaMessage): IncomingRecord {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key === null || m.key === undefined ? null : m.key.toString('utf8'),
+    value: m.value ?? null,
+    headers: decodeHeaders(m.headers),
+    timestamp: m.timestamp,
+  };
 }
