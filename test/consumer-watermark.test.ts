@@ -187,28 +187,38 @@ describe('partition watermark with parallel keys', () => {
     }
   });
 
-  it('a failing message holds back only its own key; the watermark waits for it', async () => {
+  /**
+   * A consumer whose handler fails the message with `seq` `flakySeq` twice, then handles it;
+   * `order` lists the handled messages as `key:seq` (a message may appear again after its group
+   * rolled back).
+   */
+  async function flakyConsumer(flakySeq: number, options: Record<string, unknown>) {
     const table = uniqueName('fx');
     await createEffects(db.knex, table);
-    const order: string[] = [];
-    let failures = 0;
-    const { consumer, subscriber, finished } = await consumerFor(
-      table,
-      { concurrency: 4, maxAttempts: 5, retryMinDelayMs: 100, retryMaxDelayMs: 100 },
-      async (m, trx) => {
-        if (m.payload.seq === 0 && failures < 2) {
-          failures++;
-          throw new Error('flaky downstream');
-        }
-        await trx(table).insert({ key: m.payload.key, seq: m.payload.seq, dedup_key: m.idempotencyKey });
-        order.push(`${m.payload.key}:${m.payload.seq}`);
-      },
-    );
+    const state = { order: [] as string[], failures: 0 };
+    const started = await consumerFor(table, { maxAttempts: 5, ...options }, async (m, trx) => {
+      if (m.payload.seq === flakySeq && state.failures < 2) {
+        state.failures++;
+        throw new Error('flaky downstream');
+      }
+      await trx(table).insert({ key: m.payload.key, seq: m.payload.seq, dedup_key: m.idempotencyKey });
+      state.order.push(`${m.payload.key}:${m.payload.seq}`);
+    });
+    return { ...started, table, state };
+  }
+
+  it('a failing message holds back only its own key; the watermark waits for it', async () => {
+    const { consumer, subscriber, finished, table, state } = await flakyConsumer(0, {
+      concurrency: 4,
+      retryMinDelayMs: 100,
+      retryMaxDelayMs: 100,
+    });
+    const { order } = state;
     try {
       const list = records(uniqueName('t'), 40, 4); // seq 0 is key k0's first message
       const { batch, log } = watchedBatch(list, finished);
       await subscriber.onBatch?.(batch);
-      expect(failures).toBe(2);
+      expect(state.failures).toBe(2);
       expect(consumer.stats()).toMatchObject({ handled: 40, retried: 2, deadLettered: 0 });
       // Other keys ran to their end while k0 waited; k0 kept its order.
       expect(order.indexOf('k0:0')).toBeGreaterThan(order.indexOf('k1:37'));
@@ -221,28 +231,18 @@ describe('partition watermark with parallel keys', () => {
   });
 
   it('a message waiting for its retry lets the other keys of its lane go on, and its own key waits', async () => {
-    const table = uniqueName('fx');
-    await createEffects(db.knex, table);
-    const order: string[] = [];
-    let failures = 0;
     // One lane for the whole batch: without splitting it, every key would wait for k0's retries.
-    const { consumer, subscriber, finished } = await consumerFor(
-      table,
-      { concurrency: 1, maxAttempts: 5, retryMinDelayMs: 150, retryMaxDelayMs: 150 },
-      async (m, trx) => {
-        if (m.payload.seq === 4 && failures < 2) {
-          failures++;
-          throw new Error('flaky downstream');
-        }
-        await trx(table).insert({ key: m.payload.key, seq: m.payload.seq, dedup_key: m.idempotencyKey });
-        order.push(`${m.payload.key}:${m.payload.seq}`);
-      },
-    );
+    const { consumer, subscriber, finished, table, state } = await flakyConsumer(4, {
+      concurrency: 1,
+      retryMinDelayMs: 150,
+      retryMaxDelayMs: 150,
+    });
+    const { order } = state;
     try {
       const list = records(uniqueName('t'), 24, 4); // seq 4 is key k0's second message
       const { batch, log } = watchedBatch(list, finished);
       await subscriber.onBatch?.(batch);
-      expect(failures).toBe(2);
+      expect(state.failures).toBe(2);
       expect(consumer.stats()).toMatchObject({ handled: 24, retried: 2, deadLettered: 0 });
       // k0's first message went before the failure; every other key finished while k0:4 waited.
       const waited = order.indexOf('k0:4');
