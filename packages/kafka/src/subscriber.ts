@@ -346,8 +346,9 @@ export class KafkaSubscriber implements Subscriber {
       isActive,
     };
     const unresolvedFrom = () => {
-      const first = records.find((r) => resolved === undefined || BigInt(r.offset) > resolved);
-      return first?.offset;
+      const last = records.at(-1);
+      if (last === undefined || (resolved !== undefined && BigInt(last.offset) <= resolved)) return undefined;
+      return records.find((r) => resolved === undefined || BigInt(r.offset) > resolved)?.offset;
     };
     return { batch, unresolvedFrom };
   }
