@@ -7,16 +7,22 @@ import { createKafka, defaultBrokers, KafkaPublisher, KafkaSubscriber } from '@o
 import { Relay } from '@onceflow/relay';
 import knexFactory from 'knex';
 
-const [role, databaseUrl, topic, listen] = process.argv.slice(2);
+const [role, databaseUrl, topic, listen, lanes] = process.argv.slice(2);
 if ((role !== 'relay' && role !== 'consumer') || databaseUrl === undefined || topic === undefined) {
-  process.stderr.write('usage: e2e-worker.ts relay|consumer <database-url> <topic> [listen|poll]\n');
+  process.stderr.write('usage: e2e-worker.ts relay|consumer <database-url> <topic> [listen|poll] [lanes]\n');
   process.exit(2);
 }
 const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 12 } });
 const kafka = createKafka({ brokers: defaultBrokers(), clientId: `bench-e2e-${role}`, retries: 8 });
 let stop: () => Promise<void>;
 if (role === 'relay') {
-  const relay = new Relay({ knex, publisher: new KafkaPublisher(kafka), listen: listen !== 'poll', pollIntervalMs: 500 });
+  const relay = new Relay({
+    knex,
+    publisher: new KafkaPublisher(kafka),
+    listen: listen !== 'poll',
+    pollIntervalMs: 500,
+    ...(lanes === undefined ? {} : { concurrency: Number(lanes) }),
+  });
   await relay.start();
   stop = () => relay.stop();
 } else {

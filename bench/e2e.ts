@@ -1,7 +1,8 @@
-// `pnpm bench e2e [--rate R] [--seconds S]`: a steady R msgs/s for S seconds through the whole
+// `pnpm bench e2e [--rate R] [--seconds S] [--lanes L]`: a steady R msgs/s for S seconds through the whole
 // path (producer transaction → outbox → relay → Kafka → InboxConsumer → handler commit), once
 // with LISTEN/NOTIFY waking the relay and once with polling only. The producer runs here; the
-// relay and the consumer each run in a process of their own, as deployed. Latency runs from
+// relay (with L lanes: its `concurrency`, default the Relay's default of 4) and the consumer
+// each run in a process of their own, as deployed. Latency runs from
 // the producer's commit to the handler's commit, both read from this machine's wall clock.
 // Last line: JSON with p50/p95/p99/max for both runs.
 
@@ -20,6 +21,8 @@ import knexFactory from 'knex';
 interface Args {
   rate: number;
   seconds: number;
+  /** The relay's `concurrency`. */
+  lanes: number;
 }
 
 interface Latency {
@@ -37,12 +40,12 @@ interface Latency {
 }
 
 function parseArgs(args: string[]): Args {
-  const out: Args = { rate: 1_000, seconds: 60 };
+  const out: Args = { rate: 1_000, seconds: 60, lanes: 4 };
   for (let i = 0; i < args.length; i += 2) {
     const name = args[i]?.replace(/^--/, '') as keyof Args;
     const value = Number(args[i + 1]);
     if (!(name in out) || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: pnpm bench e2e [--rate R] [--seconds S]; got ${args.join(' ')}`);
+      throw new Error(`usage: pnpm bench e2e [--rate R] [--seconds S] [--lanes L]; got ${args.join(' ')}`);
     }
     out[name] = value;
   }
@@ -120,7 +123,7 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
       consumerPart.push(Number(at) - Number(ts));
     };
     const consumerWorker = startWorker(['consumer', url.toString(), topic], record);
-    const relayWorker = startWorker(['relay', url.toString(), topic, listen ? 'listen' : 'poll'], () => undefined);
+    const relayWorker = startWorker(['relay', url.toString(), topic, listen ? 'listen' : 'poll', String(args.lanes)], () => undefined);
     workers.push(consumerWorker.child, relayWorker.child);
     await Promise.all([consumerWorker.ready, relayWorker.ready]);
     // Warm up the group and the connections before measuring.
@@ -199,6 +202,7 @@ export async function main(argv: string[]): Promise<void> {
     bench: 'e2e',
     rate: args.rate,
     seconds: args.seconds,
+    relay_lanes: args.lanes,
     p50_ms: notify.p50_ms,
     p95_ms: notify.p95_ms,
     p99_ms: notify.p99_ms,

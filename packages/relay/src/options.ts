@@ -22,7 +22,9 @@ export interface RelayOptions {
   /**
    * Batches in flight at once in this relay (its lanes; each lane serves a fixed part of the
    * relay's shards, one batch at a time). Give `knex` a pool of at least twice this plus two.
-   * @defaultValue 4
+   * More lanes drain a backlog faster; at a steady, moderate rate every wake-up sets each lane
+   * with new rows reading, sending and marking a few of them, so fewer lanes mean fewer, larger
+   * batches and less work per message (`pnpm bench e2e --lanes`). @defaultValue 4
    */
   concurrency?: number;
   /** Idle shards look for work this often even without a notification. @defaultValue 1000 */
