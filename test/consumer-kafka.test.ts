@@ -1,6 +1,6 @@
 import type { ConsumedMessage, InboxConsumer } from '@onceflow/consumer';
 import { DeadLetterError, DeadLetterHeaders, DeadLetters, DedupKeyError, PostgresLeaseStore } from '@onceflow/consumer';
-import { FatalHandlerError, HeaderNames, migrate } from '@onceflow/core';
+import { FatalHandlerError, migrate } from '@onceflow/core';
 import { KafkaPublisher } from '@onceflow/kafka';
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
@@ -94,10 +94,8 @@ describe('InboxConsumer on Kafka', () => {
       await insertEffect(table)(m, trx);
     };
     const groupId = uniqueName('group');
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     let consumer: InboxConsumer<Payload> | undefined;
     try {
-      await producer.connect();
       consumer = await startConsumer<Payload>(kafka, groupId, [topic], {
         knex: db.knex,
         consumerName: uniqueName('stall'),
@@ -106,25 +104,22 @@ describe('InboxConsumer on Kafka', () => {
         retryMaxDelayMs: 2_000,
       });
       consumer.events.on('inbox:handled', ({ message }) => handledAt.set(`${message.partition}:${message.offset}`, Date.now()));
-      const send = (partition: number, from: number, count: number) =>
-        producer.send({
+      const send = (partition: number, count: number) =>
+        publish(
+          kafka,
           topic,
-          acks: -1,
-          messages: Array.from({ length: count }, (_, i) => ({
+          Array.from({ length: count }, (_, seq) => ({
             partition,
             key: `p${partition}`,
-            value: JSON.stringify({ key: `p${partition}`, seq: from + i }),
-            headers: {
-              [HeaderNames.id]: `${topic}-${partition}-${from + i}`,
-              [HeaderNames.idempotencyKey]: `${topic}:${partition}:${from + i}`,
-            },
+            payload: { key: `p${partition}`, seq },
+            idempotencyKey: `${topic}:${partition}:${seq}`,
           })),
-        });
-      await send(0, 0, 1);
+        );
+      await send(0, 1);
       await waitFor('the first attempt on partition 0 to fail', () => attempts.get(0) === 1);
       const failedAt = Date.now();
       // Fetched and handled while partition 0 waits 2 s for its retry.
-      await send(1, 0, 20);
+      await send(1, 20);
       await waitFor('partition 1 handled', () => [...handledAt.keys()].filter((k) => k.startsWith('1:')).length === 20);
       const partition1Done = Date.now();
       expect(partition1Done - failedAt).toBeLessThan(1_800);
@@ -137,7 +132,6 @@ describe('InboxConsumer on Kafka', () => {
       expect(orderViolation(rows)).toBeNull();
       await waitFor('every offset committed', async () => (await committedTotal(kafka, groupId, topic)) === 21);
     } finally {
-      await producer.disconnect();
       await stopAll([consumer]);
     }
   });

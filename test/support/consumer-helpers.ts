@@ -14,6 +14,8 @@ export interface TestRecord {
   idempotencyKey?: string;
   /** Leave the Onceflow headers out (a record from another system). */
   bare?: boolean;
+  /** Send to this partition instead of the key's. */
+  partition?: number;
 }
 
 /** Publishes records in order with an idempotent kafkajs producer. */
@@ -26,6 +28,7 @@ export async function publish(kafka: Kafka, topic: string, records: readonly Tes
         topic,
         acks: -1,
         messages: records.slice(i, i + 2_000).map((r) => ({
+          ...(r.partition === undefined ? {} : { partition: r.partition }),
           key: r.key,
           value: JSON.stringify(r.payload),
           headers: r.bare

@@ -75,8 +75,7 @@ export class PartitionRun {
       else {
         // One lane per transaction's worth of messages, up to `concurrency`: a small batch runs
         // as one transaction instead of a round of single-message ones.
-        const perLane = ctx.options.mode.kind === 'transactional' ? ctx.options.maxMessagesPerTransaction : 1;
-        const count = Math.min(ctx.options.concurrency, Math.ceil(items.length / perLane));
+        const count = Math.min(ctx.options.concurrency, Math.ceil(items.length / this.#groupSize()));
         // allSettled: a lane that fails unexpectedly must not leave the others running unobserved.
         const lanes = splitIntoLanes(items, (i) => i.message.key, count);
         const results = await Promise.allSettled(lanes.map((lane) => this.#runLane(lane)));
@@ -132,7 +131,7 @@ export class PartitionRun {
 
   async #runLane(items: readonly Item[]): Promise<void> {
     let lane = items;
-    const groupSize = this.#ctx.options.mode.kind === 'transactional' ? this.#ctx.options.maxMessagesPerTransaction : 1;
+    const groupSize = this.#groupSize();
     const singles = new Set<number>();
     const prior = new Map<number, unknown[]>();
     let singlesUntil = 0;
@@ -190,7 +189,8 @@ export class PartitionRun {
 
   /**
    * The message at `at` is about to wait for a retry: the lane's later messages of other keys
-   * go on in a lane of their own, so only its own key waits with it. Returns what stays.
+   * go on in a lane of their own, so only its own key waits with it. Returns what stays; a
+   * second call for the same message finds nothing more to move.
    */
   #spill(lane: readonly Item[], at: number): readonly Item[] {
     const key = (lane[at] as Item).message.key;
@@ -199,6 +199,12 @@ export class PartitionRun {
     for (const item of lane.slice(at + 1)) (key !== null && item.message.key === key ? stay : moved).push(item);
     if (moved.length > 0) this.#spilled.push(this.#runLane(moved).catch((error: unknown) => this.#fail(error)));
     return stay;
+  }
+
+  /** Messages of one lane that share a transaction: only transactional mode groups them. */
+  #groupSize(): number {
+    const { mode, maxMessagesPerTransaction } = this.#ctx.options;
+    return mode.kind === 'transactional' ? maxMessagesPerTransaction : 1;
   }
 
   #transactionalHandler() {
@@ -253,15 +259,9 @@ export class PartitionRun {
 
   /**
    * One message alone with retries; `prior` holds failures it already had. `onWait` runs before
-   * it first waits for a retry. False: abandoned.
+   * each wait for a retry. False: abandoned.
    */
   async #single(item: Item, prior: readonly unknown[], onWait: () => void = () => undefined): Promise<boolean> {
-    let waited = false;
-    const beforeWait = () => {
-      if (waited) return;
-      waited = true;
-      onWait();
-    };
     const { maxAttempts, retryMinDelayMs, retryMaxDelayMs } = this.#ctx.options;
     const errors = [...prior];
     const last = errors.at(-1);
@@ -270,7 +270,7 @@ export class PartitionRun {
       const delayMs = backoffDelay(errors.length + 1, retryMinDelayMs, retryMaxDelayMs);
       this.#ctx.stats.retried++;
       this.#ctx.events.emit('inbox:retry', { message: item.message, attempt: errors.length, error: last, delayMs });
-      beforeWait();
+      onWait();
       if (!(await sleep(delayMs, this.#abort.signal))) return false;
     }
     try {
@@ -281,7 +281,7 @@ export class PartitionRun {
         errors.length + 1,
         errors,
         () => this.#attempt(item),
-        beforeWait,
+        onWait,
       );
       this.#finish(item, outcome, fastPath);
       this.#committer.request();

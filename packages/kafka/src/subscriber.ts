@@ -45,9 +45,10 @@ interface Fetched {
 interface PartitionFeed {
   readonly topic: string;
   readonly partition: number;
-  /** Consumer generation the queued batches belong to. */
-  generation: number;
-  /** Bumped when queued and running batches are dropped (rewind): they are fetched again. */
+  /**
+   * Bumped when the queued and running batches are dropped (a rewind, a new assignment, a
+   * replaced consumer): a batch handed out before no longer owns its records.
+   */
   epoch: number;
   queued: Fetched[];
   /** True while a drain loop runs for this partition; `draining` is its promise. */
@@ -86,8 +87,6 @@ export class KafkaSubscriber implements Subscriber {
   readonly #fromBeginning: boolean;
   readonly #concurrency: number;
   #running = false;
-  /** Bumped at every rebalance: a batch from an older generation may no longer own its partition. */
-  #generation = 0;
   readonly #feeds = new Map<string, PartitionFeed>();
   readonly #detachAfterMs: number;
 
@@ -128,10 +127,8 @@ export class KafkaSubscriber implements Subscriber {
 
   #newConsumer(): Consumer {
     const consumer = this.#kafka.consumer(this.#config);
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      this.#generation++;
-      this.#dropAll();
-    });
+    // A new assignment: batches of the old one may no longer own their partitions.
+    consumer.on(consumer.events.GROUP_JOIN, () => this.#dropAll());
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload;
       this.#logger.error({ error, restart }, restart ? 'Kafka consumer crashed; kafkajs restarts it' : 'Kafka consumer crashed');
@@ -158,7 +155,6 @@ export class KafkaSubscriber implements Subscriber {
 
   async #replace(crashed: Consumer): Promise<void> {
     // Batches of the crashed consumer no longer own their partitions.
-    this.#generation++;
     this.#dropAll();
     await crashed.disconnect().catch(() => undefined);
     for (let delay = 500; this.#running; delay = Math.min(delay * 2, 10_000)) {
@@ -207,7 +203,6 @@ export class KafkaSubscriber implements Subscriber {
       feed = {
         topic: batch.topic,
         partition: batch.partition,
-        generation: this.#generation,
         epoch: 0,
         queued: [],
         busy: false,
@@ -216,11 +211,6 @@ export class KafkaSubscriber implements Subscriber {
         resume: undefined,
       };
       this.#feeds.set(id, feed);
-    }
-    if (feed.generation !== this.#generation) {
-      // Queued under an earlier assignment: whoever owns the partition now fetches them.
-      feed.generation = this.#generation;
-      this.#dropQueued(feed);
     }
     // The next fetch starts after this batch; committed offsets do not move before the handler's.
     payload.resolveOffset(last.offset);
@@ -288,7 +278,7 @@ export class KafkaSubscriber implements Subscriber {
     }
   }
 
-  /** A new assignment: nothing queued belongs to this member any more, and nothing stays paused. */
+  /** Nothing queued or handed out stays valid, and nothing stays paused. */
   #dropAll(): void {
     for (const feed of this.#feeds.values()) this.#dropQueued(feed);
   }
@@ -323,9 +313,8 @@ export class KafkaSubscriber implements Subscriber {
   #toBatch(feed: PartitionFeed, parts: readonly Fetched[]): { batch: PartitionBatch; unresolvedFrom(): string | undefined } {
     const latest = (parts.at(-1) as { payload: EachBatchPayload }).payload;
     const records = parts.length === 1 ? (parts[0]?.records ?? []) : parts.flatMap((p) => p.records);
-    const { generation, epoch } = feed;
-    const isActive = () =>
-      this.#running && generation === this.#generation && epoch === feed.epoch && latest.isRunning() && !latest.isStale();
+    const { epoch } = feed;
+    const isActive = () => this.#running && epoch === feed.epoch && latest.isRunning() && !latest.isStale();
     let resolved: bigint | undefined;
     const batch: PartitionBatch = {
       topic: feed.topic,
