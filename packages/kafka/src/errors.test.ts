@@ -14,6 +14,12 @@ describe('publish error classification', () => {
     expect(publishErrorScope(protocolError('NOT_ENOUGH_REPLICAS', true))).toBe('broker');
   });
 
+  it('blames the broker for a send that met a broker whose connection was just lost', () => {
+    // kafkajs throws this as a plain Error while a broker reconnects (a Kafka restart).
+    expect(publishErrorScope(new Error('Broker not connected'))).toBe('broker');
+    expect(toPublishError(new Error('Broker not connected')).scope).toBe('broker');
+  });
+
   it('blames the record for record faults and for errors raised before anything was sent', () => {
     expect(publishErrorScope(protocolError('MESSAGE_TOO_LARGE', false))).toBe('record');
     expect(publishErrorScope(new TypeError('The "string" argument must be of type string'))).toBe('record');

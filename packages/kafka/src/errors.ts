@@ -66,6 +66,13 @@ const BROKER_TYPES = new Set([
 ]);
 
 /**
+ * Plain errors (no KafkaJS name, no protocol type) that kafkajs throws about a broker's
+ * state, not about the records: a send that reaches a broker whose connection was just lost
+ * (during a broker restart) fails with "Broker not connected".
+ */
+const KAFKAJS_BROKER_MESSAGES = new Set(['Broker not connected']);
+
+/**
  * Whether a kafkajs failure concerns the broker as a whole or the records sent. Only a
  * protocol error the broker returned for the records (and not one of {@link BROKER_TYPES})
  * blames the records; connection refused or closed, request timeouts, missing metadata and
@@ -76,11 +83,11 @@ export function publishErrorScope(error: unknown): PublishErrorScope {
   if (type !== undefined) return BROKER_TYPES.has(type) ? 'broker' : 'record';
   // No protocol error: a kafkajs failure (connection, timeout, retries exhausted) is the
   // broker's; anything else (kafkajs refusing to encode a record) is the record's.
-  return causes(error).some(isKafkajsError) ? 'broker' : 'record';
+  return causes(error).some(isKafkajsBrokerError) ? 'broker' : 'record';
 }
 
-function isKafkajsError(error: unknown): boolean {
-  return error instanceof Error && error.name.startsWith('KafkaJS');
+function isKafkajsBrokerError(error: unknown): boolean {
+  return error instanceof Error && (error.name.startsWith('KafkaJS') || KAFKAJS_BROKER_MESSAGES.has(error.message));
 }
 
 /**
