@@ -23,6 +23,7 @@ export { encodeMessage, encodePayload } from './message.ts';
 export type { MigrateOptions } from './migrate.ts';
 export { checkSchemaVersion, dropSchema, migrate } from './migrate.ts';
 export { boolOption, choiceOption, intOption, requiredOption, stringOption } from './options.ts';
+export { prepared } from './prepared.ts';
 export type { Tables } from './schema.ts';
 export { DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
 export type { IncomingRecord, OutgoingRecord, PartitionBatch, Publisher, Subscriber } from './transport.ts';

@@ -1,4 +1,5 @@
 import type { Tables } from '@onceflow/core';
+import { prepared } from '@onceflow/core';
 import type { Knex } from 'knex';
 
 /** One row for {@link insertMessages}; arrays are columns so one statement inserts any number. */
@@ -32,7 +33,8 @@ export interface InsertedRow {
  * overlap. `locks` is a materialized CTE joined to every row, so no row (and no `seq`, a column
  * default computed per inserted row) exists before all locks are held. Ascending lock order
  * keeps two multi-key enqueues from deadlocking each other. One statement instead of two saves
- * a round trip per enqueue.
+ * a round trip per enqueue. The statement is prepared once per connection: its text is the same
+ * for any number of rows.
  */
 export async function insertMessages(
   trx: Knex.Transaction,
@@ -40,7 +42,8 @@ export async function insertMessages(
   sortedLockIds: readonly string[],
   c: MessageColumns,
 ): Promise<InsertedRow[]> {
-  const result = await trx.raw(
+  const result = await prepared(
+    trx,
     `with locks as materialized (select count(pg_advisory_xact_lock(l)) as held from unnest(?::bigint[]) as t(l))
      insert into ${tables.outbox} (id, topic, key, shard, idempotency_key, type, payload, headers, available_at)
      select r.id, r.topic, r.key, r.shard, r.idempotency_key, r.type, decode(r.payload, 'base64'), r.headers, coalesce(r.available_at, now())

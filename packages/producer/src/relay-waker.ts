@@ -1,4 +1,5 @@
 import type { Logger } from '@onceflow/core';
+import { prepared } from '@onceflow/core';
 import type { Knex } from 'knex';
 
 /**
@@ -55,7 +56,7 @@ export class RelayWaker {
         this.#shards.clear();
         try {
           // The channel is a bind parameter of pg_notify, never SQL text.
-          await this.#knex.raw(`select set_config('synchronous_commit', 'off', true), pg_notify(?, ?)`, [this.#channel, payload]);
+          await prepared(this.#knex, `select set_config('synchronous_commit', 'off', true), pg_notify(?, ?)`, [this.#channel, payload]);
         } catch (error) {
           this.#logger.warn({ error, channel: this.#channel }, 'Waking relays failed; they will find the new messages by polling');
         }

@@ -1,4 +1,5 @@
 import type { Tables } from '@onceflow/core';
+import { prepared } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { pgText } from '../pg-text.ts';
 
@@ -20,7 +21,8 @@ export interface InboxRowColumns {
  * overlapping statements take their index locks in one order and cannot deadlock each other.
  */
 export async function insertInboxRows(trx: Knex.Transaction, tables: Tables, consumer: string, c: InboxRowColumns): Promise<string[]> {
-  const result = await trx.raw(
+  const result = await prepared(
+    trx,
     `insert into ${tables.inbox} (consumer, dedup_key, message_id, topic, partition, "offset")
      select ?, r.dedup_key, r.message_id, r.topic, r.partition, r.offset
      from unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::bigint[]) as r(dedup_key, message_id, topic, partition, "offset")

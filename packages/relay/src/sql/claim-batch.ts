@@ -1,6 +1,6 @@
 import type { Tables } from '@onceflow/core';
+import { prepared } from '@onceflow/core';
 import type { Knex } from 'knex';
-import { prepared } from './prepared.ts';
 
 /** An outbox row as the relay publishes it. */
 export interface OutboxRow {

@@ -1,8 +1,8 @@
 import type { Tables } from '@onceflow/core';
+import { prepared } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { Fence } from './fence.ts';
 import { fenceBindings, fenceCte, relaxedCommitCte } from './fence.ts';
-import { prepared } from './prepared.ts';
 
 /** The outcome of one failed attempt of one row. */
 export interface FailedAttempt {

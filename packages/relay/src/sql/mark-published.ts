@@ -1,8 +1,8 @@
 import type { Tables } from '@onceflow/core';
+import { prepared } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { Fence } from './fence.ts';
 import { fenceBindings, fenceCte, relaxedCommitCte } from './fence.ts';
-import { prepared } from './prepared.ts';
 
 /**
  * Marks rows published (or deletes them, with `deletePublished`), only in shards whose lease
