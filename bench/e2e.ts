@@ -1,7 +1,7 @@
 // `pnpm bench e2e [--rate R] [--seconds S] [--lanes L]`: a steady R msgs/s for S seconds through the whole
 // path (producer transaction → outbox → relay → Kafka → InboxConsumer → handler commit), once
 // with LISTEN/NOTIFY waking the relay and once with polling only. The producer runs here; the
-// relay (with L lanes: its `concurrency`, default the Relay's default of 4) and the consumer
+// relay (with at most L lanes: its `concurrency`, default the Relay's default of 4) and the consumer
 // each run in a process of their own, as deployed. Latency runs from
 // the producer's commit to the handler's commit, both read from this machine's wall clock.
 // Last line: JSON with p50/p95/p99/max for both runs.

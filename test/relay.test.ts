@@ -295,4 +295,36 @@ describe('Relay', () => {
     const records = await readAll(kafka, topic);
     expect(new Set(records.map((r) => r.headers[HeaderNames.id]))).toEqual(new Set(sent.map((m) => m.id)));
   });
+  it('uses every lane while a backlog fills batches and one lane once it is drained, keeping each key in order', async () => {
+    const topic = await newTopic(3);
+    await db.knex.raw('truncate onceflow.outbox');
+    const order = new Map<string, string[]>();
+    const enqueue = async (from: number, count: number) => {
+      for (let start = from; start < from + count; start += 100) {
+        const sent = await db.knex.transaction((trx) =>
+          outbox.enqueue(
+            trx,
+            Array.from({ length: 100 }, (_, i) => ({ topic, key: `lane-${(start + i) % 20}`, payload: { n: start + i } })),
+          ),
+        );
+        for (const m of sent) order.set(m.key, [...(order.get(m.key) ?? []), m.id]);
+      }
+    };
+    await enqueue(0, 2_000);
+    const relay = await startRelay({ batchSize: 50, concurrency: 3 });
+    let most = 0;
+    relay.events.on('relay:batch:published', () => {
+      most = Math.max(most, relay.stats().activeLanes);
+    });
+    await waitFor('the backlog published', async () => (await count(`status = 'pending'`)) === 0);
+    expect(most).toBe(3);
+    await waitFor('back to one lane', () => relay.stats().activeLanes === 1);
+    await enqueue(2_000, 200);
+    await waitFor('the rest published', async () => (await count(`status = 'pending'`)) === 0);
+    await stopRelay(relay);
+
+    const { byKey } = firstCopiesByKey(await readAll(kafka, topic));
+    expect(byKey.size).toBe(20);
+    for (const [key, ids] of order) expect(byKey.get(key)?.map((r) => r.headers[HeaderNames.id])).toEqual(ids);
+  });
 });

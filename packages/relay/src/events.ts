@@ -43,6 +43,8 @@ export interface RelayStats {
   dead: number;
   /** Publish attempts that failed because the broker was unavailable. */
   brokerFailures: number;
+  /** Lanes in use now: one at a steady rate, up to `concurrency` while a backlog fills batches. */
+  activeLanes: number;
   /** Shards this relay holds now. */
   shards: number[];
   /** Pending messages in this relay's shards at the last lease tick. */

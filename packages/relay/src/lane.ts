@@ -3,6 +3,7 @@ import { isRetriable } from '@onceflow/core';
 import pRetry from 'p-retry';
 import { backoffMs } from './backoff.ts';
 import type { RelayEvents } from './events.ts';
+import type { LaneLayout } from './lane-layout.ts';
 import type { HeldLease, LeaseTable } from './leases.ts';
 import type { ResolvedRelayOptions } from './options.ts';
 import type { PublishOutcome } from './publish-rows.ts';
@@ -27,6 +28,8 @@ export interface Counters {
 export interface LaneContext {
   readonly options: ResolvedRelayOptions;
   readonly leases: LeaseTable;
+  /** Which lanes are in use and which shards each serves. */
+  readonly layout: LaneLayout;
   readonly events: TypedEmitter<RelayEvents>;
   readonly counters: Counters;
   readonly signal: AbortSignal;
@@ -48,34 +51,33 @@ class BrokerUnavailableError extends Error {
 type BatchResult = 'full' | 'partial' | 'empty';
 
 /**
- * One of a relay's `concurrency` publishing loops. Lane `i` of `n` serves the held shards
- * `s` with `s % n === i`, so a shard (and every key in it) is only ever in one lane, and a
+ * One of a relay's `concurrency` publishing loops. In use, lane `i` serves the held shards the
+ * {@link LaneLayout} gives it, so a shard (and every key in it) is only ever in one lane, and a
  * lane sends one batch at a time: a key's rows are sent strictly one batch after the other
- * (a lane uses up to two database connections: one batch's marks beside the next's read). A batch spans all of the lane's shards, in seq order, so it reads and updates rows
- * that lie together on disk. Full batches follow each other at once; otherwise the lane
- * sleeps until a notification, the poll interval, a new lease or a hand-over wakes it.
+ * (a lane uses up to two database connections: one batch's marks beside the next's read). A
+ * batch spans all of the lane's shards, in seq order, so it reads and updates rows that lie
+ * together on disk. Full batches follow each other at once; otherwise the lane sleeps until a
+ * notification, the poll interval, a new lease or a hand-over wakes it.
  */
 export class Lane {
   readonly index: number;
   /** Settles when the lane has stopped (relay stopping). */
   readonly done: Promise<void>;
   readonly #ctx: LaneContext;
-  readonly #count: number;
   #wakeRequested = false;
   #wakeSleeper: (() => void) | undefined;
   /** The marks of the last clean batch, still being written, and the seqs it sent per shard. */
   #inflight: { done: Promise<void>; sent: Map<number, string[]> } | undefined;
 
-  constructor(ctx: LaneContext, index: number, count: number) {
+  constructor(ctx: LaneContext, index: number) {
     this.#ctx = ctx;
     this.index = index;
-    this.#count = count;
     this.done = this.#run();
   }
 
   /** True when `shard` belongs to this lane. */
   serves(shard: number): boolean {
-    return shard % this.#count === this.index;
+    return this.#ctx.layout.serves(this.index, shard);
   }
 
   /** Ends a sleep now, or makes the next one return at once (new rows may have committed). */
@@ -102,9 +104,16 @@ export class Lane {
   }
 
   async #run(): Promise<void> {
-    const { options, leases, events } = this.#ctx;
+    const { options, leases, events, layout } = this.#ctx;
     let failures = 0;
     while (!this.#ctx.isStopping()) {
+      layout.check(performance.now());
+      if (layout.changing) {
+        // Shards change lanes only while no lane has anything in flight.
+        await this.#settle();
+        await layout.park(this.#ctx.signal);
+        continue;
+      }
       const mine = leases.all().filter((l) => this.serves(l.shard));
       if (mine.some((l) => l.draining)) {
         // Once the last marks are written nothing of the lane is in flight: hand over now.
@@ -130,6 +139,7 @@ export class Lane {
         options.logger.error({ lane: this.index, error }, 'Relay batch failed; retrying after backoff');
       }
       if (result === 'full') {
+        layout.full(performance.now());
         // Stay hot, but let timers, notifications and other lanes run between batches.
         await new Promise((resolve) => setImmediate(resolve));
         continue;

@@ -20,11 +20,12 @@ export interface RelayOptions {
   /** Most rows claimed and published in one batch (one select, one send, one update). @defaultValue 1000 */
   batchSize?: number;
   /**
-   * Batches in flight at once in this relay (its lanes; each lane serves a fixed part of the
-   * relay's shards, one batch at a time). Give `knex` a pool of at least twice this plus two.
-   * More lanes drain a backlog faster; at a steady, moderate rate every wake-up sets each lane
-   * with new rows reading, sending and marking a few of them, so fewer lanes mean fewer, larger
-   * batches and less work per message (`pnpm bench e2e --lanes`). @defaultValue 4
+   * Most batches in flight at once in this relay (its lanes; each lane in use serves a part of
+   * the relay's shards, one batch at a time). Give `knex` a pool of at least twice this plus
+   * two. The relay uses one lane while batches come back partial (a steady rate: one batch
+   * then carries all new rows, fewer statements and sends per message) and all of them once a
+   * batch is full (a backlog, drained in parallel); it goes back to one lane after 2 s
+   * without a full batch. @defaultValue 4
    */
   concurrency?: number;
   /** Idle shards look for work this often even without a notification. @defaultValue 1000 */

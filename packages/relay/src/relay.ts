@@ -2,6 +2,7 @@ import { checkSchemaVersion, SHARD_COUNT, TypedEmitter } from '@onceflow/core';
 import type { RelayEvents, RelayStats } from './events.ts';
 import type { Counters } from './lane.ts';
 import { Lane } from './lane.ts';
+import { LaneLayout } from './lane-layout.ts';
 import { leasePlan, shardShare } from './lease-share.ts';
 import { LeaseTable } from './leases.ts';
 import { NotificationListener } from './listener.ts';
@@ -14,6 +15,9 @@ import { pruneBatch } from './sql/prune-outbox.ts';
 import { shardsHoldingKeys } from './sql/shards-holding-keys.ts';
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
+
+/** A relay goes back to one lane once no batch has been full for this long. */
+const SHRINK_AFTER_MS = 2_000;
 
 /**
  * Publishes the outbox to the broker. Any number of relays share one outbox: rows carry a
@@ -29,6 +33,7 @@ export class Relay {
   readonly events = new TypedEmitter<RelayEvents>();
   readonly #leases: LeaseTable;
   #lanes: Lane[] = [];
+  readonly #layout: LaneLayout;
   readonly #counters: Counters = { published: 0, batches: 0, retried: 0, dead: 0, brokerFailures: 0 };
   readonly #abort = new AbortController();
   #backlog = { backlog: 0, oldestPendingAgeMs: null as number | null };
@@ -43,6 +48,9 @@ export class Relay {
   constructor(options: RelayOptions) {
     this.options = resolveRelayOptions(options);
     this.#leases = new LeaseTable(this.options.leaseMs);
+    this.#layout = new LaneLayout(this.options.concurrency, SHRINK_AFTER_MS, () => {
+      for (const lane of this.#lanes) lane.wake();
+    });
   }
 
   /**
@@ -131,6 +139,7 @@ export class Relay {
   stats(): RelayStats {
     return {
       ...this.#counters,
+      activeLanes: this.#layout.active,
       shards: this.#leases
         .all()
         .map((l) => l.shard)
@@ -241,6 +250,7 @@ export class Relay {
       {
         options: this.options,
         leases: this.#leases,
+        layout: this.#layout,
         events: this.events,
         counters: this.#counters,
         signal: this.#abort.signal,
@@ -249,7 +259,6 @@ export class Relay {
         release: (s) => this.#release(s),
       },
       index,
-      this.options.concurrency,
     );
   }
 

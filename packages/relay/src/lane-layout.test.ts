@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { LaneLayout } from './lane-layout.ts';
+
+const servedBy = (layout: LaneLayout, lanes: number, shard: number) =>
+  Array.from({ length: lanes }, (_, i) => i).filter((i) => layout.serves(i, shard));
+
+describe('LaneLayout', () => {
+  it('starts with one lane serving every shard', () => {
+    const layout = new LaneLayout(4, 2_000, () => undefined);
+    expect(layout.active).toBe(1);
+    for (let shard = 0; shard < 32; shard++) expect(servedBy(layout, 4, shard)).toEqual([0]);
+  });
+
+  it('puts every lane to work after a full batch, once all lanes have parked', async () => {
+    let wakes = 0;
+    const layout = new LaneLayout(3, 2_000, () => wakes++);
+    layout.full(0);
+    expect(layout.changing).toBe(true);
+    expect(wakes).toBe(1);
+    const signal = new AbortController().signal;
+    let applied = false;
+    const first = layout.park(signal).then(() => {
+      applied = true;
+    });
+    const second = layout.park(signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Two of three lanes parked: nothing changes yet, and the parked lanes wait.
+    expect(applied).toBe(false);
+    expect(layout.active).toBe(1);
+    await layout.park(signal);
+    await Promise.all([first, second]);
+    expect(layout.changing).toBe(false);
+    expect(layout.active).toBe(3);
+    for (let shard = 0; shard < 32; shard++) expect(servedBy(layout, 3, shard)).toEqual([shard % 3]);
+  });
+
+  it('goes back to one lane only once no batch was full for the set time', async () => {
+    const layout = new LaneLayout(2, 2_000, () => undefined);
+    const signal = new AbortController().signal;
+    layout.full(1_000);
+    await Promise.all([layout.park(signal), layout.park(signal)]);
+    expect(layout.active).toBe(2);
+    layout.check(2_999);
+    expect(layout.changing).toBe(false);
+    layout.full(2_500);
+    layout.check(4_499);
+    expect(layout.changing).toBe(false);
+    layout.check(4_500);
+    expect(layout.changing).toBe(true);
+    await Promise.all([layout.park(signal), layout.park(signal)]);
+    expect(layout.active).toBe(1);
+  });
+
+  it('releases parked lanes when the relay stops', async () => {
+    const layout = new LaneLayout(2, 2_000, () => undefined);
+    const stop = new AbortController();
+    layout.full(0);
+    const parked = layout.park(stop.signal);
+    stop.abort();
+    await parked;
+    expect(layout.active).toBe(1);
+  });
+
+  it('with one lane never changes', () => {
+    const layout = new LaneLayout(1, 2_000, () => undefined);
+    layout.full(0);
+    layout.check(10_000);
+    expect(layout.changing).toBe(false);
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * How many of a relay's lanes are in use, and which shards each serves: lane `i` of `active`
+ * serves the shards `s` with `s % active === i`; lanes from `active` on serve none.
+ *
+ * A relay starts with one lane. A full batch means a backlog, so every lane is put to work;
+ * once no batch has been full for `shrinkAfterMs`, the rate is one lane can follow and the
+ * relay goes back to one. At a steady, moderate rate one lane reads, sends and marks the rows
+ * of every notification in one batch, where `concurrency` lanes would each do so for a few of
+ * them: fewer statements and sends for the same messages.
+ *
+ * A shard changes lanes only while nothing is in flight: a change is wanted first, each lane
+ * then finishes its batch, waits for its marks and parks, and the change applies once every
+ * lane has parked. So a key is never in two lanes' batches at once, and no lane skips rows
+ * that another lane's unwritten marks cover.
+ */
+export class LaneLayout {
+  readonly #lanes: number;
+  readonly #shrinkAfterMs: number;
+  readonly #wakeAll: () => void;
+  #active = 1;
+  #wanted: number | undefined;
+  #parked = 0;
+  #lastFullAt = Number.NEGATIVE_INFINITY;
+  #gate: { promise: Promise<void>; open: () => void };
+
+  /**
+   * `lanes`: the relay's `concurrency`. `wakeAll` ends every lane's sleep, so that lanes
+   * sleeping when a change is wanted come to park.
+   */
+  constructor(lanes: number, shrinkAfterMs: number, wakeAll: () => void) {
+    this.#lanes = lanes;
+    this.#shrinkAfterMs = shrinkAfterMs;
+    this.#wakeAll = wakeAll;
+    this.#gate = newGate();
+  }
+
+  /** Lanes in use now. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** True when lane `index` serves `shard` in the current layout. */
+  serves(index: number, shard: number): boolean {
+    return index < this.#active && shard % this.#active === index;
+  }
+
+  /** A change is wanted: lanes should finish their batch, settle and {@link park}. */
+  get changing(): boolean {
+    return this.#wanted !== undefined;
+  }
+
+  /** A batch came back full: there is a backlog, so every lane is wanted. */
+  full(now: number): void {
+    this.#lastFullAt = now;
+    if (this.#active < this.#lanes && this.#wanted === undefined) this.#want(this.#lanes);
+  }
+
+  /** Between batches: goes back to one lane once no batch has been full for a while. */
+  check(now: number): void {
+    if (this.#active > 1 && this.#wanted === undefined && now - this.#lastFullAt >= this.#shrinkAfterMs) this.#want(1);
+  }
+
+  /**
+   * Called by a lane with nothing in flight while a change is wanted; resolves once every lane
+   * has parked and the new layout is in force, or when `signal` aborts (the relay stops).
+   */
+  async park(signal: AbortSignal): Promise<void> {
+    const gate = this.#gate;
+    this.#parked++;
+    if (this.#parked === this.#lanes) {
+      this.#active = this.#wanted ?? this.#active;
+      this.#wanted = undefined;
+      this.#parked = 0;
+      this.#gate = newGate();
+      gate.open();
+      return;
+    }
+    if (signal.aborted) return;
+    const onAbort = () => gate.open();
+    signal.addEventListener('abort', onAbort, { once: true });
+    await gate.promise;
+    signal.removeEventListener('abort', onAbort);
+  }
+
+  #want(lanes: number): void {
+    this.#wanted = lanes;
+    this.#wakeAll();
+  }
+}
+
+function newGate(): { promise: Promise<void>; open: () => void } {
+  let open: () => void = () => undefined;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
