@@ -316,9 +316,11 @@ describe('Relay', () => {
     relay.events.on('relay:batch:published', () => {
       most = Math.max(most, relay.stats().activeLanes);
     });
+    const changes = collect(relay, 'relay:lanes');
     await waitFor('the backlog published', async () => (await count(`status = 'pending'`)) === 0);
     expect(most).toBe(3);
     await waitFor('back to one lane', () => relay.stats().activeLanes === 1);
+    expect(changes.map((c) => c.active)).toEqual([3, 1]);
     await enqueue(2_000, 200);
     await waitFor('the rest published', async () => (await count(`status = 'pending'`)) === 0);
     await stopRelay(relay);

@@ -27,6 +27,11 @@ export interface RelayEvents {
    * lapsed and another relay claimed it; found at renewal or by a fenced write).
    */
   'relay:lease:lost': { shard: number; fencingToken: string; reason: 'released' | 'taken' };
+  /**
+   * The lanes in use changed: all `concurrency` of them once a batch came back full (a
+   * backlog), one again after a quiet time. `active` is the new number.
+   */
+  'relay:lanes': { active: number };
   /** A background loop failed; it carries on (with backoff) after reporting. */
   'relay:error': { error: unknown; during: string };
 }

@@ -13,7 +13,13 @@ describe('LaneLayout', () => {
 
   it('puts every lane to work after a full batch, once all lanes have parked', async () => {
     let wakes = 0;
-    const layout = new LaneLayout(3, 2_000, () => wakes++);
+    const changes: number[] = [];
+    const layout = new LaneLayout(
+      3,
+      2_000,
+      () => wakes++,
+      (active) => changes.push(active),
+    );
     layout.full(0);
     expect(layout.changing).toBe(true);
     expect(wakes).toBe(1);
@@ -31,6 +37,7 @@ describe('LaneLayout', () => {
     await Promise.all([first, second]);
     expect(layout.changing).toBe(false);
     expect(layout.active).toBe(3);
+    expect(changes).toEqual([3]);
     for (let shard = 0; shard < 32; shard++) expect(servedBy(layout, 3, shard)).toEqual([shard % 3]);
   });
 

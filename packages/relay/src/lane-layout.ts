@@ -17,6 +17,7 @@ export class LaneLayout {
   readonly #lanes: number;
   readonly #shrinkAfterMs: number;
   readonly #wakeAll: () => void;
+  readonly #changed: (active: number) => void;
   #active = 1;
   #wanted: number | undefined;
   #parked = 0;
@@ -25,12 +26,13 @@ export class LaneLayout {
 
   /**
    * `lanes`: the relay's `concurrency`. `wakeAll` ends every lane's sleep, so that lanes
-   * sleeping when a change is wanted come to park.
+   * sleeping when a change is wanted come to park. `changed` hears each new number of lanes.
    */
-  constructor(lanes: number, shrinkAfterMs: number, wakeAll: () => void) {
+  constructor(lanes: number, shrinkAfterMs: number, wakeAll: () => void, changed: (active: number) => void = () => undefined) {
     this.#lanes = lanes;
     this.#shrinkAfterMs = shrinkAfterMs;
     this.#wakeAll = wakeAll;
+    this.#changed = changed;
     this.#gate = newGate();
   }
 
@@ -73,6 +75,7 @@ export class LaneLayout {
       this.#parked = 0;
       this.#gate = newGate();
       gate.open();
+      this.#changed(this.#active);
       return;
     }
     if (signal.aborted) return;

@@ -48,9 +48,20 @@ export class Relay {
   constructor(options: RelayOptions) {
     this.options = resolveRelayOptions(options);
     this.#leases = new LeaseTable(this.options.leaseMs);
-    this.#layout = new LaneLayout(this.options.concurrency, SHRINK_AFTER_MS, () => {
-      for (const lane of this.#lanes) lane.wake();
-    });
+    this.#layout = new LaneLayout(
+      this.options.concurrency,
+      SHRINK_AFTER_MS,
+      () => {
+        for (const lane of this.#lanes) lane.wake();
+      },
+      (active) => {
+        this.events.emit('relay:lanes', { active });
+        this.options.logger.debug(
+          { activeLanes: active },
+          active > 1 ? 'Backlog: publishing with every lane' : 'Caught up: publishing with one lane',
+        );
+      },
+    );
   }
 
   /**
