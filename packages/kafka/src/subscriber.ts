@@ -351,8 +351,12 @@ export class KafkaSubscriber implements Subscriber {
   }
 }
 
-/** Fetched batches a partition may have queued before it is paused until its handler takes them. */
-const MAX_QUEUED_FETCHES = 2;
+/**
+ * Fetched batches a partition may have queued behind its running handler before it is paused
+ * until the handler takes them. One keeps the handler fed; each more holds up to
+ * `maxBytesPerPartition` of records per partition in memory while a backlog is worked off.
+ */
+const MAX_QUEUED_FETCHES = 1;
 
 function toRecord(topic: string, partition: number, m: KafkaMessage): IncomingRecord {
   return {
