@@ -34,6 +34,13 @@ export interface OutboxRow {
  * A delayed row (not yet due, never failed) holds nothing back: later rows of its key go
  * first, as the producer asked that one message to wait, not the key.
  *
+ * "Due" is judged by the clock read while the statement runs, after its snapshot was taken,
+ * not by `now()` (the start of the claim's transaction): a row's `available_at` defaults to
+ * the start of the transaction that wrote it (or requeued it), so every row in the snapshot
+ * that was not delayed on purpose is due. With `now()`, a claim that began just before such a
+ * transaction but took its snapshot after that commit would take the row for a delayed one
+ * and send a later row of its key first.
+ *
  * `probeHeldKeys` false leaves the probe out: the relay knows none of these shards has a
  * holding row (see HeldLease.mayHoldKeys). That is not only cheaper: a prepared plan made
  * while the outbox was nearly empty may probe with a sequential scan of the whole table,
@@ -64,7 +71,7 @@ export async function claimBatch(
   const arm = `(select o.seq, o.id, o.topic, o.key, o.shard, o.idempotency_key, o.type, o.payload, o.headers, o.attempts,
         to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at
       from ${tables.outbox} o
-      where o.shard = ?::smallint and o.status = 'pending' and o.available_at <= now()
+      where o.shard = ?::smallint and o.status = 'pending' and o.available_at <= (select clock_timestamp())
         and (o.seq > ?::bigint or o.seq <> all(?::bigint[]))${heldKeyProbe}
       order by o.seq
       limit ?)`;
