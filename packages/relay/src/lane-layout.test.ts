@@ -68,6 +68,22 @@ describe('LaneLayout', () => {
     expect(layout.active).toBe(1);
   });
 
+  it('when not adaptive keeps every lane in use', () => {
+    const layout = new LaneLayout(
+      3,
+      2_000,
+      () => undefined,
+      () => undefined,
+      false,
+    );
+    expect(layout.active).toBe(3);
+    layout.check(10_000);
+    expect(layout.changing).toBe(false);
+    layout.full(20_000);
+    expect(layout.changing).toBe(false);
+    for (let shard = 0; shard < 32; shard++) expect(servedBy(layout, 3, shard)).toEqual([shard % 3]);
+  });
+
   it('with one lane never changes', () => {
     const layout = new LaneLayout(1, 2_000, () => undefined);
     layout.full(0);

@@ -2,7 +2,7 @@
  * How many of a relay's lanes are in use, and which shards each serves: lane `i` of `active`
  * serves the shards `s` with `s % active === i`; lanes from `active` on serve none.
  *
- * A relay starts with one lane. A full batch means a backlog, so every lane is put to work;
+ * A relay that is woken by notifications starts with one lane. A full batch means a backlog, so every lane is put to work;
  * once no batch has been full for `shrinkAfterMs`, the rate is one lane can follow and the
  * relay goes back to one. At a steady, moderate rate one lane reads, sends and marks the rows
  * of every notification in one batch, where `concurrency` lanes would each do so for a few of
@@ -18,7 +18,8 @@ export class LaneLayout {
   readonly #shrinkAfterMs: number;
   readonly #wakeAll: () => void;
   readonly #changed: (active: number) => void;
-  #active = 1;
+  readonly #adaptive: boolean;
+  #active: number;
   #wanted: number | undefined;
   #parked = 0;
   #lastFullAt = Number.NEGATIVE_INFINITY;
@@ -27,9 +28,20 @@ export class LaneLayout {
   /**
    * `lanes`: the relay's `concurrency`. `wakeAll` ends every lane's sleep, so that lanes
    * sleeping when a change is wanted come to park. `changed` hears each new number of lanes.
+   * `adaptive` false keeps every lane in use from the start (a relay that only polls: each
+   * lane polls its shards on its own timer, which spreads the rows found over the interval
+   * instead of sending them all in one burst).
    */
-  constructor(lanes: number, shrinkAfterMs: number, wakeAll: () => void, changed: (active: number) => void = () => undefined) {
+  constructor(
+    lanes: number,
+    shrinkAfterMs: number,
+    wakeAll: () => void,
+    changed: (active: number) => void = () => undefined,
+    adaptive = true,
+  ) {
     this.#lanes = lanes;
+    this.#active = adaptive ? 1 : lanes;
+    this.#adaptive = adaptive;
     this.#shrinkAfterMs = shrinkAfterMs;
     this.#wakeAll = wakeAll;
     this.#changed = changed;
@@ -59,7 +71,7 @@ export class LaneLayout {
 
   /** Between batches: goes back to one lane once no batch has been full for a while. */
   check(now: number): void {
-    if (this.#active > 1 && this.#wanted === undefined && now - this.#lastFullAt >= this.#shrinkAfterMs) this.#want(1);
+    if (this.#adaptive && this.#active > 1 && this.#wanted === undefined && now - this.#lastFullAt >= this.#shrinkAfterMs) this.#want(1);
   }
 
   /**

@@ -25,7 +25,9 @@ export interface RelayOptions {
    * two. The relay uses one lane while batches come back partial (a steady rate: one batch
    * then carries all new rows, fewer statements and sends per message) and all of them once a
    * batch is full (a backlog, drained in parallel); it goes back to one lane after 2 s
-   * without a full batch. @defaultValue 4
+   * without a full batch. With `listen: false` every lane is always in use, each polling its
+   * shards on its own timer, so the rows found are spread over the poll interval.
+   * @defaultValue 4
    */
   concurrency?: number;
   /** Idle shards look for work this often even without a notification. @defaultValue 1000 */

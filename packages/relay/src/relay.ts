@@ -61,6 +61,7 @@ export class Relay {
           active > 1 ? 'Backlog: publishing with every lane' : 'Caught up: publishing with one lane',
         );
       },
+      this.options.listen,
     );
   }
 
