@@ -188,15 +188,16 @@ describe('partition watermark with parallel keys', () => {
   });
 
   /**
-   * A consumer whose handler fails the message with `seq` `flakySeq` twice, then handles it;
-   * `order` lists the handled messages as `key:seq` (a message may appear again after its group
-   * rolled back).
+   * Runs `count` messages over 4 keys through a consumer whose handler fails the message with
+   * `seq` `flakySeq` twice, then handles it; checks what holds in every such run (two failures,
+   * everything handled, per-key order, the watermark) and answers the handled messages as
+   * `key:seq`, in the order they were handled.
    */
-  async function flakyConsumer(flakySeq: number, options: Record<string, unknown>) {
+  async function runFlaky(flakySeq: number, count: number, options: Record<string, unknown>): Promise<string[]> {
     const table = uniqueName('fx');
     await createEffects(db.knex, table);
     const state = { order: [] as string[], failures: 0 };
-    const started = await consumerFor(table, { maxAttempts: 5, ...options }, async (m, trx) => {
+    const { consumer, subscriber, finished } = await consumerFor(table, { maxAttempts: 5, ...options }, async (m, trx) => {
       if (m.payload.seq === flakySeq && state.failures < 2) {
         state.failures++;
         throw new Error('flaky downstream');
@@ -204,56 +205,35 @@ describe('partition watermark with parallel keys', () => {
       await trx(table).insert({ key: m.payload.key, seq: m.payload.seq, dedup_key: m.idempotencyKey });
       state.order.push(`${m.payload.key}:${m.payload.seq}`);
     });
-    return { ...started, table, state };
-  }
-
-  it('a failing message holds back only its own key; the watermark waits for it', async () => {
-    const { consumer, subscriber, finished, table, state } = await flakyConsumer(0, {
-      concurrency: 4,
-      retryMinDelayMs: 100,
-      retryMaxDelayMs: 100,
-    });
-    const { order } = state;
     try {
-      const list = records(uniqueName('t'), 40, 4); // seq 0 is key k0's first message
-      const { batch, log } = watchedBatch(list, finished);
+      const { batch, log } = watchedBatch(records(uniqueName('t'), count, 4), finished);
       await subscriber.onBatch?.(batch);
       expect(state.failures).toBe(2);
-      expect(consumer.stats()).toMatchObject({ handled: 40, retried: 2, deadLettered: 0 });
-      // Other keys ran to their end while k0 waited; k0 kept its order.
-      expect(order.indexOf('k0:0')).toBeGreaterThan(order.indexOf('k1:37'));
+      expect(consumer.stats()).toMatchObject({ handled: count, retried: 2, deadLettered: 0 });
       expect(orderViolation(await effects(db.knex, table))).toBeNull();
       expect(log.violations).toEqual([]);
-      expect(log.commits.at(-1)).toBe('1040');
+      expect(log.commits.at(-1)).toBe(String(1_000 + count));
+      return state.order;
     } finally {
       await consumer.stop();
     }
+  }
+
+  it('a failing message holds back only its own key; the watermark waits for it', async () => {
+    // seq 0 is key k0's first message.
+    const order = await runFlaky(0, 40, { concurrency: 4, retryMinDelayMs: 100, retryMaxDelayMs: 100 });
+    // Other keys ran to their end while k0 waited; k0 kept its order.
+    expect(order.indexOf('k0:0')).toBeGreaterThan(order.indexOf('k1:37'));
   });
 
   it('a message waiting for its retry lets the other keys of its lane go on, and its own key waits', async () => {
     // One lane for the whole batch: without splitting it, every key would wait for k0's retries.
-    const { consumer, subscriber, finished, table, state } = await flakyConsumer(4, {
-      concurrency: 1,
-      retryMinDelayMs: 150,
-      retryMaxDelayMs: 150,
-    });
-    const { order } = state;
-    try {
-      const list = records(uniqueName('t'), 24, 4); // seq 4 is key k0's second message
-      const { batch, log } = watchedBatch(list, finished);
-      await subscriber.onBatch?.(batch);
-      expect(state.failures).toBe(2);
-      expect(consumer.stats()).toMatchObject({ handled: 24, retried: 2, deadLettered: 0 });
-      // k0's first message went before the failure; every other key finished while k0:4 waited.
-      const waited = order.indexOf('k0:4');
-      expect(order.indexOf('k0:0')).toBeLessThan(waited);
-      for (const other of ['k1:21', 'k2:22', 'k3:23']) expect(order.indexOf(other)).toBeLessThan(waited);
-      expect(order.slice(waited)).toEqual(['k0:4', 'k0:8', 'k0:12', 'k0:16', 'k0:20']);
-      expect(orderViolation(await effects(db.knex, table))).toBeNull();
-      expect(log.violations).toEqual([]);
-      expect(log.commits.at(-1)).toBe('1024');
-    } finally {
-      await consumer.stop();
-    }
+    // seq 4 is key k0's second message.
+    const order = await runFlaky(4, 24, { concurrency: 1, retryMinDelayMs: 150, retryMaxDelayMs: 150 });
+    // k0's first message went before the failure; every other key finished while k0:4 waited.
+    const waited = order.indexOf('k0:4');
+    expect(order.indexOf('k0:0')).toBeLessThan(waited);
+    for (const other of ['k1:21', 'k2:22', 'k3:23']) expect(order.indexOf(other)).toBeLessThan(waited);
+    expect(order.slice(waited)).toEqual(['k0:4', 'k0:8', 'k0:12', 'k0:16', 'k0:20']);
   });
 });

@@ -312,7 +312,7 @@ export class KafkaSubscriber implements Subscriber {
    */
   #toBatch(feed: PartitionFeed, parts: readonly Fetched[]): { batch: PartitionBatch; unresolvedFrom(): string | undefined } {
     const latest = (parts.at(-1) as { payload: EachBatchPayload }).payload;
-    const records = parts.length === 1 ? (parts[0]?.records ?? []) : parts.flatMap((p) => p.records);
+    const records = parts.flatMap((p) => p.records);
     const { epoch } = feed;
     const isActive = () => this.#running && epoch === feed.epoch && latest.isRunning() && !latest.isStale();
     let resolved: bigint | undefined;

@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import type { LaneLayoutOptions } from './lane-layout.ts';
 import { LaneLayout } from './lane-layout.ts';
+
+const layoutOf = (lanes: number, overrides: Partial<LaneLayoutOptions> = {}) =>
+  new LaneLayout({ lanes, shrinkAfterMs: 2_000, adaptive: true, wakeAll: () => undefined, changed: () => undefined, ...overrides });
 
 const servedBy = (layout: LaneLayout, lanes: number, shard: number) =>
   Array.from({ length: lanes }, (_, i) => i).filter((i) => layout.serves(i, shard));
 
 describe('LaneLayout', () => {
   it('starts with one lane serving every shard', () => {
-    const layout = new LaneLayout(4, 2_000, () => undefined);
+    const layout = layoutOf(4);
     expect(layout.active).toBe(1);
     for (let shard = 0; shard < 32; shard++) expect(servedBy(layout, 4, shard)).toEqual([0]);
   });
@@ -14,12 +18,10 @@ describe('LaneLayout', () => {
   it('puts every lane to work after a full batch, once all lanes have parked', async () => {
     let wakes = 0;
     const changes: number[] = [];
-    const layout = new LaneLayout(
-      3,
-      2_000,
-      () => wakes++,
-      (active) => changes.push(active),
-    );
+    const layout = layoutOf(3, {
+      wakeAll: () => wakes++,
+      changed: (active) => changes.push(active),
+    });
     layout.full(0);
     expect(layout.changing).toBe(true);
     expect(wakes).toBe(1);
@@ -42,7 +44,7 @@ describe('LaneLayout', () => {
   });
 
   it('goes back to one lane only once no batch was full for the set time', async () => {
-    const layout = new LaneLayout(2, 2_000, () => undefined);
+    const layout = layoutOf(2);
     const signal = new AbortController().signal;
     layout.full(1_000);
     await Promise.all([layout.park(signal), layout.park(signal)]);
@@ -59,7 +61,7 @@ describe('LaneLayout', () => {
   });
 
   it('releases parked lanes when the relay stops', async () => {
-    const layout = new LaneLayout(2, 2_000, () => undefined);
+    const layout = layoutOf(2);
     const stop = new AbortController();
     layout.full(0);
     const parked = layout.park(stop.signal);
@@ -69,13 +71,7 @@ describe('LaneLayout', () => {
   });
 
   it('when not adaptive keeps every lane in use', () => {
-    const layout = new LaneLayout(
-      3,
-      2_000,
-      () => undefined,
-      () => undefined,
-      false,
-    );
+    const layout = layoutOf(3, { adaptive: false });
     expect(layout.active).toBe(3);
     layout.check(10_000);
     expect(layout.changing).toBe(false);
@@ -85,7 +81,7 @@ describe('LaneLayout', () => {
   });
 
   it('with one lane never changes', () => {
-    const layout = new LaneLayout(1, 2_000, () => undefined);
+    const layout = layoutOf(1);
     layout.full(0);
     layout.check(10_000);
     expect(layout.changing).toBe(false);

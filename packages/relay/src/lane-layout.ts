@@ -1,12 +1,30 @@
+/** What a {@link LaneLayout} is built from. */
+export interface LaneLayoutOptions {
+  /** The relay's `concurrency`: lanes there are. */
+  readonly lanes: number;
+  /** Back to one lane once no batch has been full for this long. */
+  readonly shrinkAfterMs: number;
+  /**
+   * False keeps every lane in use from the start (a relay that only polls: each lane polls its
+   * shards on its own timer, which spreads the rows found over the interval instead of sending
+   * them all in one burst).
+   */
+  readonly adaptive: boolean;
+  /** Ends every lane's sleep, so that lanes sleeping when a change is wanted come to park. */
+  readonly wakeAll: () => void;
+  /** Hears each new number of lanes in use. */
+  readonly changed: (active: number) => void;
+}
+
 /**
  * How many of a relay's lanes are in use, and which shards each serves: lane `i` of `active`
  * serves the shards `s` with `s % active === i`; lanes from `active` on serve none.
  *
- * A relay that is woken by notifications starts with one lane. A full batch means a backlog, so every lane is put to work;
- * once no batch has been full for `shrinkAfterMs`, the rate is one lane can follow and the
- * relay goes back to one. At a steady, moderate rate one lane reads, sends and marks the rows
- * of every notification in one batch, where `concurrency` lanes would each do so for a few of
- * them: fewer statements and sends for the same messages.
+ * A relay woken by notifications starts with one lane. A full batch means a backlog, so every
+ * lane is put to work; once no batch has been full for `shrinkAfterMs`, the rate is one lane
+ * can follow and the relay goes back to one. At a steady, moderate rate one lane reads, sends
+ * and marks the rows of every notification in one batch, where `concurrency` lanes would each
+ * do so for a few of them: fewer statements and sends for the same messages.
  *
  * A shard changes lanes only while nothing is in flight: a change is wanted first, each lane
  * then finishes its batch, waits for its marks and parks, and the change applies once every
@@ -14,38 +32,16 @@
  * that another lane's unwritten marks cover.
  */
 export class LaneLayout {
-  readonly #lanes: number;
-  readonly #shrinkAfterMs: number;
-  readonly #wakeAll: () => void;
-  readonly #changed: (active: number) => void;
-  readonly #adaptive: boolean;
+  readonly #options: LaneLayoutOptions;
   #active: number;
   #wanted: number | undefined;
   #parked = 0;
   #lastFullAt = Number.NEGATIVE_INFINITY;
-  #gate: { promise: Promise<void>; open: () => void };
+  #gate = Promise.withResolvers<void>();
 
-  /**
-   * `lanes`: the relay's `concurrency`. `wakeAll` ends every lane's sleep, so that lanes
-   * sleeping when a change is wanted come to park. `changed` hears each new number of lanes.
-   * `adaptive` false keeps every lane in use from the start (a relay that only polls: each
-   * lane polls its shards on its own timer, which spreads the rows found over the interval
-   * instead of sending them all in one burst).
-   */
-  constructor(
-    lanes: number,
-    shrinkAfterMs: number,
-    wakeAll: () => void,
-    changed: (active: number) => void = () => undefined,
-    adaptive = true,
-  ) {
-    this.#lanes = lanes;
-    this.#active = adaptive ? 1 : lanes;
-    this.#adaptive = adaptive;
-    this.#shrinkAfterMs = shrinkAfterMs;
-    this.#wakeAll = wakeAll;
-    this.#changed = changed;
-    this.#gate = newGate();
+  constructor(options: LaneLayoutOptions) {
+    this.#options = options;
+    this.#active = options.adaptive ? 1 : options.lanes;
   }
 
   /** Lanes in use now. */
@@ -66,12 +62,13 @@ export class LaneLayout {
   /** A batch came back full: there is a backlog, so every lane is wanted. */
   full(now: number): void {
     this.#lastFullAt = now;
-    if (this.#active < this.#lanes && this.#wanted === undefined) this.#want(this.#lanes);
+    if (this.#active < this.#options.lanes && this.#wanted === undefined) this.#want(this.#options.lanes);
   }
 
   /** Between batches: goes back to one lane once no batch has been full for a while. */
   check(now: number): void {
-    if (this.#adaptive && this.#active > 1 && this.#wanted === undefined && now - this.#lastFullAt >= this.#shrinkAfterMs) this.#want(1);
+    const { adaptive, shrinkAfterMs } = this.#options;
+    if (adaptive && this.#active > 1 && this.#wanted === undefined && now - this.#lastFullAt >= shrinkAfterMs) this.#want(1);
   }
 
   /**
@@ -81,17 +78,17 @@ export class LaneLayout {
   async park(signal: AbortSignal): Promise<void> {
     const gate = this.#gate;
     this.#parked++;
-    if (this.#parked === this.#lanes) {
+    if (this.#parked === this.#options.lanes) {
       this.#active = this.#wanted ?? this.#active;
       this.#wanted = undefined;
       this.#parked = 0;
-      this.#gate = newGate();
-      gate.open();
-      this.#changed(this.#active);
+      this.#gate = Promise.withResolvers<void>();
+      gate.resolve();
+      this.#options.changed(this.#active);
       return;
     }
     if (signal.aborted) return;
-    const onAbort = () => gate.open();
+    const onAbort = () => gate.resolve();
     signal.addEventListener('abort', onAbort, { once: true });
     await gate.promise;
     signal.removeEventListener('abort', onAbort);
@@ -99,14 +96,6 @@ export class LaneLayout {
 
   #want(lanes: number): void {
     this.#wanted = lanes;
-    this.#wakeAll();
+    this.#options.wakeAll();
   }
-}
-
-function newGate(): { promise: Promise<void>; open: () => void } {
-  let open: () => void = () => undefined;
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open };
 }

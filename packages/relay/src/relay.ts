@@ -48,21 +48,21 @@ export class Relay {
   constructor(options: RelayOptions) {
     this.options = resolveRelayOptions(options);
     this.#leases = new LeaseTable(this.options.leaseMs);
-    this.#layout = new LaneLayout(
-      this.options.concurrency,
-      SHRINK_AFTER_MS,
-      () => {
+    this.#layout = new LaneLayout({
+      lanes: this.options.concurrency,
+      shrinkAfterMs: SHRINK_AFTER_MS,
+      adaptive: this.options.listen,
+      wakeAll: () => {
         for (const lane of this.#lanes) lane.wake();
       },
-      (active) => {
+      changed: (active) => {
         this.events.emit('relay:lanes', { active });
         this.options.logger.debug(
           { activeLanes: active },
           active > 1 ? 'Backlog: publishing with every lane' : 'Caught up: publishing with one lane',
         );
       },
-      this.options.listen,
-    );
+    });
   }
 
   /**
