@@ -1,6 +1,8 @@
 // A relay or a consumer in a process of its own, for bench/e2e.ts, as they run in production.
 // The consumer prints `<message id> <wall-clock ms> <Kafka record timestamp ms>` for each handled
-// message, after its commit.
+// message, after its commit. `direct` is the baseline's consumer: a bare kafkajs consumer whose
+// handler writes the same effect row with no inbox, with kafkajs's default auto-commit (after
+// each fetched batch).
 import { performance } from 'node:perf_hooks';
 import { InboxConsumer } from '@onceflow/consumer';
 import { createKafka, defaultBrokers, KafkaPublisher, KafkaSubscriber } from '@onceflow/kafka';
@@ -8,8 +10,8 @@ import { Relay } from '@onceflow/relay';
 import knexFactory from 'knex';
 
 const [role, databaseUrl, topic, listen, lanes] = process.argv.slice(2);
-if ((role !== 'relay' && role !== 'consumer') || databaseUrl === undefined || topic === undefined) {
-  process.stderr.write('usage: e2e-worker.ts relay|consumer <database-url> <topic> [listen|poll] [lanes]\n');
+if ((role !== 'relay' && role !== 'consumer' && role !== 'direct') || databaseUrl === undefined || topic === undefined) {
+  process.stderr.write('usage: e2e-worker.ts relay|consumer|direct <database-url> <topic> [listen|poll] [lanes]\n');
   process.exit(2);
 }
 const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 12 } });
@@ -25,6 +27,28 @@ if (role === 'relay') {
   });
   await relay.start();
   stop = () => relay.stop();
+} else if (role === 'direct') {
+  const consumer = kafka.consumer({ groupId: `${topic}_g`, maxWaitTimeInMs: 10 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let lines: string[] = [];
+  const flush = setInterval(() => {
+    if (lines.length === 0) return;
+    process.stdout.write(`${lines.join('\n')}\n`);
+    lines = [];
+  }, 20);
+  await consumer.run({
+    partitionsConsumedConcurrently: 4,
+    eachMessage: async ({ message }) => {
+      const id = message.headers?.id?.toString() ?? '';
+      await knex.raw('insert into effects (id, n) values (?, 1)', [id]);
+      lines.push(`${id} ${(performance.timeOrigin + performance.now()).toFixed(2)} ${message.timestamp}`);
+    },
+  });
+  stop = async () => {
+    clearInterval(flush);
+    await consumer.disconnect();
+  };
 } else {
   const consumer = new InboxConsumer({
     knex,

@@ -4,11 +4,16 @@
 // relay (with at most L lanes: its `concurrency`, default the Relay's default of 4) and the consumer
 // each run in a process of their own, as deployed. Latency runs from
 // the producer's commit to the handler's commit, both read from this machine's wall clock.
-// Last line: JSON with p50/p95/p99/max for both runs.
+// The baseline, in the same run and at the same rate, is the direct way with no guarantees: the
+// producer commits a row of its own and then sends the record itself with a bare kafkajs
+// producer (a dual write: lost if the process dies in between), and a bare kafkajs consumer
+// writes the same effect row with no inbox (kafkajs defaults otherwise). It is the floor this
+// machine sets for any database → Kafka → database path at that rate.
+// Last line: JSON with p50/p95/p99/max for the runs, and ours over the baseline's.
 
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +86,10 @@ function percentile(sorted: number[], p: number): number {
   return Math.round((sorted[Math.max(0, index)] as number) * 100) / 100;
 }
 
-async function runOnce(args: Args, listen: boolean): Promise<Latency> {
+/** `listen`/`poll`: through Onceflow with or without LISTEN/NOTIFY; `direct`: the baseline. */
+type Mode = 'listen' | 'poll' | 'direct';
+
+async function runOnce(args: Args, mode: Mode): Promise<Latency> {
   const database = `onceflow_bench_e2e_${randomBytes(4).toString('hex')}`;
   const admin = connect(SERVER_URL, 1);
   await admin.raw(`create database "${database}"`);
@@ -99,9 +107,12 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
   let earlyCount = 0;
   const workers: ChildProcess[] = [];
   const wakeKnex = connect(url.toString(), 2);
+  // The baseline's producer: kafkajs defaults (acks from all replicas, no idempotence).
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
   try {
     await migrate(knex);
     await knex.raw('create table effects (id text primary key, n integer not null)');
+    await knex.raw('create table orders (id uuid primary key, payload jsonb not null)');
     const kadmin = kafka.admin();
     await kadmin.connect();
     await kadmin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
@@ -122,10 +133,17 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
       relayPart.push(Number(ts) - begin);
       consumerPart.push(Number(at) - Number(ts));
     };
-    const consumerWorker = startWorker(['consumer', url.toString(), topic], record);
-    const relayWorker = startWorker(['relay', url.toString(), topic, listen ? 'listen' : 'poll', String(args.lanes)], () => undefined);
-    workers.push(consumerWorker.child, relayWorker.child);
-    await Promise.all([consumerWorker.ready, relayWorker.ready]);
+    const consumerWorker = startWorker([mode === 'direct' ? 'direct' : 'consumer', url.toString(), topic], record);
+    workers.push(consumerWorker.child);
+    const ready = [consumerWorker.ready];
+    if (mode !== 'direct') {
+      const relayWorker = startWorker(['relay', url.toString(), topic, mode, String(args.lanes)], () => undefined);
+      workers.push(relayWorker.child);
+      ready.push(relayWorker.ready);
+    } else {
+      await producer.connect();
+    }
+    await Promise.all(ready);
     // Warm up the group and the connections before measuring.
     await sleep(3_000);
 
@@ -142,18 +160,27 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
       const due = Math.min(total, Math.floor(((performance.now() - started) / 1_000) * args.rate) + perTick);
       while (sent < due) {
         const n = sent++;
-        const p = knex
-          .transaction(async (trx) => {
-            const m = await outbox.enqueue(trx, { topic, key: `k${n % 500}`, payload: { n, note: 'x'.repeat(150) } });
-            return m.id;
-          })
-          .then((id) => {
+        const key = `k${n % 500}`;
+        const payload = { n, note: 'x'.repeat(150) };
+        const committed =
+          mode === 'direct'
+            ? knex.transaction(async (trx) => {
+                const id = randomUUID();
+                await trx.raw('insert into orders (id, payload) values (?, ?)', [id, payload]);
+                return id;
+              })
+            : knex.transaction(async (trx) => (await outbox.enqueue(trx, { topic, key, payload })).id);
+        const p = committed
+          .then(async (id) => {
             committedAt.set(id, performance.timeOrigin + performance.now());
             const line = early.get(id);
             if (line !== undefined) {
               early.delete(id);
               earlyCount++;
               record(line);
+            }
+            if (mode === 'direct') {
+              await producer.send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(payload), headers: { id } }] });
             }
           })
           .finally(() => inFlight.delete(p));
@@ -165,6 +192,7 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
     const deadline = Date.now() + 60_000;
     while (latencies.length < total && Date.now() < deadline) await sleep(100);
   } finally {
+    await producer.disconnect();
     for (const child of workers) child.kill('SIGTERM');
     await Promise.all(workers.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     await knex.destroy();
@@ -192,12 +220,22 @@ async function runOnce(args: Args, listen: boolean): Promise<Latency> {
 /** Runs the benchmark and prints its JSON line last. */
 export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
-  log(`e2e latency: ${args.rate} msgs/s for ${args.seconds} s, LISTEN/NOTIFY on`);
-  const notify = await runOnce(args, true);
-  log(`  ${JSON.stringify(notify)}`);
-  log(`e2e latency: ${args.rate} msgs/s for ${args.seconds} s, polling only`);
-  const poll = await runOnce(args, false);
-  log(`  ${JSON.stringify(poll)}`);
+  const runs: Array<[Mode, string]> = [
+    ['listen', 'LISTEN/NOTIFY on'],
+    ['poll', 'polling only'],
+    ['direct', 'baseline: commit, then send with bare kafkajs; bare kafkajs consumer, no inbox'],
+  ];
+  const results = new Map<Mode, Latency>();
+  for (const [mode, title] of runs) {
+    log(`e2e latency: ${args.rate} msgs/s for ${args.seconds} s, ${title}`);
+    const result = await runOnce(args, mode);
+    log(`  ${JSON.stringify(result)}`);
+    results.set(mode, result);
+  }
+  const notify = results.get('listen') as Latency;
+  const poll = results.get('poll') as Latency;
+  const direct = results.get('direct') as Latency;
+  const ratio = (ours: number, base: number) => Math.round((ours / base) * 100) / 100;
   const line = {
     bench: 'e2e',
     rate: args.rate,
@@ -215,10 +253,17 @@ export async function main(argv: string[]): Promise<void> {
     poll_p95_ms: poll.p95_ms,
     poll_p99_ms: poll.p99_ms,
     poll_max_ms: poll.max_ms,
+    direct_p50_ms: direct.p50_ms,
+    direct_p95_ms: direct.p95_ms,
+    direct_p99_ms: direct.p99_ms,
+    direct_max_ms: direct.max_ms,
     delivered: notify.messages,
     poll_delivered: poll.messages,
+    direct_delivered: direct.messages,
     target_p50_ms: 10,
     target_p99_ms: 50,
+    p50_vs_direct: ratio(notify.p50_ms, direct.p50_ms),
+    p99_vs_direct: ratio(notify.p99_ms, direct.p99_ms),
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
