@@ -5,22 +5,23 @@
 // each fetched batch).
 import { performance } from 'node:perf_hooks';
 import { InboxConsumer } from '@onceflow/consumer';
-import { createKafka, defaultBrokers, KafkaPublisher, KafkaSubscriber } from '@onceflow/kafka';
+import { createKafka, defaultBrokers, KafkaPublisher, KafkaSubscriber, ThreadedKafkaPublisher } from '@onceflow/kafka';
 import { Relay } from '@onceflow/relay';
 import knexFactory from 'knex';
 
-const [role, databaseUrl, topic, listen, lanes] = process.argv.slice(2);
+const [role, databaseUrl, topic, listen, lanes, publisherThread] = process.argv.slice(2);
 if ((role !== 'relay' && role !== 'consumer' && role !== 'direct') || databaseUrl === undefined || topic === undefined) {
-  process.stderr.write('usage: e2e-worker.ts relay|consumer|direct <database-url> <topic> [listen|poll] [lanes]\n');
+  process.stderr.write('usage: e2e-worker.ts relay|consumer|direct <database-url> <topic> [listen|poll] [lanes] [main|thread]\n');
   process.exit(2);
 }
 const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 12 } });
-const kafka = createKafka({ brokers: defaultBrokers(), clientId: `bench-e2e-${role}`, retries: 8 });
+const connection = { brokers: defaultBrokers(), clientId: `bench-e2e-${role}`, retries: 8 };
+const kafka = createKafka(connection);
 let stop: () => Promise<void>;
 if (role === 'relay') {
   const relay = new Relay({
     knex,
-    publisher: new KafkaPublisher(kafka),
+    publisher: publisherThread === 'thread' ? new ThreadedKafkaPublisher({ connection }) : new KafkaPublisher(kafka),
     listen: listen !== 'poll',
     pollIntervalMs: 500,
     ...(lanes === undefined ? {} : { concurrency: Number(lanes) }),

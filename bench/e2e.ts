@@ -1,8 +1,10 @@
-// `pnpm bench e2e [--rate R] [--seconds S] [--lanes L]`: a steady R msgs/s for S seconds through the whole
-// path (producer transaction → outbox → relay → Kafka → InboxConsumer → handler commit), once
-// with LISTEN/NOTIFY waking the relay and once with polling only. The producer runs here; the
+// `pnpm bench e2e [--rate R] [--seconds S] [--lanes L] [--thread 0|1]`: a steady R msgs/s for S seconds through
+// the whole path (producer transaction → outbox → relay → Kafka → InboxConsumer → handler commit),
+// once with LISTEN/NOTIFY waking the relay and once with polling only. The producer runs here; the
 // relay (with at most L lanes: its `concurrency`, default the Relay's default of 4) and the consumer
-// each run in a process of their own, as deployed. Latency runs from
+// each run in a process of their own. The relay publishes with a KafkaPublisher on its own thread
+// (`--thread 1`: through a ThreadedKafkaPublisher, as `onceflow relay` does; its extra thread
+// costs CPU that the other processes on a small machine miss). Latency runs from
 // the producer's commit to the handler's commit, both read from this machine's wall clock.
 // The baseline, in the same run and at the same rate, is the direct way with no guarantees: the
 // producer commits a row of its own and then sends the record itself with a bare kafkajs
@@ -28,6 +30,8 @@ interface Args {
   seconds: number;
   /** The relay's `concurrency`. */
   lanes: number;
+  /** 1: the relay publishes through a ThreadedKafkaPublisher, 0: a KafkaPublisher on its own thread. */
+  thread: number;
 }
 
 interface Latency {
@@ -45,12 +49,13 @@ interface Latency {
 }
 
 function parseArgs(args: string[]): Args {
-  const out: Args = { rate: 1_000, seconds: 60, lanes: 4 };
+  const out: Args = { rate: 1_000, seconds: 60, lanes: 4, thread: 0 };
   for (let i = 0; i < args.length; i += 2) {
     const name = args[i]?.replace(/^--/, '') as keyof Args;
     const value = Number(args[i + 1]);
-    if (!(name in out) || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: pnpm bench e2e [--rate R] [--seconds S] [--lanes L]; got ${args.join(' ')}`);
+    const valid = name === 'thread' ? value === 0 || value === 1 : Number.isInteger(value) && value >= 1;
+    if (!(name in out) || !valid) {
+      throw new Error(`usage: pnpm bench e2e [--rate R] [--seconds S] [--lanes L] [--thread 0|1]; got ${args.join(' ')}`);
     }
     out[name] = value;
   }
@@ -137,7 +142,10 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
     workers.push(consumerWorker.child);
     const ready = [consumerWorker.ready];
     if (mode !== 'direct') {
-      const relayWorker = startWorker(['relay', url.toString(), topic, mode, String(args.lanes)], () => undefined);
+      const relayWorker = startWorker(
+        ['relay', url.toString(), topic, mode, String(args.lanes), args.thread === 1 ? 'thread' : 'main'],
+        () => undefined,
+      );
       workers.push(relayWorker.child);
       ready.push(relayWorker.ready);
     } else {
@@ -241,6 +249,7 @@ export async function main(argv: string[]): Promise<void> {
     rate: args.rate,
     seconds: args.seconds,
     relay_lanes: args.lanes,
+    relay_publisher: args.thread === 1 ? 'thread' : 'main',
     p50_ms: notify.p50_ms,
     p95_ms: notify.p95_ms,
     p99_ms: notify.p99_ms,
