@@ -18,6 +18,21 @@ const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0
 const connection = { brokers: defaultBrokers(), clientId: `bench-e2e-${role}`, retries: 8 };
 const kafka = createKafka(connection);
 let stop: () => Promise<void>;
+
+/** Collects the handled-message lines and writes them to stdout every 20 ms. */
+function lineWriter(): { add(id: string | undefined, timestamp: string): void; stop(): void } {
+  let lines: string[] = [];
+  const flush = setInterval(() => {
+    if (lines.length === 0) return;
+    process.stdout.write(`${lines.join('\n')}\n`);
+    lines = [];
+  }, 20);
+  return {
+    add: (id, timestamp) => lines.push(`${id} ${(performance.timeOrigin + performance.now()).toFixed(2)} ${timestamp}`),
+    stop: () => clearInterval(flush),
+  };
+}
+
 if (role === 'relay') {
   const relay = new Relay({
     knex,
@@ -32,22 +47,17 @@ if (role === 'relay') {
   const consumer = kafka.consumer({ groupId: `${topic}_g`, maxWaitTimeInMs: 10 });
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  let lines: string[] = [];
-  const flush = setInterval(() => {
-    if (lines.length === 0) return;
-    process.stdout.write(`${lines.join('\n')}\n`);
-    lines = [];
-  }, 20);
+  const lines = lineWriter();
   await consumer.run({
     partitionsConsumedConcurrently: 4,
     eachMessage: async ({ message }) => {
       const id = message.headers?.id?.toString() ?? '';
       await knex.raw('insert into effects (id, n) values (?, 1)', [id]);
-      lines.push(`${id} ${(performance.timeOrigin + performance.now()).toFixed(2)} ${message.timestamp}`);
+      lines.add(id, message.timestamp);
     },
   });
   stop = async () => {
-    clearInterval(flush);
+    lines.stop();
     await consumer.disconnect();
   };
 } else {
@@ -64,18 +74,11 @@ if (role === 'relay') {
       await trx.raw('insert into effects (id, n) values (?, 1)', [message.id ?? '']);
     },
   });
-  let lines: string[] = [];
-  consumer.events.on('inbox:handled', ({ message }) => {
-    lines.push(`${message.id} ${(performance.timeOrigin + performance.now()).toFixed(2)} ${message.timestamp}`);
-  });
-  const flush = setInterval(() => {
-    if (lines.length === 0) return;
-    process.stdout.write(`${lines.join('\n')}\n`);
-    lines = [];
-  }, 20);
+  const lines = lineWriter();
+  consumer.events.on('inbox:handled', ({ message }) => lines.add(message.id, message.timestamp));
   await consumer.start();
   stop = async () => {
-    clearInterval(flush);
+    lines.stop();
     await consumer.stop();
   };
 }

@@ -113,11 +113,11 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
   const workers: ChildProcess[] = [];
   const wakeKnex = connect(url.toString(), 2);
   // The baseline's producer: kafkajs defaults (acks from all replicas, no idempotence).
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = mode === 'direct' ? kafka.producer({ allowAutoTopicCreation: false }) : undefined;
   try {
     await migrate(knex);
     await knex.raw('create table effects (id text primary key, n integer not null)');
-    await knex.raw('create table orders (id uuid primary key, payload jsonb not null)');
+    if (mode === 'direct') await knex.raw('create table orders (id uuid primary key, payload jsonb not null)');
     const kadmin = kafka.admin();
     await kadmin.connect();
     await kadmin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
@@ -141,15 +141,14 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
     const consumerWorker = startWorker([mode === 'direct' ? 'direct' : 'consumer', url.toString(), topic], record);
     workers.push(consumerWorker.child);
     const ready = [consumerWorker.ready];
-    if (mode !== 'direct') {
+    if (producer !== undefined) await producer.connect();
+    else {
       const relayWorker = startWorker(
         ['relay', url.toString(), topic, mode, String(args.lanes), args.thread === 1 ? 'thread' : 'main'],
         () => undefined,
       );
       workers.push(relayWorker.child);
       ready.push(relayWorker.ready);
-    } else {
-      await producer.connect();
     }
     await Promise.all(ready);
     // Warm up the group and the connections before measuring.
@@ -171,7 +170,7 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
         const key = `k${n % 500}`;
         const payload = { n, note: 'x'.repeat(150) };
         const committed =
-          mode === 'direct'
+          producer !== undefined
             ? knex.transaction(async (trx) => {
                 const id = randomUUID();
                 await trx.raw('insert into orders (id, payload) values (?, ?)', [id, payload]);
@@ -187,9 +186,7 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
               earlyCount++;
               record(line);
             }
-            if (mode === 'direct') {
-              await producer.send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(payload), headers: { id } }] });
-            }
+            await producer?.send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(payload), headers: { id } }] });
           })
           .finally(() => inFlight.delete(p));
         inFlight.add(p);
@@ -200,7 +197,7 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
     const deadline = Date.now() + 60_000;
     while (latencies.length < total && Date.now() < deadline) await sleep(100);
   } finally {
-    await producer.disconnect();
+    await producer?.disconnect();
     for (const child of workers) child.kill('SIGTERM');
     await Promise.all(workers.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
     await knex.destroy();

@@ -12,6 +12,21 @@ import { fnv1a32 } from './hash.ts';
  * (PgBouncer 1.21 and later with `max_prepared_statements` above 0).
  */
 export function prepared(runner: Knex | Knex.Transaction, sql: string, bindings: readonly unknown[]): Knex.Raw {
-  const name = `onceflow_${fnv1a32(sql).toString(36)}_${sql.length.toString(36)}`;
-  return runner.raw(sql, bindings as Knex.RawBinding[]).options({ name });
+  return runner.raw(sql, bindings as Knex.RawBinding[]).options({ name: nameOf(sql) });
+}
+
+/**
+ * Statement names by SQL text, so a hot statement is hashed once per process, not on every
+ * call. The texts are few: one per statement shape (a claim has one per number of shards
+ * asked) and schema.
+ */
+const names = new Map<string, string>();
+
+function nameOf(sql: string): string {
+  let name = names.get(sql);
+  if (name === undefined) {
+    name = `onceflow_${fnv1a32(sql).toString(36)}_${sql.length.toString(36)}`;
+    names.set(sql, name);
+  }
+  return name;
 }

@@ -52,9 +52,7 @@ export class Relay {
       lanes: this.options.concurrency,
       shrinkAfterMs: SHRINK_AFTER_MS,
       adaptive: this.options.listen,
-      wakeAll: () => {
-        for (const lane of this.#lanes) lane.wake();
-      },
+      wakeAll: () => this.#wake(null),
       changed: (active) => {
         this.events.emit('relay:lanes', { active });
         this.options.logger.debug(
