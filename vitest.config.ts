@@ -1,6 +1,17 @@
 import { defineConfig } from 'vitest/config';
 
+// Workspace packages export their TypeScript sources under this condition (their published
+// `exports` default to the built dist/), so tests run on src/ with no build step. Vite resolves
+// the test files' imports with it; processes and threads the tests start inherit it through
+// NODE_OPTIONS.
+const SOURCE_CONDITION = 'onceflow-source';
+if (!(process.env.NODE_OPTIONS ?? '').includes(`--conditions=${SOURCE_CONDITION}`)) {
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --conditions=${SOURCE_CONDITION}`.trim();
+}
+
 export default defineConfig({
+  resolve: { conditions: [SOURCE_CONDITION, 'module', 'node', 'development|production'] },
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, 'module', 'node', 'development|production'], externalConditions: [SOURCE_CONDITION] } },
   test: {
     projects: [
       {

@@ -5,3 +5,9 @@
 pnpm install --frozen-lockfile --reporter=silent
 bash scripts/services.sh start
 bash scripts/kafka.sh start
+# Workspace packages resolve to their TypeScript sources under this condition (the published
+# builds are for users); child processes inherit it.
+case " ${NODE_OPTIONS:-} " in
+  *" --conditions=onceflow-source "*) ;;
+  *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--conditions=onceflow-source" ;;
+esac

@@ -1,4 +1,8 @@
-import { checkSchemaVersion, migrate, SCHEMA_VERSION } from '@onceflow/core';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { checkSchemaVersion, MIGRATIONS_TABLE, migrate, SCHEMA_VERSION } from '@onceflow/core';
+import { migrations } from '@onceflow/migrations';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase, uniqueName } from './support/database.ts';
@@ -38,5 +42,91 @@ describe('migrate', () => {
     // Migrating again (an up-to-date database) changes nothing.
     await migrate(db.knex, { schema });
     expect(await dedupIndex(schema)).toBe(1);
+  });
+});
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../examples', import.meta.url));
+
+/** Plain knex's CLI with the documented knexfile recipe (examples/knexfile.onceflow.mjs). */
+async function knexCli(schema: string, ...args: string[]): Promise<string> {
+  const cli = fileURLToPath(new URL('../node_modules/knex/bin/cli.js', import.meta.url));
+  const { stdout } = await run(process.execPath, [cli, '--knexfile', 'knexfile.onceflow.mjs', ...args], {
+    cwd: EXAMPLES,
+    env: { ...process.env, DATABASE_URL: db.url, ONCEFLOW_SCHEMA: schema },
+  });
+  return stdout;
+}
+
+/** The `onceflow` command, from its sources. */
+async function onceflowCli(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, ['packages/relay/src/cli/bin.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: db.url },
+  });
+  return stdout;
+}
+
+const recorded = async (schema: string): Promise<string[]> =>
+  (await db.knex.withSchema(schema).from(MIGRATIONS_TABLE).orderBy('id').pluck('name')) as string[];
+
+describe('the three ways of migrating share one bookkeeping table', () => {
+  it('knex CLI, then migrate(), then `onceflow migrate`, each sees what the others applied', async () => {
+    const schema = uniqueName('mix');
+    const names = migrations.map((m) => m.name);
+    expect(names.length).toBe(SCHEMA_VERSION);
+
+    // Plain knex applies only the first migration (and creates the schema itself).
+    await knexCli(schema, 'migrate:up');
+    expect(await recorded(schema)).toEqual(names.slice(0, 1));
+
+    await migrate(db.knex, { schema });
+    expect(await recorded(schema)).toEqual(names);
+    await checkSchemaVersion(db.knex, schema);
+
+    expect(await onceflowCli('migrate', '--schema', schema)).toContain('is up to date');
+    expect(await knexCli(schema, 'migrate:status')).toContain('No Pending Migration files Found');
+    expect(await recorded(schema)).toEqual(names);
+  });
+
+  it('`onceflow migrate`, a knex CLI rollback, then migrate() re-applies just the rolled-back migration', async () => {
+    const schema = uniqueName('mix');
+    await onceflowCli('migrate', '--schema', schema);
+    await knexCli(schema, 'migrate:down');
+    const versionAfterDown = await db.knex.withSchema(schema).from('meta').where({ name: 'schema_version' }).first('value');
+    expect(Number(versionAfterDown.value)).toBe(SCHEMA_VERSION - 1);
+    await expect(checkSchemaVersion(db.knex, schema)).rejects.toMatchObject({ name: 'SchemaVersionError' });
+
+    await migrate(db.knex, { schema });
+    await checkSchemaVersion(db.knex, schema);
+    expect(await recorded(schema)).toEqual(migrations.map((m) => m.name));
+  });
+
+  it('adopts a schema whose bookkeeping lived elsewhere (the old root knexfile) without re-running a migration', async () => {
+    // What the old root knexfile left: the tables at version 2, its bookkeeping outside the schema.
+    const schema = uniqueName('legacy');
+    await migrate(db.knex, { schema });
+    await db.knex.raw(`drop index "${schema}".dead_letters_dedup_key`);
+    await db.knex.raw(`update "${schema}".meta set value = '2' where name = 'schema_version'`);
+    await db.knex.schema.withSchema(schema).dropTable(MIGRATIONS_TABLE).dropTable(`${MIGRATIONS_TABLE}_lock`);
+
+    // Migration 1 would fail ("relation already exists") if it ran again; only 3 may run.
+    await migrate(db.knex, { schema });
+    await checkSchemaVersion(db.knex, schema);
+    expect(await dedupIndex(schema)).toBe(1);
+    const rows = await db.knex.withSchema(schema).from(MIGRATIONS_TABLE).orderBy('id').select('name', 'batch');
+    expect(rows).toEqual([
+      { name: migrations[0]?.name, batch: 1 },
+      { name: migrations[1]?.name, batch: 1 },
+      { name: migrations[2]?.name, batch: 2 },
+    ]);
+  });
+
+  it('lets several processes migrate one fresh schema at once', async () => {
+    const schema = uniqueName('race');
+    await Promise.all([migrate(db.knex, { schema }), migrate(db.knex, { schema }), onceflowCli('migrate', '--schema', schema)]);
+    await checkSchemaVersion(db.knex, schema);
+    expect(await recorded(schema)).toEqual(migrations.map((m) => m.name));
   });
 });

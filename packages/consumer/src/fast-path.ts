@@ -1,5 +1,5 @@
 import type { Logger } from '@onceflow/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
 
 /**
  * Redis in front of the transactional inbox. It only ever answers "already done": an entry is
@@ -7,13 +7,13 @@ import type { Redis } from 'ioredis';
  * outage falls through to the database, which stays the authority.
  */
 export class RedisFastPath {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #ttlMs: number;
   readonly #timeoutMs: number;
   readonly #logger: Logger;
 
-  constructor(redis: Redis, prefix: string, ttlMs: number, timeoutMs: number, logger: Logger) {
+  constructor(redis: RedisClient, prefix: string, ttlMs: number, timeoutMs: number, logger: Logger) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#ttlMs = ttlMs;

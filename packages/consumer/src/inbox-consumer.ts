@@ -1,5 +1,5 @@
 import type { PartitionBatch } from '@onceflow/core';
-import { checkSchemaVersion, TypedEmitter } from '@onceflow/core';
+import { assertPeerVersion, checkSchemaVersion, TypedEmitter } from '@onceflow/core';
 import { CommitQueue } from './commit-queue.ts';
 import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
 import { emptyStats } from './consumer-events.ts';
@@ -33,6 +33,7 @@ export class InboxConsumer<Payload = unknown> {
   #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
 
   constructor(options: InboxConsumerOptions<Payload>) {
+    assertPeerVersion('knex');
     this.inbox = new Inbox(options);
     this.options = resolveConsumerOptions(options);
     const mode = this.options.mode;

@@ -1,8 +1,8 @@
 import type { Logger, Tables } from '@onceflow/core';
 import { DEFAULT_SCHEMA, intOption, OptionError, requiredOption, silentLogger, stringOption, tablesFor } from '@onceflow/core';
-import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { DedupMode } from './dedup.ts';
+import type { RedisClient } from './redis-client.ts';
 
 /** Options of {@link Inbox}. `knex` and `consumerName` are required. */
 export interface InboxOptions {
@@ -20,7 +20,7 @@ export interface InboxOptions {
   /** Logger. @defaultValue a silent logger */
   logger?: Logger;
   /** An ioredis client enabling the "already done" fast path in front of the database. @defaultValue none */
-  redis?: Redis;
+  redis?: RedisClient;
   /** How long the fast path remembers a done key; keep it at most the inbox retention. @defaultValue 86400000 (one day) */
   fastPathTtlMs?: number;
   /** Longest wait for Redis before falling through to the database. @defaultValue 50 */
@@ -36,7 +36,7 @@ export interface ResolvedInboxOptions {
   readonly tables: Tables;
   readonly dedup: DedupMode;
   readonly logger: Logger;
-  readonly redis: Redis | undefined;
+  readonly redis: RedisClient | undefined;
   readonly fastPathTtlMs: number;
   readonly fastPathTimeoutMs: number;
   readonly fastPathPrefix: string;

@@ -1,3 +1,6 @@
+export type { MigrateOptions } from '@onceflow/core';
+// Re-exported so a service that installs only this package can create Onceflow's tables.
+export { knexMigrationConfig, migrate, onceflowKnexfile } from '@onceflow/core';
 export type { ConsumedMessage } from './consumed-message.ts';
 export { describeRecord, toConsumedMessage } from './consumed-message.ts';
 export type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
@@ -15,6 +18,7 @@ export type { InboxOptions, ResolvedInboxOptions } from './inbox-options.ts';
 export { resolveInboxOptions } from './inbox-options.ts';
 export { OffsetTracker } from './offset-tracker.ts';
 export { DeadLetterHeaders } from './park.ts';
+export type { RedisClient, RedisPipeline } from './redis-client.ts';
 export type { InboxRetentionOptions, ResolvedInboxRetentionOptions } from './retention.ts';
 export { pruneInbox, resolveInboxRetentionOptions } from './retention.ts';
 export type { LeaseAcquisition, LeaseStore } from './side-effect/lease-store.ts';

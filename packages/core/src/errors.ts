@@ -10,6 +10,7 @@ export const ErrorCodes = {
   lease: 'ONCEFLOW_LEASE',
   store: 'ONCEFLOW_STORE',
   notFound: 'ONCEFLOW_NOT_FOUND',
+  runtime: 'ONCEFLOW_RUNTIME',
 } as const;
 
 /** One of {@link ErrorCodes}. */
@@ -88,6 +89,24 @@ export class SchemaVersionError extends OnceflowError {
     super(ErrorCodes.schemaVersion, `Onceflow schema check failed: ${what}`);
     this.found = found;
     this.expected = expected;
+  }
+}
+
+/** Node.js or a peer dependency (knex, pg, kafkajs) is at a version Onceflow does not support. */
+export class RuntimeVersionError extends OnceflowError {
+  /** What was checked: `node` or a package name. */
+  readonly dependency: string;
+  /** The version found, or null when the package is not installed. */
+  readonly found: string | null;
+  /** The supported range, e.g. `>=3.1.0 <4`. */
+  readonly needed: string;
+
+  constructor(dependency: string, found: string | null, needed: string, fix: string) {
+    const what = found === null ? 'it is not installed' : `found ${found}`;
+    super(ErrorCodes.runtime, `Onceflow needs ${dependency} ${needed}, but ${what}. ${fix}`);
+    this.dependency = dependency;
+    this.found = found;
+    this.needed = needed;
   }
 }
 

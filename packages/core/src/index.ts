@@ -7,6 +7,7 @@ export {
   OnceflowError,
   OptionError,
   PublishError,
+  RuntimeVersionError,
   SchemaVersionError,
   ValidationError,
 } from './errors.ts';
@@ -21,9 +22,11 @@ export { createJsonLogger, silentLogger } from './logger.ts';
 export type { EncodedMessage, MessageInput, MessageLimits } from './message.ts';
 export { encodeMessage, encodePayload } from './message.ts';
 export type { MigrateOptions } from './migrate.ts';
-export { checkSchemaVersion, dropSchema, migrate } from './migrate.ts';
+export { checkSchemaVersion, dropSchema, knexMigrationConfig, MIGRATIONS_TABLE, migrate, onceflowKnexfile } from './migrate.ts';
 export { boolOption, choiceOption, intOption, requiredOption, stringOption } from './options.ts';
 export { prepared } from './prepared.ts';
+export type { PeerName, SupportedRange } from './runtime.ts';
+export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';
 export { DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
 export type { IncomingRecord, OutgoingRecord, PartitionBatch, Publisher, Subscriber } from './transport.ts';

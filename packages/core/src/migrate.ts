@@ -1,32 +1,91 @@
+import type { OnceflowMigration } from '@onceflow/migrations';
+import { migrations } from '@onceflow/migrations';
 import type { Knex } from 'knex';
-import * as initial from '../../../migrations/20261122000001_onceflow_initial.js';
-import * as notifyAfterCommit from '../../../migrations/20261122000002_onceflow_notify_after_commit.js';
-import * as deadLetterDedupKey from '../../../migrations/20261122000003_onceflow_dead_letter_dedup_key.js';
+import knexFactory from 'knex';
 import { SchemaVersionError } from './errors.ts';
+import { assertPeerVersion } from './runtime.ts';
 import { DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
 
-interface MigrationModule {
-  up(knex: Knex): Promise<void>;
-  down(knex: Knex): Promise<void>;
-}
+/**
+ * Knex's bookkeeping table for Onceflow's migrations, inside the Onceflow schema. Every way of
+ * applying them ({@link migrate}, `onceflow migrate`, plain knex through
+ * {@link onceflowKnexfile}) reads and writes this one table, so they are interchangeable.
+ */
+export const MIGRATIONS_TABLE = 'knex_migrations';
 
-/** Migrations in order, named as their files so plain knex and this runner agree. */
-const MIGRATIONS: Array<readonly [string, MigrationModule]> = [
-  ['20261122000001_onceflow_initial.js', initial],
-  ['20261122000002_onceflow_notify_after_commit.js', notifyAfterCommit],
-  ['20261122000003_onceflow_dead_letter_dedup_key.js', deadLetterDedupKey],
-];
-
-const migrationSource: Knex.MigrationSource<readonly [string, MigrationModule]> = {
-  getMigrations: async () => MIGRATIONS,
-  getMigrationName: ([name]) => name,
-  getMigration: async ([, module]) => module,
-};
-
-/** Options of {@link migrate}. */
+/** Options of {@link migrate} and {@link knexMigrationConfig}. */
 export interface MigrateOptions {
   /** Schema for Onceflow's tables. @defaultValue "onceflow" */
   schema?: string;
+}
+
+/**
+ * `knex` (the migrator's transaction, usually) as the migrations see it: with
+ * `userParams.schema` set to `schema`. Knex refuses `withUserParams` on a transaction, and the
+ * knex CLI builds its instance from a config that has no user params, so the schema is layered
+ * over the instance by a proxy that answers `userParams` and forwards everything else.
+ */
+function withSchema(knex: Knex, schema: string): Knex {
+  if (knex.userParams?.schema === schema) return knex;
+  const userParams = { ...knex.userParams, schema };
+  return new Proxy(knex, {
+    get: (target, property, receiver) => (property === 'userParams' ? userParams : Reflect.get(target, property, receiver)),
+  });
+}
+
+/** A knex migration source over {@link migrations} that runs each one against `schema`. */
+function migrationSource(schema: string): Knex.MigrationSource<OnceflowMigration> {
+  return {
+    getMigrations: async () => [...migrations],
+    getMigrationName: (migration) => migration.name,
+    getMigration: async ({ module }) => ({
+      up: (knex: Knex) => module.up(withSchema(knex, schema)),
+      down: (knex: Knex) => module.down(withSchema(knex, schema)),
+    }),
+  };
+}
+
+/**
+ * Prepares `schema` for knex's migrator and returns the migrator settings that apply Onceflow's
+ * migrations there: `await knex.migrate.latest(await knexMigrationConfig(knex))`.
+ *
+ * Knex keeps its bookkeeping in the Onceflow schema but does not create schemas, so this creates
+ * it first. It also adopts databases whose bookkeeping lives elsewhere: earlier releases' root
+ * knexfile recorded migrations in `onceflow_knex_migrations` of the default schema, so a schema
+ * that holds Onceflow's tables but no rows in {@link MIGRATIONS_TABLE} gets one row per migration
+ * its `meta.schema_version` says was applied (each migration bumps that version by one).
+ */
+export async function knexMigrationConfig(knex: Knex, options: MigrateOptions = {}): Promise<Knex.MigratorConfig> {
+  assertPeerVersion('knex');
+  const tables = tablesFor(options.schema ?? DEFAULT_SCHEMA);
+  const schema = tables.schema;
+  await knex.transaction(async (trx) => {
+    // One preparer at a time per schema; a second one finds the work done. The lock id is the
+    // schema's name hashed by PostgreSQL, distinct from the key locks (two-argument form).
+    await trx.raw(`select pg_advisory_xact_lock(hashtext('onceflow migrate'), hashtext(?))`, [schema]);
+    await trx.raw(`create schema if not exists "${schema}"`);
+    const hasBookkeeping = await trx.schema.withSchema(schema).hasTable(MIGRATIONS_TABLE);
+    if (!hasBookkeeping) {
+      // The same columns knex's migrator creates, so knex takes this table as its own.
+      await trx.schema.withSchema(schema).createTable(MIGRATIONS_TABLE, (t) => {
+        t.increments();
+        t.string('name');
+        t.integer('batch');
+        t.timestamp('migration_time');
+      });
+    }
+    const recorded = await trx.withSchema(schema).from(MIGRATIONS_TABLE).count<Array<{ n: string | number }>>({ n: '*' });
+    if (Number(recorded[0]?.n ?? 0) > 0) return;
+    const installed = await installedVersion(trx, schema);
+    if (installed === null || installed < 1) return;
+    if (installed > migrations.length) throw new SchemaVersionError(schema, installed, SCHEMA_VERSION);
+    const now = new Date();
+    await trx
+      .withSchema(schema)
+      .into(MIGRATIONS_TABLE)
+      .insert(migrations.slice(0, installed).map((m) => ({ name: m.name, batch: 1, migration_time: now })));
+  });
+  return { migrationSource: migrationSource(schema), tableName: MIGRATIONS_TABLE, schemaName: schema };
 }
 
 /**
@@ -34,24 +93,39 @@ export interface MigrateOptions {
  * once: knex's migration lock makes the others wait and retry.
  */
 export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise<void> {
-  const tables = tablesFor(options.schema ?? DEFAULT_SCHEMA);
-  const scoped = knex.withUserParams({ schema: tables.schema });
-  // The bookkeeping tables live in the Onceflow schema, which must exist first.
-  await knex.raw(`create schema if not exists "${tables.schema}"`).catch(async (error: unknown) => {
-    // Two processes creating the schema at once: one gets a unique violation; fine if it exists now.
-    const exists = await knex.raw('select 1 from pg_namespace where nspname = ?', [tables.schema]);
-    if (exists.rows.length === 0) throw error;
-  });
+  const config = await knexMigrationConfig(knex, options);
   for (let attempt = 0; ; attempt++) {
     try {
-      await scoped.migrate.latest({ migrationSource, tableName: 'knex_migrations', schemaName: tables.schema });
+      await knex.migrate.latest(config);
       return;
     } catch (error) {
       const locked = error instanceof Error && error.name === 'MigrationLocked';
+      // Two processes creating knex's lock table at once: one gets a unique violation.
       const racedCreate = (error as { code?: unknown }).code === '23505' || (error as { code?: unknown }).code === '42P07';
       if (!(locked || racedCreate) || attempt >= 50) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 100));
     }
+  }
+}
+
+/**
+ * A knexfile for the knex CLI that applies Onceflow's migrations to `schema`:
+ *
+ * ```js
+ * // knexfile.onceflow.mjs, then: npx knex --knexfile knexfile.onceflow.mjs migrate:latest
+ * import { onceflowKnexfile } from '@onceflow/relay';
+ * export default () => onceflowKnexfile({ client: 'pg', connection: process.env.DATABASE_URL });
+ * ```
+ *
+ * It connects once to prepare the schema (see {@link knexMigrationConfig}), then returns
+ * `config` with its `migrations` settings replaced.
+ */
+export async function onceflowKnexfile(config: Knex.Config, options: MigrateOptions = {}): Promise<Knex.Config> {
+  const knex = knexFactory({ ...config, pool: { min: 0, max: 1 } });
+  try {
+    return { ...config, migrations: await knexMigrationConfig(knex, options) };
+  } finally {
+    await knex.destroy();
   }
 }
 
@@ -61,21 +135,23 @@ export async function dropSchema(knex: Knex, schema: string = DEFAULT_SCHEMA): P
   await knex.raw(`drop schema if exists "${tables.schema}" cascade`);
 }
 
+/** The schema version recorded in `meta`, or null when the schema or table is missing. */
+async function installedVersion(knex: Knex, schema: string): Promise<number | null> {
+  const tables = tablesFor(schema);
+  // to_regclass instead of catching "relation does not exist": a failed statement would abort
+  // the caller's transaction.
+  const exists = await knex.raw('select to_regclass(?) is not null as present', [tables.meta]);
+  if (exists.rows[0]?.present !== true) return null;
+  const result = await knex.raw(`select value from ${tables.meta} where name = 'schema_version'`);
+  const value = result.rows[0]?.value;
+  return value === undefined ? null : Number(value);
+}
+
 /**
  * Refuses a database whose Onceflow schema is missing or at another version than this code
  * understands. Relays and consumers call it once at start.
  */
 export async function checkSchemaVersion(knex: Knex, schema: string = DEFAULT_SCHEMA): Promise<void> {
-  const tables = tablesFor(schema);
-  let found: number | null = null;
-  try {
-    const result = await knex.raw(`select value from ${tables.meta} where name = 'schema_version'`);
-    const value = result.rows[0]?.value;
-    found = value === undefined ? null : Number(value);
-  } catch (error) {
-    // 42P01: undefined table, 3F000: undefined schema. Anything else is a real failure.
-    const code = (error as { code?: unknown }).code;
-    if (code !== '42P01' && code !== '3F000') throw error;
-  }
-  if (found !== SCHEMA_VERSION) throw new SchemaVersionError(tables.schema, found, SCHEMA_VERSION);
+  const found = await installedVersion(knex, tablesFor(schema).schema);
+  if (found !== SCHEMA_VERSION) throw new SchemaVersionError(schema, found, SCHEMA_VERSION);
 }

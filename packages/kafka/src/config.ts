@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from '@onceflow/core';
-import { intOption, OptionError, silentLogger } from '@onceflow/core';
+import { assertPeerVersion, intOption, OptionError, silentLogger } from '@onceflow/core';
 import type { KafkaConfig, LogEntry, RetryOptions, SASLOptions } from 'kafkajs';
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -42,6 +42,7 @@ export function retryOptions(retries: number): RetryOptions {
 
 /** Builds a kafkajs client from {@link KafkaConnectionOptions}. */
 export function createKafka(options: KafkaConnectionOptions = {}): Kafka {
+  assertPeerVersion('kafkajs');
   const brokers = options.brokers ?? defaultBrokers();
   if (brokers.length === 0 || brokers.some((b) => typeof b !== 'string' || !/^[^\s:]+:\d+$/.test(b))) {
     throw new OptionError('brokers', brokers, 'a non-empty list of "host:port" strings');

@@ -1,5 +1,5 @@
 import type { OutgoingRecord, Publisher } from '@onceflow/core';
-import { intOption } from '@onceflow/core';
+import { assertPeerVersion, intOption } from '@onceflow/core';
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { retryOptions } from './config.ts';
@@ -34,6 +34,7 @@ export class KafkaPublisher implements Publisher {
   #wanted = false;
 
   constructor(kafka: Kafka, options: KafkaPublisherOptions = {}) {
+    assertPeerVersion('kafkajs');
     this.#ackTimeoutMs = intOption('ackTimeoutMs', options.ackTimeoutMs, 30_000, 1);
     const retry = retryOptions(intOption('retries', options.retries, 5, 1, 1_000));
     this.#createProducer = () =>

@@ -1,5 +1,14 @@
 import type { IncomingRecord, Logger, PartitionBatch, Subscriber } from '@onceflow/core';
-import { boolOption, decodeHeaders, intOption, isValidTopic, OptionError, silentLogger, stringOption } from '@onceflow/core';
+import {
+  assertPeerVersion,
+  boolOption,
+  decodeHeaders,
+  intOption,
+  isValidTopic,
+  OptionError,
+  silentLogger,
+  stringOption,
+} from '@onceflow/core';
 import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { retryOptions } from './config.ts';
 import { kafkaErrorType } from './errors.ts';
@@ -91,6 +100,7 @@ export class KafkaSubscriber implements Subscriber {
   readonly #detachAfterMs: number;
 
   constructor(kafka: Kafka, options: KafkaSubscriberOptions) {
+    assertPeerVersion('kafkajs');
     const groupId = stringOption('groupId', options.groupId, '');
     if (!Array.isArray(options.topics) || options.topics.length === 0 || !options.topics.every(isValidTopic)) {
       throw new OptionError('topics', options.topics, 'a non-empty list of valid Kafka topic names');

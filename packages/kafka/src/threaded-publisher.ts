@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger, OutgoingRecord, Publisher } from '@onceflow/core';
-import { OptionError, PublishError, silentLogger } from '@onceflow/core';
+import { assertPeerVersion, OptionError, PublishError, silentLogger } from '@onceflow/core';
 import type { KafkaConnectionOptions } from './config.ts';
 import { createKafka } from './config.ts';
 import { toPublishError } from './errors.ts';
@@ -60,6 +60,7 @@ export class ThreadedKafkaPublisher implements Publisher {
 
   /** Checks the options here (not first in the thread) so bad ones fail at construction. */
   constructor(options: ThreadedKafkaPublisherOptions = {}) {
+    assertPeerVersion('kafkajs');
     const { connection = {}, ...publisher } = options;
     const { logger, ...plain } = connection;
     this.#logger = logger ?? silentLogger;

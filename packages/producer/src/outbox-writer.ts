@@ -1,5 +1,14 @@
 import type { EncodedMessage, MessageInput } from '@onceflow/core';
-import { ErrorCodes, encodeMessage, keyLockId, newMessageId, OnceflowError, shardOf, ValidationError } from '@onceflow/core';
+import {
+  assertPeerVersion,
+  ErrorCodes,
+  encodeMessage,
+  keyLockId,
+  newMessageId,
+  OnceflowError,
+  shardOf,
+  ValidationError,
+} from '@onceflow/core';
 import type { Knex } from 'knex';
 import { findExisting } from './find-existing.ts';
 import { insertMessages } from './insert-messages.ts';
@@ -45,6 +54,7 @@ export class OutboxWriter {
   readonly #waker: RelayWaker | undefined;
 
   constructor(options: OutboxWriterOptions = {}) {
+    assertPeerVersion('knex');
     this.options = resolveOutboxWriterOptions(options);
     const { knex, tables, logger } = this.options;
     this.#waker = knex === undefined ? undefined : new RelayWaker(knex, tables.channel, logger);

@@ -1,3 +1,6 @@
+export type { MigrateOptions } from '@onceflow/core';
+// Re-exported so a service that installs only this package can create Onceflow's tables.
+export { knexMigrationConfig, migrate, onceflowKnexfile } from '@onceflow/core';
 export type {
   AttemptError,
   DeadMessage,

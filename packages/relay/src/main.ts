@@ -1,5 +1,5 @@
 import type { Logger, Publisher } from '@onceflow/core';
-import { createJsonLogger, DEFAULT_SCHEMA, OptionError } from '@onceflow/core';
+import { assertPeerVersion, createJsonLogger, DEFAULT_SCHEMA, OptionError } from '@onceflow/core';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
 import type { RelayOptions } from './options.ts';
@@ -43,6 +43,7 @@ export interface RelayProcess {
  * leases then expire and other relays take over; nothing is lost).
  */
 export async function runRelayProcess(options: RelayProcessOptions): Promise<RelayProcess> {
+  assertPeerVersion('pg');
   const logger = options.logger ?? createJsonLogger('info', { component: 'onceflow-relay' });
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;

@@ -1,4 +1,4 @@
-import { checkSchemaVersion, SHARD_COUNT, TypedEmitter } from '@onceflow/core';
+import { assertPeerVersion, checkSchemaVersion, SHARD_COUNT, TypedEmitter } from '@onceflow/core';
 import type { RelayEvents, RelayStats } from './events.ts';
 import type { Counters } from './lane.ts';
 import { Lane } from './lane.ts';
@@ -46,6 +46,7 @@ export class Relay {
   #stopping: Promise<void> | undefined;
 
   constructor(options: RelayOptions) {
+    assertPeerVersion('knex');
     this.options = resolveRelayOptions(options);
     this.#leases = new LeaseTable(this.options.leaseMs);
     this.#layout = new LaneLayout({

@@ -1,12 +1,12 @@
 import { intOption, requiredOption, stringOption } from '@onceflow/core';
-import type { Redis } from 'ioredis';
 import { LeaseStoreError } from '../errors.ts';
+import type { RedisClient } from '../redis-client.ts';
 import type { LeaseAcquisition, LeaseStore } from './lease-store.ts';
 
 /** Options of {@link RedisLeaseStore}. */
 export interface RedisLeaseStoreOptions {
   /** An ioredis client. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Key prefix. @defaultValue "onceflow:effect:" */
   prefix?: string;
   /**
@@ -44,7 +44,7 @@ return 1`;
 
 /** Side-effect records in Redis hashes (status, fencing token, lease end), changed by Lua scripts. */
 export class RedisLeaseStore implements LeaseStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #ttlMs: number;
 

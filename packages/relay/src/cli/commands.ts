@@ -1,9 +1,10 @@
 import { DeadLetters, pruneInbox } from '@onceflow/consumer';
 import { migrate } from '@onceflow/core';
 import { createKafka, KafkaPublisher, ThreadedKafkaPublisher } from '@onceflow/kafka';
-import { listDead, outboxStatus, pruneOutbox, requeueDead, runRelayProcess } from '@onceflow/relay';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
+import { listDead, outboxStatus, pruneOutbox, requeueDead } from '../admin.ts';
+import { runRelayProcess } from '../main.ts';
 import type { CommonFlags } from './args.ts';
 import { parseDuration, parseFlags, parsePositiveInt } from './args.ts';
 

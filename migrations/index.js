@@ -1,0 +1,16 @@
+// @ts-check
+/**
+ * The list of Onceflow's migrations, in order. Each is named as its file so that every way
+ * of applying them (`migrate()`, `onceflow migrate`, plain knex through the documented
+ * knexfile) records the same names in the same bookkeeping table.
+ */
+import * as initial from './20261122000001_onceflow_initial.js';
+import * as notifyAfterCommit from './20261122000002_onceflow_notify_after_commit.js';
+import * as deadLetterDedupKey from './20261122000003_onceflow_dead_letter_dedup_key.js';
+
+/** @type {ReadonlyArray<import('./index.js').OnceflowMigration>} */
+export const migrations = Object.freeze([
+  { name: '20261122000001_onceflow_initial.js', module: initial },
+  { name: '20261122000002_onceflow_notify_after_commit.js', module: notifyAfterCommit },
+  { name: '20261122000003_onceflow_dead_letter_dedup_key.js', module: deadLetterDedupKey },
+]);
