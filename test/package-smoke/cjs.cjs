@@ -5,10 +5,11 @@ const expected = {
   '@onceflow/core': ['OnceflowError', 'migrate', 'tablesFor', 'assertPeerVersion'],
   '@onceflow/migrations': ['migrations'],
   '@onceflow/producer': ['OutboxWriter', 'migrate'],
-  '@onceflow/relay': ['Relay', 'runRelayProcess', 'migrate', 'onceflowKnexfile'],
+  '@onceflow/relay': ['Relay', 'runRelayProcess', 'migrate', 'onceflowKnexfile', 'startRelayHttpServer'],
   '@onceflow/consumer': ['InboxConsumer', 'DeadLetters', 'migrate'],
   '@onceflow/kafka': ['createKafka', 'KafkaPublisher', 'KafkaSubscriber', 'ThreadedKafkaPublisher'],
   '@onceflow/testing': ['checkIdempotency'],
+  '@onceflow/metrics': ['OnceflowMetrics', 'MetricNames', 'relayMetricsSource'],
 };
 for (const [name, exports] of Object.entries(expected)) {
   const loaded = require(name);

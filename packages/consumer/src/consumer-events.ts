@@ -3,8 +3,14 @@ import type { AttemptError } from './dead-letters.ts';
 
 /** Typed events of {@link InboxConsumer}, for hooks, metrics and tests. */
 export interface InboxConsumerEvents {
-  /** A message's effect committed (emitted after the DB commit, before its offset commit). */
-  'inbox:handled': { readonly message: ConsumedMessage; readonly dedupKey: string };
+  /**
+   * A message's effect committed (emitted after the DB commit, before its offset commit).
+   * `durationMs`: the transaction that committed it, handler included (shared by the messages
+   * of one transaction).
+   */
+  'inbox:handled': { readonly message: ConsumedMessage; readonly dedupKey: string; readonly durationMs: number };
+  /** A partition's batch of records arrived; `lastOffset` is the highest fetched offset. */
+  'inbox:fetched': { readonly topic: string; readonly partition: number; readonly lastOffset: string; readonly count: number };
   /** A message was skipped: its dedup key was recorded before (by the DB or the Redis fast path). */
   'inbox:duplicate': { readonly message: ConsumedMessage; readonly dedupKey: string; readonly fastPath: boolean };
   /** An attempt failed and another follows after `delayMs`. */

@@ -88,6 +88,15 @@ export class InboxConsumer<Payload = unknown> {
   async #onBatch(batch: PartitionBatch): Promise<void> {
     if (this.#stop.signal.aborted) return;
     this.#stats.batches++;
+    const last = batch.records.at(-1);
+    if (last !== undefined) {
+      this.events.emit('inbox:fetched', {
+        topic: batch.topic,
+        partition: batch.partition,
+        lastOffset: last.offset,
+        count: batch.records.length,
+      });
+    }
     const id = `${batch.topic}:${batch.partition}`;
     let commits = this.#commits.get(id);
     if (commits === undefined) {

@@ -163,12 +163,14 @@ export class PartitionRun {
       }
       const chunk = lane.slice(i, end);
       try {
+        const started = performance.now();
         const result = await this.#ctx.inbox.handleGroup(
           chunk.map((c) => c.message),
           chunk.map((c) => c.dedupKey as string),
           this.#transactionalHandler(),
         );
-        for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j));
+        const durationMs = performance.now() - started;
+        for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j), durationMs);
         this.#committer.request();
         i = end;
       } catch (error) {
@@ -245,12 +247,14 @@ export class PartitionRun {
     const mode = this.#ctx.options.mode;
     if (mode.kind !== 'batch') throw new Error('not in batch mode');
     try {
+      const started = performance.now();
       const result = await this.#ctx.inbox.handleBatch(
         chunk.map((c) => c.message),
         chunk.map((c) => c.dedupKey as string),
         mode.handler,
       );
-      for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j));
+      const durationMs = performance.now() - started;
+      for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j), durationMs);
       return 'handled';
     } catch (error) {
       throw error instanceof GroupFailure ? error.cause : error;
@@ -274,7 +278,7 @@ export class PartitionRun {
       if (!(await sleep(delayMs, this.#abort.signal))) return false;
     }
     try {
-      const [outcome, fastPath] = await withRetries(
+      const [outcome, fastPath, durationMs] = await withRetries(
         this.#ctx,
         this.#abort.signal,
         item,
@@ -283,7 +287,7 @@ export class PartitionRun {
         () => this.#attempt(item),
         onWait,
       );
-      this.#finish(item, outcome, fastPath);
+      this.#finish(item, outcome, fastPath, durationMs);
       this.#committer.request();
       return true;
     } catch {
@@ -293,14 +297,15 @@ export class PartitionRun {
   }
 
   /** One attempt of one message in the consumer's mode. */
-  async #attempt(item: Item): Promise<[Outcome, boolean]> {
+  async #attempt(item: Item): Promise<[Outcome, boolean, number]> {
     const { inbox, effects, options } = this.#ctx;
     const key = item.dedupKey as string;
     const mode = options.mode;
     if (mode.kind === 'side-effect' && effects !== undefined) {
       for (;;) {
+        const started = performance.now();
         const outcome = await effects.run(item.message, mode.handler, key);
-        if (outcome !== 'busy') return [outcome, false];
+        if (outcome !== 'busy') return [outcome, false, performance.now() - started];
         // A live lease elsewhere: wait for it to end, never run beside it. Not an attempt.
         this.#ctx.stats.busy++;
         const retryInMs = Math.min(options.leaseMs, 100 + Math.random() * 100);
@@ -309,24 +314,26 @@ export class PartitionRun {
       }
     }
     try {
+      const started = performance.now();
       const result =
         mode.kind === 'batch'
           ? await inbox.handleBatch([item.message], [key], mode.handler)
           : await inbox.handleGroup([item.message], [key], this.#transactionalHandler());
-      return [result.outcomes[0] ?? 'duplicate', result.fastPathHits.has(0)];
+      return [result.outcomes[0] ?? 'duplicate', result.fastPathHits.has(0), performance.now() - started];
     } catch (error) {
       throw error instanceof GroupFailure ? error.cause : error;
     }
   }
 
-  #finish(item: Item, outcome: Outcome, fastPath: boolean): void {
+  /** Records a message's outcome; `durationMs` is the time of the transaction (or run) that decided it. */
+  #finish(item: Item, outcome: Outcome, fastPath: boolean, durationMs: number): void {
     const { stats, events } = this.#ctx;
     const dedupKey = item.dedupKey as string;
     this.#tracker.markDone(item.message.offset);
     this.#finished++;
     if (outcome === 'handled') {
       stats.handled++;
-      events.emit('inbox:handled', { message: item.message, dedupKey });
+      events.emit('inbox:handled', { message: item.message, dedupKey, durationMs });
     } else if (outcome === 'fenced') {
       stats.fenced++;
       events.emit('inbox:fenced', { message: item.message, dedupKey });

@@ -17,6 +17,11 @@ export interface Publisher {
   connect(): Promise<void>;
   publish(records: readonly OutgoingRecord[]): Promise<void>;
   disconnect(): Promise<void>;
+  /**
+   * Optional readiness probe: resolves when the broker answers now, rejects when it cannot be
+   * reached. A relay's `/readyz` uses it; publishers without it are taken as ready.
+   */
+  check?(): Promise<void>;
 }
 
 /** A record as a transport delivers it to a consumer. */

@@ -2,6 +2,7 @@ import type { OutgoingRecord, Publisher } from '@onceflow/core';
 import { assertPeerVersion, intOption } from '@onceflow/core';
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
+import { BrokerProbe } from './broker-probe.ts';
 import { retryOptions } from './config.ts';
 import { kafkaErrorType, toPublishError } from './errors.ts';
 
@@ -32,6 +33,7 @@ export class KafkaPublisher implements Publisher {
   readonly #ackTimeoutMs: number;
   #connected = false;
   #wanted = false;
+  readonly #probe: BrokerProbe;
 
   constructor(kafka: Kafka, options: KafkaPublisherOptions = {}) {
     assertPeerVersion('kafkajs');
@@ -46,6 +48,12 @@ export class KafkaPublisher implements Publisher {
         retry,
       });
     this.#producer = this.#createProducer();
+    this.#probe = new BrokerProbe(kafka);
+  }
+
+  /** Resolves when a broker answers a metadata request now (readiness). */
+  check(): Promise<void> {
+    return this.#probe.check();
   }
 
   async connect(): Promise<void> {
@@ -97,6 +105,7 @@ export class KafkaPublisher implements Publisher {
 
   async disconnect(): Promise<void> {
     this.#wanted = false;
+    await this.#probe.close();
     if (!this.#connected) return;
     this.#connected = false;
     await this.#producer.disconnect();

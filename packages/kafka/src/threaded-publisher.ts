@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger, OutgoingRecord, Publisher } from '@onceflow/core';
 import { assertPeerVersion, OptionError, PublishError, silentLogger } from '@onceflow/core';
+import { BrokerProbe } from './broker-probe.ts';
 import type { KafkaConnectionOptions } from './config.ts';
 import { createKafka } from './config.ts';
 import { toPublishError } from './errors.ts';
@@ -53,6 +54,7 @@ export class ThreadedKafkaPublisher implements Publisher {
   readonly #logger: Logger;
   #thread: Thread | undefined;
   #nextId = 1;
+  readonly #probe: BrokerProbe;
 
   static {
     workerOf = (publisher) => publisher.#thread?.worker;
@@ -71,7 +73,14 @@ export class ThreadedKafkaPublisher implements Publisher {
       throw new OptionError('connection', connection, `plain data that can cross to a worker thread (${String(error)})`);
     }
     // Throws an OptionError naming a bad broker list, timeout or retry count; connects nothing.
-    new KafkaPublisher(createKafka(plain), publisher);
+    const kafka = createKafka(plain);
+    new KafkaPublisher(kafka, publisher);
+    this.#probe = new BrokerProbe(kafka);
+  }
+
+  /** Resolves when a broker answers a metadata request now (readiness); asked from this thread. */
+  check(): Promise<void> {
+    return this.#probe.check();
   }
 
   /** Starts the thread if none runs and connects its producer. */
@@ -97,6 +106,7 @@ export class ThreadedKafkaPublisher implements Publisher {
 
   /** Disconnects the producer and ends the thread; without a thread it does nothing. */
   async disconnect(): Promise<void> {
+    await this.#probe.close();
     const thread = this.#thread;
     if (thread === undefined) return;
     // Calls from now on start a new thread; calls still in flight on this one fail as retriable.

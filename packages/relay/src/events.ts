@@ -1,7 +1,17 @@
 /** Payloads of the events a {@link Relay} emits, by name. */
 export interface RelayEvents {
-  /** A batch reached the broker and was marked published. */
-  'relay:batch:published': { shards: number[]; count: number; durationMs: number };
+  /**
+   * A batch reached the broker and was marked published: `count` messages, of which `topics`
+   * gives each topic's share, in `durationMs` from claim to mark. `sinceEnqueueMs` holds each
+   * message's time from its producer transaction (the outbox row's `created_at`) to now.
+   */
+  'relay:batch:published': {
+    shards: number[];
+    count: number;
+    durationMs: number;
+    topics: Readonly<Record<string, number>>;
+    sinceEnqueueMs: readonly number[];
+  };
   /**
    * A publish failed and will be tried again: one message after a record-level failure
    * (`scope: 'record'`, counted as an attempt), or a batch of some shards while the broker is

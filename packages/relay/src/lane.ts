@@ -255,12 +255,20 @@ export class Lane {
         outcome.published.map((r) => r.id),
         options.deletePublished,
       );
-      const count = this.#checkFence(fence, held, outcome.published);
+      const marked = this.#checkFence(fence, held, outcome.published);
+      const count = marked.length;
       if (count > 0) {
         const durationMs = Math.round(performance.now() - started);
         counters.published += count;
         counters.batches++;
-        events.emit('relay:batch:published', { shards: [...held], count, durationMs });
+        const ackedAt = Date.now();
+        const topics: Record<string, number> = {};
+        const sinceEnqueueMs: number[] = [];
+        for (const row of marked) {
+          topics[row.topic] = (topics[row.topic] ?? 0) + 1;
+          sinceEnqueueMs.push(ackedAt - Date.parse(row.created_at));
+        }
+        events.emit('relay:batch:published', { shards: [...held], count, durationMs, topics, sinceEnqueueMs });
         options.logger.debug({ lane: this.index, count, durationMs }, 'Batch published');
       }
     }
@@ -309,12 +317,12 @@ export class Lane {
   }
 
   /** Reports shards whose fence failed as lost; answers how many of `rows` were in held shards. */
-  #checkFence(fence: Fence, held: readonly number[], rows: readonly OutboxRow[]): number {
+  #checkFence(fence: Fence, held: readonly number[], rows: readonly OutboxRow[]): readonly OutboxRow[] {
     const heldSet = new Set(held);
     fence.shards.forEach((shard, i) => {
       if (!heldSet.has(shard)) this.#ctx.leaseLost(shard, fence.tokens[i] as string);
     });
-    return heldSet.size === fence.shards.length ? rows.length : rows.filter((r) => heldSet.has(r.shard)).length;
+    return heldSet.size === fence.shards.length ? rows : rows.filter((r) => heldSet.has(r.shard));
   }
 }
 

@@ -2,6 +2,8 @@ import type { Logger, Publisher } from '@onceflow/core';
 import { assertPeerVersion, createJsonLogger, DEFAULT_SCHEMA, OptionError } from '@onceflow/core';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
+import type { MetricsSource, RelayHttpServer } from './http-server.ts';
+import { startRelayHttpServer } from './http-server.ts';
 import type { RelayOptions } from './options.ts';
 import { Relay } from './relay.ts';
 
@@ -25,11 +27,18 @@ export interface RelayProcessOptions {
   logger?: Logger;
   /** How the process ends; tests replace it. @defaultValue process.exit */
   exit?: (code: number) => void;
+  /**
+   * Serve `/healthz`, `/readyz` and `/metrics` on this port (0: any free port) and host
+   * (default 0.0.0.0). `/metrics` needs @onceflow/metrics installed. @defaultValue no server
+   */
+  http?: { port: number; host?: string };
 }
 
 /** A running relay process: the relay, and a promise that settles when it has stopped. */
 export interface RelayProcess {
   readonly relay: Relay;
+  /** The health and metrics endpoint, when `http` was given. */
+  readonly http: RelayHttpServer | undefined;
   /** Resolves after a graceful stop (first SIGTERM/SIGINT, or `shutdown()`). */
   readonly stopped: Promise<void>;
   /** Stops gracefully, as the first signal does. */
@@ -66,11 +75,23 @@ export async function runRelayProcess(options: RelayProcessOptions): Promise<Rel
     throw error;
   }
 
+  let http: RelayHttpServer | undefined;
+  if (options.http !== undefined) {
+    try {
+      const metrics = await loadMetricsSource(relay, knex, schema, logger);
+      http = await startRelayHttpServer({ ...options.http, relay, logger, ...(metrics === undefined ? {} : { metrics }) });
+    } catch (error) {
+      await relay.stop().catch(() => undefined);
+      await knex.destroy();
+      throw error;
+    }
+  }
+
   let signals = 0;
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
-    stopping ??= relay
-      .stop()
+    stopping ??= (http?.close() ?? Promise.resolve())
+      .then(() => relay.stop())
       .finally(() => knex.destroy())
       .finally(() => {
         process.off('SIGTERM', onSignal);
@@ -101,5 +122,22 @@ export async function runRelayProcess(options: RelayProcessOptions): Promise<Rel
     const check = () => (stopping === undefined ? setTimeout(check, 100).unref() : stopping.then(resolve, resolve));
     check();
   });
-  return { relay, stopped, shutdown };
+  return { relay, http, stopped, shutdown };
+}
+
+/**
+ * The `/metrics` source of @onceflow/metrics when it is installed. It is looked up at run time,
+ * not imported: it depends on this package, and a relay that serves no metrics does not need it.
+ */
+async function loadMetricsSource(relay: Relay, knex: Knex, schema: string, logger: Logger): Promise<MetricsSource | undefined> {
+  const name = '@onceflow/metrics';
+  let found: { relayMetricsSource(options: { relay: Relay; knex: Knex; schema: string }): MetricsSource };
+  try {
+    found = await import(name);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    logger.warn({}, '/metrics is off: install @onceflow/metrics (and prom-client) beside @onceflow/relay to serve it');
+    return undefined;
+  }
+  return found.relayMetricsSource({ relay, knex, schema });
 }

@@ -14,7 +14,8 @@ import { selectShardBacklog } from './sql/outbox-status.ts';
 import { pruneBatch } from './sql/prune-outbox.ts';
 import { shardsHoldingKeys } from './sql/shards-holding-keys.ts';
 
-type State = 'new' | 'running' | 'stopping' | 'stopped';
+/** Where a relay is in its life. */
+export type RelayState = 'new' | 'running' | 'stopping' | 'stopped';
 
 /** A relay goes back to one lane once no batch has been full for this long. */
 const SHRINK_AFTER_MS = 2_000;
@@ -37,13 +38,14 @@ export class Relay {
   readonly #counters: Counters = { published: 0, batches: 0, retried: 0, dead: 0, brokerFailures: 0 };
   readonly #abort = new AbortController();
   #backlog = { backlog: 0, oldestPendingAgeMs: null as number | null };
-  #state: State = 'new';
+  #state: RelayState = 'new';
   #tickTimer: NodeJS.Timeout | undefined;
   #tickRunning: Promise<void> | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #pruneRunning: Promise<void> | undefined;
   #listener: NotificationListener | undefined;
   #stopping: Promise<void> | undefined;
+  readonly #ticks: { attemptedAt: number | null; succeededAt: number | null } = { attemptedAt: null, succeededAt: null };
 
   constructor(options: RelayOptions) {
     assertPeerVersion('knex');
@@ -159,6 +161,16 @@ export class Relay {
     };
   }
 
+  /** Where the relay is in its life: `new`, `running`, `stopping` or `stopped`. */
+  get state(): RelayState {
+    return this.#state;
+  }
+
+  /** When the lease loop last ran and last succeeded (epoch ms), for liveness and readiness. */
+  leaseTicks(): { readonly attemptedAt: number | null; readonly succeededAt: number | null } {
+    return { ...this.#ticks };
+  }
+
   #isStopping(): boolean {
     return this.#state !== 'running';
   }
@@ -179,10 +191,16 @@ export class Relay {
   }
 
   async #runTick(): Promise<void> {
-    this.#tickRunning = this.#tick().catch((error: unknown) => {
-      this.events.emit('relay:error', { error, during: 'lease tick' });
-      this.options.logger.error({ error }, 'Lease tick failed; held leases stay valid until they expire');
-    });
+    this.#ticks.attemptedAt = Date.now();
+    this.#tickRunning = this.#tick().then(
+      () => {
+        this.#ticks.succeededAt = Date.now();
+      },
+      (error: unknown) => {
+        this.events.emit('relay:error', { error, during: 'lease tick' });
+        this.options.logger.error({ error }, 'Lease tick failed; held leases stay valid until they expire');
+      },
+    );
     await this.#tickRunning;
   }
 

@@ -48,3 +48,10 @@ export function parsePositiveInt(option: string, text: string | undefined, fallb
   if (!Number.isInteger(n) || n < 1) throw new OptionError(option, text, 'a positive integer');
   return n;
 }
+
+/** Parses a TCP port (0 picks a free one). */
+export function parsePort(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65_535) throw new OptionError('http-port', text, 'a TCP port from 0 to 65535');
+  return n;
+}

@@ -6,7 +6,7 @@ import knexFactory from 'knex';
 import { listDead, outboxStatus, pruneOutbox, requeueDead } from '../admin.ts';
 import { runRelayProcess } from '../main.ts';
 import type { CommonFlags } from './args.ts';
-import { parseDuration, parseFlags, parsePositiveInt } from './args.ts';
+import { parseDuration, parseFlags, parsePort, parsePositiveInt } from './args.ts';
 
 /** Where a command writes its report. */
 export interface Output {
@@ -39,8 +39,17 @@ export async function migrateCommand(argv: string[], out: Output): Promise<void>
  * ThreadedKafkaPublisher, beside the main thread that claims and marks outbox rows.
  */
 export async function relayCommand(argv: string[]): Promise<void> {
-  const { common, values } = parseFlags(argv, { concurrency: { type: 'string' }, 'batch-size': { type: 'string' } });
+  const { common, values } = parseFlags(argv, {
+    concurrency: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'http-port': { type: 'string' },
+    'http-host': { type: 'string' },
+  });
+  const httpPort = values['http-port'] as string | undefined;
+  const httpHost = values['http-host'] as string | undefined;
+  const http = httpPort === undefined ? undefined : { port: parsePort(httpPort), ...(httpHost === undefined ? {} : { host: httpHost }) };
   const proc = await runRelayProcess({
+    ...(http === undefined ? {} : { http }),
     publisher: new ThreadedKafkaPublisher({ connection: { clientId: 'onceflow-relay' } }),
     databaseUrl: common.databaseUrl,
     schema: common.schema,

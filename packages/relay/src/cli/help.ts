@@ -43,6 +43,9 @@ once with 130. Run several: they share the work.
 flags:
   --concurrency N     publishing loops per relay (default 4)
   --batch-size N      outbox rows claimed per batch (default 1000)
+  --http-port N       serve /healthz (alive), /readyz (database, broker and leases OK)
+                      and /metrics (Prometheus; needs @onceflow/metrics) on port N
+  --http-host H       interface for --http-port (default 0.0.0.0)
 ${COMMON}
 ${EXIT}`,
   status: `usage: onceflow status [flags]
