@@ -67,3 +67,27 @@ export function dedupKeyOf(message: ConsumedMessage, mode: DedupMode): string {
   }
   return key;
 }
+
+/**
+ * Where a dedup key must be unique. `'topic'` (the default): a message's identity is
+ * (topic, dedup key), as in the outbox, so the same idempotency key on `orders.paid` and
+ * `orders.refunded` is two messages, and a record on one subscribed topic cannot suppress a
+ * message on another. `'consumer'`: one dedup space across all the consumer's topics, for
+ * dedup keys that are unique across topics by construction (e.g. a dedup function over a
+ * global business id) and where a message may arrive on two topics but must apply once.
+ */
+export type DedupScope = 'topic' | 'consumer';
+
+/** The inbox `scope` of `message`: its topic in topic scope, '' in consumer scope. */
+export function dedupScopeOf(message: Pick<ConsumedMessage, 'topic'>, scope: DedupScope): string {
+  return scope === 'topic' ? message.topic : '';
+}
+
+/**
+ * The key a string-keyed store (a side-effect lease store, the Redis fast path) files a
+ * message under: the dedup key alone in consumer scope, else prefixed by the topic's UTF-8
+ * length and the topic, so no (topic, key) pair can spell another.
+ */
+export function scopedStoreKey(scope: string, dedupKey: string): string {
+  return scope === '' ? dedupKey : `${Buffer.byteLength(scope, 'utf8')}:${scope}:${dedupKey}`;
+}

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { ConsumedMessage } from './consumed-message.ts';
 import type { DedupMode } from './dedup.ts';
-import { dedupKeyOf } from './dedup.ts';
+import { dedupKeyOf, dedupScopeOf, scopedStoreKey } from './dedup.ts';
 import { RedisFastPath } from './fast-path.ts';
 import type { InboxOptions, ResolvedInboxOptions } from './inbox-options.ts';
 import { resolveInboxOptions } from './inbox-options.ts';
@@ -40,7 +40,8 @@ export class GroupFailure extends Error {
 
 /**
  * The transactional inbox, free of any transport. In one database transaction it first
- * inserts the inbox row of (consumerName, dedup key), then runs the handler with that
+ * inserts the inbox row of (consumerName, topic, dedup key) (without the topic under
+ * `dedupScope: 'consumer'`), then runs the handler with that
  * transaction: the handler's writes commit if and only if the row does, and a copy whose row
  * exists (or is being written by a transaction still open) is skipped.
  */
@@ -96,16 +97,15 @@ export class Inbox {
     dedupKeys: readonly string[],
     handler: MessageHandler<Payload>,
   ): Promise<GroupResult> {
-    const { outcomes, candidates, fastPathHits } = await this.#candidates(dedupKeys);
+    const ids = this.#identities(messages, dedupKeys);
+    const { outcomes, candidates, fastPathHits } = await this.#candidates(ids);
     if (candidates.length === 0) return { outcomes, fastPathHits };
     let current = -1;
     try {
       await this.options.knex.transaction(async (trx) => {
-        const fresh = new Set(
-          await insertInboxRows(trx, this.options.tables, this.options.consumerName, this.#columns(messages, dedupKeys, candidates)),
-        );
+        const fresh = await this.#insert(trx, messages, dedupKeys, candidates);
         for (const i of candidates) {
-          if (!fresh.has(dedupKeys[i] as string)) continue;
+          if (!fresh.has(ids[i] as string)) continue;
           current = i;
           await handler(messages[i] as ConsumedMessage<Payload>, trx);
           outcomes[i] = 'handled';
@@ -115,7 +115,7 @@ export class Inbox {
     } catch (error) {
       throw new GroupFailure(current, error);
     }
-    this.#remember(dedupKeys, outcomes);
+    this.#remember(ids, outcomes);
     return { outcomes, fastPathHits };
   }
 
@@ -129,15 +129,14 @@ export class Inbox {
     dedupKeys: readonly string[],
     handler: BatchHandler<Payload>,
   ): Promise<GroupResult> {
-    const { outcomes, candidates, fastPathHits } = await this.#candidates(dedupKeys);
+    const ids = this.#identities(messages, dedupKeys);
+    const { outcomes, candidates, fastPathHits } = await this.#candidates(ids);
     if (candidates.length === 0) return { outcomes, fastPathHits };
     let inHandler = false;
     try {
       await this.options.knex.transaction(async (trx) => {
-        const fresh = new Set(
-          await insertInboxRows(trx, this.options.tables, this.options.consumerName, this.#columns(messages, dedupKeys, candidates)),
-        );
-        const batch = candidates.filter((i) => fresh.has(dedupKeys[i] as string));
+        const fresh = await this.#insert(trx, messages, dedupKeys, candidates);
+        const batch = candidates.filter((i) => fresh.has(ids[i] as string));
         if (batch.length === 0) return;
         inHandler = true;
         await handler(
@@ -150,29 +149,47 @@ export class Inbox {
     } catch (error) {
       throw new GroupFailure(inHandler ? 0 : -1, error);
     }
-    this.#remember(dedupKeys, outcomes);
+    this.#remember(ids, outcomes);
     return { outcomes, fastPathHits };
   }
 
-  /** First occurrences of each key that the fast path does not already know as done. */
-  async #candidates(dedupKeys: readonly string[]): Promise<{ outcomes: InboxOutcome[]; candidates: number[]; fastPathHits: Set<number> }> {
-    const outcomes: InboxOutcome[] = dedupKeys.map(() => 'duplicate');
+  /** Each message's identity: its dedup key, framed with its topic in topic scope. */
+  #identities(messages: readonly ConsumedMessage<unknown>[], dedupKeys: readonly string[]): string[] {
+    return dedupKeys.map((k, i) => scopedStoreKey(dedupScopeOf(messages[i] as ConsumedMessage<unknown>, this.options.dedupScope), k));
+  }
+
+  /** First occurrences of each identity that the fast path does not already know as done. */
+  async #candidates(ids: readonly string[]): Promise<{ outcomes: InboxOutcome[]; candidates: number[]; fastPathHits: Set<number> }> {
+    const outcomes: InboxOutcome[] = ids.map(() => 'duplicate');
     const seen = new Set<string>();
     const firsts: number[] = [];
-    dedupKeys.forEach((k, i) => {
+    ids.forEach((k, i) => {
       if (seen.has(k)) return;
       seen.add(k);
       firsts.push(i);
     });
     if (this.#fastPath === undefined) return { outcomes, candidates: firsts, fastPathHits: new Set() };
-    const known = await this.#fastPath.done(firsts.map((i) => dedupKeys[i] as string));
-    const candidates = firsts.filter((i) => !known.has(dedupKeys[i] as string));
-    return { outcomes, candidates, fastPathHits: new Set(firsts.filter((i) => known.has(dedupKeys[i] as string))) };
+    const known = await this.#fastPath.done(firsts.map((i) => ids[i] as string));
+    const candidates = firsts.filter((i) => !known.has(ids[i] as string));
+    return { outcomes, candidates, fastPathHits: new Set(firsts.filter((i) => known.has(ids[i] as string))) };
+  }
+
+  /** Inserts the candidates' inbox rows; returns the identities that were new. */
+  async #insert(
+    trx: Knex.Transaction,
+    messages: readonly ConsumedMessage<unknown>[],
+    dedupKeys: readonly string[],
+    candidates: readonly number[],
+  ): Promise<Set<string>> {
+    const { tables, consumerName } = this.options;
+    const fresh = await insertInboxRows(trx, tables, consumerName, this.#columns(messages, dedupKeys, candidates));
+    return new Set(fresh.map((r) => scopedStoreKey(r.scope, r.dedupKey)));
   }
 
   #columns(messages: readonly ConsumedMessage<unknown>[], dedupKeys: readonly string[], candidates: readonly number[]) {
     const picked = candidates.map((i) => messages[i] as ConsumedMessage<unknown>);
     return {
+      scopes: picked.map((m) => dedupScopeOf(m, this.options.dedupScope)),
       dedupKeys: candidates.map((i) => dedupKeys[i] as string),
       messageIds: picked.map((m) => m.id ?? null),
       topics: picked.map((m) => m.topic),
@@ -181,8 +198,8 @@ export class Inbox {
     };
   }
 
-  #remember(dedupKeys: readonly string[], outcomes: readonly InboxOutcome[]): void {
+  #remember(ids: readonly string[], outcomes: readonly InboxOutcome[]): void {
     if (this.#fastPath === undefined) return;
-    this.#fastPath.remember(dedupKeys.filter((_, i) => outcomes[i] === 'handled'));
+    this.#fastPath.remember(ids.filter((_, i) => outcomes[i] === 'handled'));
   }
 }

@@ -5,7 +5,7 @@ export type { ConsumerMode, InboxConsumerOptions, ResolvedConsumerOptions } from
 export { resolveConsumerOptions } from './consumer-options.ts';
 export type { AttemptError, DeadLetter, DeadLettersOptions, ListDeadLettersOptions } from './dead-letters.ts';
 export { DeadLetters } from './dead-letters.ts';
-export type { DedupMode } from './dedup.ts';
+export type { DedupMode, DedupScope } from './dedup.ts';
 export { dedupKeyOf, MAX_DEDUP_KEY_BYTES } from './dedup.ts';
 export { DeadLetterError, DedupKeyError, LeaseStoreError } from './errors.ts';
 export type { BatchHandler, GroupResult, InboxOutcome, MessageHandler } from './inbox.ts';

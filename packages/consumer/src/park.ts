@@ -1,6 +1,7 @@
 import { HeaderNames } from '@onceflow/core';
 import { describeRecord } from './consumed-message.ts';
 import { attemptError } from './dead-letters.ts';
+import { dedupScopeOf } from './dedup.ts';
 import type { Item, RunContext } from './partition-run.ts';
 import { isDataError } from './pg-text.ts';
 import type { DeadLetterRow } from './sql/insert-dead-letter.ts';
@@ -45,6 +46,7 @@ export async function parkMessage(ctx: RunContext, item: Item, errors: readonly 
       partition: message.partition,
       offset: message.offset,
       key: message.key,
+      scope: dedupScopeOf(message, inbox.options.dedupScope),
       dedupKey: item.dedupKey ?? null,
       headers: message.headers,
       value: message.value,

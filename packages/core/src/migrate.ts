@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as initial from '../../../migrations/20261122000001_onceflow_initial.js';
 import * as notifyAfterCommit from '../../../migrations/20261122000002_onceflow_notify_after_commit.js';
 import * as deadLetterDedupKey from '../../../migrations/20261122000003_onceflow_dead_letter_dedup_key.js';
+import * as dedupScope from '../../../migrations/20261129000004_onceflow_dedup_scope.js';
 import { SchemaVersionError } from './errors.ts';
 import { DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
 
@@ -15,6 +16,7 @@ const MIGRATIONS: Array<readonly [string, MigrationModule]> = [
   ['20261122000001_onceflow_initial.js', initial],
   ['20261122000002_onceflow_notify_after_commit.js', notifyAfterCommit],
   ['20261122000003_onceflow_dead_letter_dedup_key.js', deadLetterDedupKey],
+  ['20261129000004_onceflow_dedup_scope.js', dedupScope],
 ];
 
 const migrationSource: Knex.MigrationSource<readonly [string, MigrationModule]> = {

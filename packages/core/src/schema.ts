@@ -1,7 +1,7 @@
 import { assertIdentifier, quoteIdentifier } from './identifiers.ts';
 
 /** The schema version this code understands; each migration bumps it by one. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Default schema holding Onceflow's tables. */
 export const DEFAULT_SCHEMA = 'onceflow';
