@@ -6,6 +6,7 @@
 import type { ConsumedMessage, InboxConsumer } from '@onceflow/consumer';
 import { Inbox, PostgresLeaseStore, SideEffectInbox, toConsumedMessage } from '@onceflow/consumer';
 import { checkSchemaVersion, HeaderNames, migrate } from '@onceflow/core';
+import { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,5 +135,37 @@ describe('migration to schema version 4', () => {
     expect(await sideEffects.run(record('paid', other), async () => void runs++)).toBe('handled');
     expect(await sideEffects.run(record('refunded', other), async () => void runs++)).toBe('handled');
     expect(runs).toBe(2);
+  });
+});
+
+describe('Redis fast path shared by two consumers', () => {
+  it('never answers for another consumer or another topic, even when plain separators would join their keys', async () => {
+    const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+    try {
+      const prefix = `${uniqueName('fast')}:`;
+      const base = uniqueName('fp');
+      // Unframed, ("<base>:y", "z") and ("<base>", "y:z") were one Redis key.
+      const first = new Inbox({ knex: db.knex, consumerName: `${base}:y`, redis, fastPathPrefix: prefix });
+      const second = new Inbox({ knex: db.knex, consumerName: base, redis, fastPathPrefix: prefix });
+      const m = record('t', 'z');
+      expect((await first.handleGroup([m], ['z'], effect)).outcomes).toEqual(['handled']);
+      // The entry is written after the commit without waiting: wait until the fast path answers.
+      await waitFor('the fast path knows the first message', async () => (await first.handleGroup([m], ['z'], effect)).fastPathHits.has(0));
+
+      const other = record('t', 'y:z');
+      const result = await second.handleGroup([other], ['y:z'], effect);
+      expect(result.outcomes).toEqual(['handled']);
+      expect(result.fastPathHits.size).toBe(0);
+
+      // The same consumer and key on another topic is another message, not a fast path hit.
+      const elsewhere = await first.handleGroup([record('u', 'z')], ['z'], effect);
+      expect(elsewhere.outcomes).toEqual(['handled']);
+      expect(elsewhere.fastPathHits.size).toBe(0);
+      expect(await effectCount('z')).toBe(2);
+      expect(await effectCount('y:z')).toBe(1);
+      expect(await redis.keys(`${prefix}*`)).toHaveLength(3);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -34,7 +34,12 @@ export interface InboxOptions {
   fastPathTtlMs?: number;
   /** Longest wait for Redis before falling through to the database. @defaultValue 50 */
   fastPathTimeoutMs?: number;
-  /** Key prefix of fast path entries. @defaultValue "onceflow:inbox:" */
+  /**
+   * Key prefix of fast path entries; schema and consumer name follow it, then a hash over
+   * schema, consumer, topic and dedup key each framed by its length, so consumers sharing one
+   * Redis never answer for each other.
+   * @defaultValue "onceflow:inbox:"
+   */
   fastPathPrefix?: string;
 }
 

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { ConsumedMessage } from './consumed-message.ts';
 import type { DedupMode } from './dedup.ts';
 import { dedupKeyOf, dedupScopeOf, scopedStoreKey } from './dedup.ts';
+import type { FastPathEntry } from './fast-path.ts';
 import { RedisFastPath } from './fast-path.ts';
 import type { InboxOptions, ResolvedInboxOptions } from './inbox-options.ts';
 import { resolveInboxOptions } from './inbox-options.ts';
@@ -56,13 +57,14 @@ export class Inbox {
     this.#fastPath =
       o.redis === undefined
         ? undefined
-        : new RedisFastPath(
-            o.redis,
-            `${o.fastPathPrefix}${o.tables.schema}:${o.consumerName}:`,
-            o.fastPathTtlMs,
-            o.fastPathTimeoutMs,
-            o.logger,
-          );
+        : new RedisFastPath(o.redis, {
+            prefix: o.fastPathPrefix,
+            schema: o.tables.schema,
+            consumer: o.consumerName,
+            ttlMs: o.fastPathTtlMs,
+            timeoutMs: o.fastPathTimeoutMs,
+            logger: o.logger,
+          });
   }
 
   /** The dedup mode in use. */
@@ -97,8 +99,9 @@ export class Inbox {
     dedupKeys: readonly string[],
     handler: MessageHandler<Payload>,
   ): Promise<GroupResult> {
-    const ids = this.#identities(messages, dedupKeys);
-    const { outcomes, candidates, fastPathHits } = await this.#candidates(ids);
+    const entries = this.#entries(messages, dedupKeys);
+    const ids = entries.map((e) => scopedStoreKey(e.scope, e.dedupKey));
+    const { outcomes, candidates, fastPathHits } = await this.#candidates(ids, entries);
     if (candidates.length === 0) return { outcomes, fastPathHits };
     let current = -1;
     try {
@@ -115,7 +118,7 @@ export class Inbox {
     } catch (error) {
       throw new GroupFailure(current, error);
     }
-    this.#remember(ids, outcomes);
+    this.#remember(entries, outcomes);
     return { outcomes, fastPathHits };
   }
 
@@ -129,8 +132,9 @@ export class Inbox {
     dedupKeys: readonly string[],
     handler: BatchHandler<Payload>,
   ): Promise<GroupResult> {
-    const ids = this.#identities(messages, dedupKeys);
-    const { outcomes, candidates, fastPathHits } = await this.#candidates(ids);
+    const entries = this.#entries(messages, dedupKeys);
+    const ids = entries.map((e) => scopedStoreKey(e.scope, e.dedupKey));
+    const { outcomes, candidates, fastPathHits } = await this.#candidates(ids, entries);
     if (candidates.length === 0) return { outcomes, fastPathHits };
     let inHandler = false;
     try {
@@ -149,17 +153,23 @@ export class Inbox {
     } catch (error) {
       throw new GroupFailure(inHandler ? 0 : -1, error);
     }
-    this.#remember(ids, outcomes);
+    this.#remember(entries, outcomes);
     return { outcomes, fastPathHits };
   }
 
-  /** Each message's identity: its dedup key, framed with its topic in topic scope. */
-  #identities(messages: readonly ConsumedMessage<unknown>[], dedupKeys: readonly string[]): string[] {
-    return dedupKeys.map((k, i) => scopedStoreKey(dedupScopeOf(messages[i] as ConsumedMessage<unknown>, this.options.dedupScope), k));
+  /** Each message's scope (its topic in topic scope, else '') and dedup key. */
+  #entries(messages: readonly ConsumedMessage<unknown>[], dedupKeys: readonly string[]): FastPathEntry[] {
+    return dedupKeys.map((dedupKey, i) => ({
+      scope: dedupScopeOf(messages[i] as ConsumedMessage<unknown>, this.options.dedupScope),
+      dedupKey,
+    }));
   }
 
   /** First occurrences of each identity that the fast path does not already know as done. */
-  async #candidates(ids: readonly string[]): Promise<{ outcomes: InboxOutcome[]; candidates: number[]; fastPathHits: Set<number> }> {
+  async #candidates(
+    ids: readonly string[],
+    entries: readonly FastPathEntry[],
+  ): Promise<{ outcomes: InboxOutcome[]; candidates: number[]; fastPathHits: Set<number> }> {
     const outcomes: InboxOutcome[] = ids.map(() => 'duplicate');
     const seen = new Set<string>();
     const firsts: number[] = [];
@@ -169,9 +179,9 @@ export class Inbox {
       firsts.push(i);
     });
     if (this.#fastPath === undefined) return { outcomes, candidates: firsts, fastPathHits: new Set() };
-    const known = await this.#fastPath.done(firsts.map((i) => ids[i] as string));
-    const candidates = firsts.filter((i) => !known.has(ids[i] as string));
-    return { outcomes, candidates, fastPathHits: new Set(firsts.filter((i) => known.has(ids[i] as string))) };
+    const known = await this.#fastPath.done(firsts.map((i) => entries[i] as FastPathEntry));
+    const hits = new Set(firsts.filter((_, j) => known.has(j)));
+    return { outcomes, candidates: firsts.filter((i) => !hits.has(i)), fastPathHits: hits };
   }
 
   /** Inserts the candidates' inbox rows; returns the identities that were new. */
@@ -198,8 +208,8 @@ export class Inbox {
     };
   }
 
-  #remember(ids: readonly string[], outcomes: readonly InboxOutcome[]): void {
+  #remember(entries: readonly FastPathEntry[], outcomes: readonly InboxOutcome[]): void {
     if (this.#fastPath === undefined) return;
-    this.#fastPath.remember(ids.filter((_, i) => outcomes[i] === 'handled'));
+    this.#fastPath.remember(entries.filter((_, i) => outcomes[i] === 'handled'));
   }
 }
