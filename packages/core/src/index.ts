@@ -19,7 +19,7 @@ export { isUuid, newMessageId } from './ids.ts';
 export type { LogFields, Logger, LogLevel } from './logger.ts';
 export { createJsonLogger, silentLogger } from './logger.ts';
 export type { EncodedMessage, MessageInput, MessageLimits } from './message.ts';
-export { encodeMessage, encodePayload } from './message.ts';
+export { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS, encodeMessage, encodePayload, MAX_KEY_BYTES } from './message.ts';
 export type { MigrateOptions } from './migrate.ts';
 export { checkSchemaVersion, dropSchema, migrate } from './migrate.ts';
 export { boolOption, choiceOption, intOption, requiredOption, stringOption } from './options.ts';
