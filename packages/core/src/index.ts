@@ -25,5 +25,5 @@ export { checkSchemaVersion, dropSchema, migrate } from './migrate.ts';
 export { boolOption, choiceOption, intOption, requiredOption, stringOption } from './options.ts';
 export { prepared } from './prepared.ts';
 export type { Tables } from './schema.ts';
-export { DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
+export { channelFor, DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
 export type { IncomingRecord, OutgoingRecord, PartitionBatch, Publisher, Subscriber } from './transport.ts';

@@ -3,6 +3,7 @@ import * as initial from '../../../migrations/20261122000001_onceflow_initial.js
 import * as notifyAfterCommit from '../../../migrations/20261122000002_onceflow_notify_after_commit.js';
 import * as deadLetterDedupKey from '../../../migrations/20261122000003_onceflow_dead_letter_dedup_key.js';
 import * as dedupScope from '../../../migrations/20261129000004_onceflow_dedup_scope.js';
+import * as holdsKeyHashed from '../../../migrations/20261129000005_onceflow_holds_key_hashed.js';
 import { SchemaVersionError } from './errors.ts';
 import { DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
 
@@ -17,6 +18,7 @@ const MIGRATIONS: Array<readonly [string, MigrationModule]> = [
   ['20261122000002_onceflow_notify_after_commit.js', notifyAfterCommit],
   ['20261122000003_onceflow_dead_letter_dedup_key.js', deadLetterDedupKey],
   ['20261129000004_onceflow_dedup_scope.js', dedupScope],
+  ['20261129000005_onceflow_holds_key_hashed.js', holdsKeyHashed],
 ];
 
 const migrationSource: Knex.MigrationSource<readonly [string, MigrationModule]> = {
