@@ -15,6 +15,7 @@ import { withRetries } from './retries.ts';
 import type { SideEffectInbox } from './side-effect/side-effect-inbox.ts';
 import { backoffDelay, sleep } from './sleep.ts';
 import { WatermarkCommitter } from './watermark-committer.ts';
+import { WorkPermits } from './work-permits.ts';
 
 /** What a partition run needs from its {@link InboxConsumer}. */
 export interface RunContext {
@@ -54,12 +55,15 @@ export class PartitionRun {
   #finished = 0;
   /** Lanes split off from a lane whose message waits for a retry; they never reject. */
   readonly #spilled: Promise<void>[] = [];
+  /** At most `concurrency` transactions at once, however many lanes have split off. */
+  readonly #permits: WorkPermits;
 
   constructor(ctx: RunContext, batch: PartitionBatch, commits: CommitQueue) {
     this.#ctx = ctx;
     this.#batch = batch;
     this.#tracker = new OffsetTracker(batch.records.map((r) => r.offset));
     this.#committer = new WatermarkCommitter(batch, this.#tracker, commits);
+    this.#permits = new WorkPermits(ctx.options.concurrency);
   }
 
   /** Runs the batch to its end (or until revocation or stop) and asks for the last commit. */
@@ -163,10 +167,12 @@ export class PartitionRun {
       }
       const chunk = lane.slice(i, end);
       try {
-        const result = await this.#ctx.inbox.handleGroup(
-          chunk.map((c) => c.message),
-          chunk.map((c) => c.dedupKey as string),
-          this.#transactionalHandler(),
+        const result = await this.#permits.run(() =>
+          this.#ctx.inbox.handleGroup(
+            chunk.map((c) => c.message),
+            chunk.map((c) => c.dedupKey as string),
+            this.#transactionalHandler(),
+          ),
         );
         for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j));
         this.#committer.request();
@@ -245,10 +251,12 @@ export class PartitionRun {
     const mode = this.#ctx.options.mode;
     if (mode.kind !== 'batch') throw new Error('not in batch mode');
     try {
-      const result = await this.#ctx.inbox.handleBatch(
-        chunk.map((c) => c.message),
-        chunk.map((c) => c.dedupKey as string),
-        mode.handler,
+      const result = await this.#permits.run(() =>
+        this.#ctx.inbox.handleBatch(
+          chunk.map((c) => c.message),
+          chunk.map((c) => c.dedupKey as string),
+          mode.handler,
+        ),
       );
       for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j));
       return 'handled';
@@ -299,7 +307,7 @@ export class PartitionRun {
     const mode = options.mode;
     if (mode.kind === 'side-effect' && effects !== undefined) {
       for (;;) {
-        const outcome = await effects.run(item.message, mode.handler, key);
+        const outcome = await this.#permits.run(() => effects.run(item.message, mode.handler, key));
         if (outcome !== 'busy') return [outcome, false];
         // A live lease elsewhere: wait for it to end, never run beside it. Not an attempt.
         this.#ctx.stats.busy++;
@@ -309,10 +317,11 @@ export class PartitionRun {
       }
     }
     try {
-      const result =
+      const result = await this.#permits.run(() =>
         mode.kind === 'batch'
-          ? await inbox.handleBatch([item.message], [key], mode.handler)
-          : await inbox.handleGroup([item.message], [key], this.#transactionalHandler());
+          ? inbox.handleBatch([item.message], [key], mode.handler)
+          : inbox.handleGroup([item.message], [key], this.#transactionalHandler()),
+      );
       return [result.outcomes[0] ?? 'duplicate', result.fastPathHits.has(0)];
     } catch (error) {
       throw error instanceof GroupFailure ? error.cause : error;
@@ -338,7 +347,7 @@ export class PartitionRun {
   }
 
   async #park(item: Item, errors: readonly unknown[], attempts: number): Promise<boolean> {
-    const parked = await parkMessage(this.#ctx, item, errors, attempts);
+    const parked = await this.#permits.run(() => parkMessage(this.#ctx, item, errors, attempts));
     if (!parked) return false;
     this.#tracker.markDone(item.message.offset);
     this.#finished++;
