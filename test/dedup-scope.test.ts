@@ -11,6 +11,7 @@ import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dedupScopeMigration from '../migrations/20261129000004_onceflow_dedup_scope.js';
+import * as holdsKeyMigration from '../migrations/20261129000005_onceflow_holds_key_hashed.js';
 import { committedTotal, publish, startConsumer, waitFor } from './support/consumer-helpers.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase, uniqueName } from './support/database.ts';
@@ -101,8 +102,12 @@ describe('migration to schema version 4', () => {
     await migrate(db.knex, { schema });
     // Back to version 3 (no scope column), as a database upgraded from it would be.
     const scoped = db.knex.withUserParams({ schema });
+    await holdsKeyMigration.down(scoped);
     await dedupScopeMigration.down(scoped);
-    await db.knex.raw(`delete from "${schema}".knex_migrations where name = '20261129000004_onceflow_dedup_scope.js'`);
+    await db.knex.raw(`delete from "${schema}".knex_migrations where name in (?, ?)`, [
+      '20261129000004_onceflow_dedup_scope.js',
+      '20261129000005_onceflow_holds_key_hashed.js',
+    ]);
     await expect(checkSchemaVersion(db.knex, schema)).rejects.toMatchObject({ name: 'SchemaVersionError' });
     const consumer = uniqueName('old');
     const effects = uniqueName('old_effects');
