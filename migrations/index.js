@@ -7,10 +7,14 @@
 import * as initial from './20261122000001_onceflow_initial.js';
 import * as notifyAfterCommit from './20261122000002_onceflow_notify_after_commit.js';
 import * as deadLetterDedupKey from './20261122000003_onceflow_dead_letter_dedup_key.js';
+import * as dedupScope from './20261129000004_onceflow_dedup_scope.js';
+import * as holdsKeyHashed from './20261129000005_onceflow_holds_key_hashed.js';
 
 /** @type {ReadonlyArray<import('./index.js').OnceflowMigration>} */
 export const migrations = Object.freeze([
   { name: '20261122000001_onceflow_initial.js', module: initial },
   { name: '20261122000002_onceflow_notify_after_commit.js', module: notifyAfterCommit },
   { name: '20261122000003_onceflow_dead_letter_dedup_key.js', module: deadLetterDedupKey },
+  { name: '20261129000004_onceflow_dedup_scope.js', module: dedupScope },
+  { name: '20261129000005_onceflow_holds_key_hashed.js', module: holdsKeyHashed },
 ]);

@@ -96,6 +96,41 @@ describe('enqueue', () => {
     expect(await rows()).toHaveLength(0);
   });
 
+  it('refuses values PostgreSQL cannot store or index before any SQL, so the business transaction stays usable', async () => {
+    await db.knex.raw('truncate onceflow.outbox');
+    await db.knex.raw('create table if not exists producer_orders (id text primary key)');
+    const hostile: Array<[Record<string, unknown>, string]> = [
+      [{ headers: { 'x-note': 'a\u0000b' } }, 'headers.x-note'],
+      [{ headers: { 'x-\u0000': 'v' } }, 'headers name'],
+      [{ headers: { 'x-cut': 'half \ud83d' } }, 'headers.x-cut'],
+      [{ key: 'O\u00002' }, 'key'],
+      [{ type: 'order\u0000paid' }, 'type'],
+      [{ key: `O-${'€'.repeat(400)}` }, 'key'],
+      [{ idempotencyKey: '€'.repeat(1_000) }, 'idempotencyKey'],
+      [{ headers: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`h${i}`, 'v'])) }, 'headers'],
+      [{ headers: { big: 'x'.repeat(20_000) } }, 'headers'],
+    ];
+    const refused: string[] = [];
+    await db.knex.transaction(async (trx) => {
+      await trx('producer_orders').insert({ id: 'O-2' });
+      for (const [change, field] of hostile) {
+        const error = await outbox.enqueue(trx, { topic: 'orders', key: 'O-2', payload: { n: 2 }, ...change }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error, field).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).field, field).toBe(field);
+        refused.push(field);
+      }
+      // A refused enqueue ran no SQL: the transaction is not aborted, and its work goes on.
+      await trx('producer_orders').insert({ id: 'O-3' });
+      await outbox.enqueue(trx, { topic: 'orders', key: 'O-2', payload: { n: 2 }, headers: { 'x-note': 'ok' } });
+    });
+    expect(refused).toHaveLength(hostile.length);
+    expect((await db.knex('producer_orders').select('id').orderBy('id')).map((r: { id: string }) => r.id)).toEqual(['O-2', 'O-3']);
+    expect((await rows()).map((r) => r.headers)).toEqual([{ 'x-note': 'ok' }]);
+  });
+
   it('orders one key by commit order when producer transactions overlap', async () => {
     await db.knex.raw('truncate onceflow.outbox');
     let releaseFirst: () => void = () => undefined;

@@ -28,7 +28,9 @@ export interface InboxConsumerOptions<Payload = unknown> extends InboxOptions {
    * order. In transactional mode a batch opens one lane per `maxMessagesPerTransaction`
    * messages, up to this many, so a small batch is one transaction; lower
    * `maxMessagesPerTransaction` to spread slow handlers over more lanes. A message waiting for a
-   * retry sends the other keys of its lane on in a lane of their own. @defaultValue 8
+   * retry sends the other keys of its lane on in a lane of their own; however many lanes that
+   * makes, at most this many transactions of one batch run at once (the others wait their
+   * turn), so retries never draw more than this on your knex pool. @defaultValue 8
    */
   concurrency?: number;
   /**

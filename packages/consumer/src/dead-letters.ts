@@ -2,6 +2,7 @@ import type { Publisher, Tables } from '@onceflow/core';
 import { DEFAULT_SCHEMA, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { DeadLetterError } from './errors.ts';
+import { truncateText } from './pg-text.ts';
 import { markReplayed } from './sql/mark-replayed.ts';
 import type { StoredDeadLetter } from './sql/select-dead-letters.ts';
 import { selectDeadLetters } from './sql/select-dead-letters.ts';
@@ -148,6 +149,6 @@ export function attemptError(attempt: number, error: unknown): AttemptError {
     at: new Date().toISOString(),
     name: e.name,
     ...(typeof code === 'string' ? { code } : {}),
-    message: e.message.length > 2_000 ? `${e.message.slice(0, 1_997)}...` : e.message,
+    message: truncateText(e.message, 2_000),
   };
 }

@@ -1,5 +1,45 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@onceflow/core';
 import type { RedisClient } from './redis-client.ts';
+
+/** One message as the fast path files it: its inbox scope ('' or the topic) and dedup key. */
+export interface FastPathEntry {
+  readonly scope: string;
+  readonly dedupKey: string;
+}
+
+/** Where a {@link RedisFastPath} files its entries. */
+export interface FastPathNamespace {
+  /** The operator's key prefix, e.g. "onceflow:inbox:". */
+  readonly prefix: string;
+  readonly schema: string;
+  readonly consumer: string;
+}
+
+/**
+ * The Redis key of an entry: the prefix, schema and consumer in plain text (so an operator
+ * can scan one consumer's entries), then a SHA-256 over schema, consumer, scope and dedup key,
+ * each framed by its UTF-8 length. A hit skips a message without asking the database, so two
+ * different (schema, consumer, scope, key) tuples must never spell one Redis key: with plain
+ * separators alone, consumer "a:b" with key "c" and consumer "a" with key "b:c" would. The
+ * scope is 't' plus the topic, or 'c' for consumer scope, so a key in one scope never reads as
+ * the other's; the hash also bounds the key's size whatever the dedup key's.
+ */
+export function fastPathKey(ns: FastPathNamespace, entry: FastPathEntry): string {
+  const frame = (part: string) => `${Buffer.byteLength(part, 'utf8')}:${part}:`;
+  const scope = entry.scope === '' ? 'c' : `t${entry.scope}`;
+  const digest = createHash('sha256')
+    .update(`${frame(ns.schema)}${frame(ns.consumer)}${frame(scope)}${frame(entry.dedupKey)}`, 'utf8')
+    .digest('base64url');
+  return `${ns.prefix}${ns.schema}:${ns.consumer}:${digest}`;
+}
+
+/** Settings of a {@link RedisFastPath}. */
+export interface FastPathSettings extends FastPathNamespace {
+  readonly ttlMs: number;
+  readonly timeoutMs: number;
+  readonly logger: Logger;
+}
 
 /**
  * Redis in front of the transactional inbox. It only ever answers "already done": an entry is
@@ -8,42 +48,37 @@ import type { RedisClient } from './redis-client.ts';
  */
 export class RedisFastPath {
   readonly #redis: RedisClient;
-  readonly #prefix: string;
-  readonly #ttlMs: number;
-  readonly #timeoutMs: number;
-  readonly #logger: Logger;
+  readonly #settings: FastPathSettings;
 
-  constructor(redis: RedisClient, prefix: string, ttlMs: number, timeoutMs: number, logger: Logger) {
+  constructor(redis: RedisClient, settings: FastPathSettings) {
     this.#redis = redis;
-    this.#prefix = prefix;
-    this.#ttlMs = ttlMs;
-    this.#timeoutMs = timeoutMs;
-    this.#logger = logger;
+    this.#settings = settings;
   }
 
-  /** The dedup keys Redis knows as done; empty on any Redis trouble. */
-  async done(dedupKeys: readonly string[]): Promise<Set<string>> {
-    if (dedupKeys.length === 0) return new Set();
+  /** Indices of the entries Redis knows as done; empty on any Redis trouble. */
+  async done(entries: readonly FastPathEntry[]): Promise<Set<number>> {
+    if (entries.length === 0) return new Set();
     try {
-      const values = await withTimeout(this.#redis.mget(dedupKeys.map((k) => this.#prefix + k)), this.#timeoutMs);
-      const out = new Set<string>();
+      const keys = entries.map((e) => fastPathKey(this.#settings, e));
+      const values = await withTimeout(this.#redis.mget(keys), this.#settings.timeoutMs);
+      const out = new Set<number>();
       values.forEach((v, i) => {
-        if (v !== null) out.add(dedupKeys[i] as string);
+        if (v !== null) out.add(i);
       });
       return out;
     } catch (error) {
-      this.#logger.debug({ error }, 'Redis fast path unavailable; asking the database');
+      this.#settings.logger.debug({ error }, 'Redis fast path unavailable; asking the database');
       return new Set();
     }
   }
 
-  /** Records keys whose inbox rows committed. Fire and forget: a lost write only costs a DB check. */
-  remember(dedupKeys: readonly string[]): void {
-    if (dedupKeys.length === 0) return;
+  /** Records entries whose inbox rows committed. Fire and forget: a lost write only costs a DB check. */
+  remember(entries: readonly FastPathEntry[]): void {
+    if (entries.length === 0) return;
     const pipeline = this.#redis.pipeline();
-    for (const k of dedupKeys) pipeline.set(this.#prefix + k, '1', 'PX', this.#ttlMs);
-    withTimeout(pipeline.exec(), this.#timeoutMs).catch((error: unknown) => {
-      this.#logger.debug({ error }, 'Redis fast path write failed; the database still has the rows');
+    for (const e of entries) pipeline.set(fastPathKey(this.#settings, e), '1', 'PX', this.#settings.ttlMs);
+    withTimeout(pipeline.exec(), this.#settings.timeoutMs).catch((error: unknown) => {
+      this.#settings.logger.debug({ error }, 'Redis fast path write failed; the database still has the rows');
     });
   }
 }

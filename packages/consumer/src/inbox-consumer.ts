@@ -37,10 +37,10 @@ export class InboxConsumer<Payload = unknown> {
     this.inbox = new Inbox(options);
     this.options = resolveConsumerOptions(options);
     const mode = this.options.mode;
-    const { consumerName, dedup, logger } = this.inbox.options;
+    const { consumerName, dedup, dedupScope, logger } = this.inbox.options;
     const effects =
       mode.kind === 'side-effect'
-        ? new SideEffectInbox({ store: mode.store, consumerName, dedup, leaseMs: this.options.leaseMs, logger })
+        ? new SideEffectInbox({ store: mode.store, consumerName, dedup, dedupScope, leaseMs: this.options.leaseMs, logger })
         : undefined;
     this.#context = {
       inbox: this.inbox,

@@ -1,7 +1,7 @@
 import type { Logger, Tables } from '@onceflow/core';
 import { DEFAULT_SCHEMA, intOption, OptionError, requiredOption, silentLogger, stringOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
-import type { DedupMode } from './dedup.ts';
+import type { DedupMode, DedupScope } from './dedup.ts';
 import type { RedisClient } from './redis-client.ts';
 
 /** Options of {@link Inbox}. `knex` and `consumerName` are required. */
@@ -17,6 +17,15 @@ export interface InboxOptions {
   schema?: string;
   /** How the dedup key is derived. @defaultValue 'idempotencyKey' */
   dedup?: DedupMode;
+  /**
+   * Where a dedup key must be unique: per topic (a message is (topic, dedup key), as in the
+   * outbox, so one idempotency key on two topics is two messages and a record on one topic
+   * cannot suppress a message on another), or across all this consumer's topics ('consumer',
+   * the behaviour before schema version 4; only safe when every topic is trusted and keys
+   * are unique across them). Rows written before version 4 keep deduping in either scope.
+   * @defaultValue 'topic'
+   */
+  dedupScope?: DedupScope;
   /** Logger. @defaultValue a silent logger */
   logger?: Logger;
   /** An ioredis client enabling the "already done" fast path in front of the database. @defaultValue none */
@@ -25,7 +34,12 @@ export interface InboxOptions {
   fastPathTtlMs?: number;
   /** Longest wait for Redis before falling through to the database. @defaultValue 50 */
   fastPathTimeoutMs?: number;
-  /** Key prefix of fast path entries. @defaultValue "onceflow:inbox:" */
+  /**
+   * Key prefix of fast path entries; schema and consumer name follow it, then a hash over
+   * schema, consumer, topic and dedup key each framed by its length, so consumers sharing one
+   * Redis never answer for each other.
+   * @defaultValue "onceflow:inbox:"
+   */
   fastPathPrefix?: string;
 }
 
@@ -35,6 +49,7 @@ export interface ResolvedInboxOptions {
   readonly consumerName: string;
   readonly tables: Tables;
   readonly dedup: DedupMode;
+  readonly dedupScope: DedupScope;
   readonly logger: Logger;
   readonly redis: RedisClient | undefined;
   readonly fastPathTtlMs: number;
@@ -57,6 +72,7 @@ export function resolveInboxOptions(options: InboxOptions = {}): ResolvedInboxOp
     consumerName,
     tables: tablesFor(options.schema ?? DEFAULT_SCHEMA),
     dedup: resolveDedup(options.dedup),
+    dedupScope: resolveDedupScope(options.dedupScope),
     logger: options.logger ?? silentLogger,
     redis: options.redis,
     fastPathTtlMs: intOption('fastPathTtlMs', options.fastPathTtlMs, 86_400_000, 1_000),
@@ -70,4 +86,11 @@ export function resolveDedup(value: unknown): DedupMode {
   if (value === undefined) return 'idempotencyKey';
   if (value === 'idempotencyKey' || value === 'id' || typeof value === 'function') return value as DedupMode;
   throw new OptionError('dedup', value, "'idempotencyKey', 'id' or a function (message) => string");
+}
+
+/** Validates the `dedupScope` option. */
+export function resolveDedupScope(value: unknown): DedupScope {
+  if (value === undefined) return 'topic';
+  if (value === 'topic' || value === 'consumer') return value;
+  throw new OptionError('dedupScope', value, "'topic' or 'consumer'");
 }

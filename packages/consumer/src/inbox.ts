@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { ConsumedMessage } from './consumed-message.ts';
 import type { DedupMode } from './dedup.ts';
-import { dedupKeyOf } from './dedup.ts';
+import { dedupKeyOf, dedupScopeOf, scopedStoreKey } from './dedup.ts';
+import type { FastPathEntry } from './fast-path.ts';
 import { RedisFastPath } from './fast-path.ts';
 import type { InboxOptions, ResolvedInboxOptions } from './inbox-options.ts';
 import { resolveInboxOptions } from './inbox-options.ts';
@@ -40,7 +41,8 @@ export class GroupFailure extends Error {
 
 /**
  * The transactional inbox, free of any transport. In one database transaction it first
- * inserts the inbox row of (consumerName, dedup key), then runs the handler with that
+ * inserts the inbox row of (consumerName, topic, dedup key) (without the topic under
+ * `dedupScope: 'consumer'`), then runs the handler with that
  * transaction: the handler's writes commit if and only if the row does, and a copy whose row
  * exists (or is being written by a transaction still open) is skipped.
  */
@@ -55,13 +57,14 @@ export class Inbox {
     this.#fastPath =
       o.redis === undefined
         ? undefined
-        : new RedisFastPath(
-            o.redis,
-            `${o.fastPathPrefix}${o.tables.schema}:${o.consumerName}:`,
-            o.fastPathTtlMs,
-            o.fastPathTimeoutMs,
-            o.logger,
-          );
+        : new RedisFastPath(o.redis, {
+            prefix: o.fastPathPrefix,
+            schema: o.tables.schema,
+            consumer: o.consumerName,
+            ttlMs: o.fastPathTtlMs,
+            timeoutMs: o.fastPathTimeoutMs,
+            logger: o.logger,
+          });
   }
 
   /** The dedup mode in use. */
@@ -96,16 +99,16 @@ export class Inbox {
     dedupKeys: readonly string[],
     handler: MessageHandler<Payload>,
   ): Promise<GroupResult> {
-    const { outcomes, candidates, fastPathHits } = await this.#candidates(dedupKeys);
+    const entries = this.#entries(messages, dedupKeys);
+    const ids = entries.map((e) => scopedStoreKey(e.scope, e.dedupKey));
+    const { outcomes, candidates, fastPathHits } = await this.#candidates(ids, entries);
     if (candidates.length === 0) return { outcomes, fastPathHits };
     let current = -1;
     try {
       await this.options.knex.transaction(async (trx) => {
-        const fresh = new Set(
-          await insertInboxRows(trx, this.options.tables, this.options.consumerName, this.#columns(messages, dedupKeys, candidates)),
-        );
+        const fresh = await this.#insert(trx, messages, dedupKeys, candidates);
         for (const i of candidates) {
-          if (!fresh.has(dedupKeys[i] as string)) continue;
+          if (!fresh.has(ids[i] as string)) continue;
           current = i;
           await handler(messages[i] as ConsumedMessage<Payload>, trx);
           outcomes[i] = 'handled';
@@ -115,7 +118,7 @@ export class Inbox {
     } catch (error) {
       throw new GroupFailure(current, error);
     }
-    this.#remember(dedupKeys, outcomes);
+    this.#remember(entries, outcomes);
     return { outcomes, fastPathHits };
   }
 
@@ -129,15 +132,15 @@ export class Inbox {
     dedupKeys: readonly string[],
     handler: BatchHandler<Payload>,
   ): Promise<GroupResult> {
-    const { outcomes, candidates, fastPathHits } = await this.#candidates(dedupKeys);
+    const entries = this.#entries(messages, dedupKeys);
+    const ids = entries.map((e) => scopedStoreKey(e.scope, e.dedupKey));
+    const { outcomes, candidates, fastPathHits } = await this.#candidates(ids, entries);
     if (candidates.length === 0) return { outcomes, fastPathHits };
     let inHandler = false;
     try {
       await this.options.knex.transaction(async (trx) => {
-        const fresh = new Set(
-          await insertInboxRows(trx, this.options.tables, this.options.consumerName, this.#columns(messages, dedupKeys, candidates)),
-        );
-        const batch = candidates.filter((i) => fresh.has(dedupKeys[i] as string));
+        const fresh = await this.#insert(trx, messages, dedupKeys, candidates);
+        const batch = candidates.filter((i) => fresh.has(ids[i] as string));
         if (batch.length === 0) return;
         inHandler = true;
         await handler(
@@ -150,29 +153,53 @@ export class Inbox {
     } catch (error) {
       throw new GroupFailure(inHandler ? 0 : -1, error);
     }
-    this.#remember(dedupKeys, outcomes);
+    this.#remember(entries, outcomes);
     return { outcomes, fastPathHits };
   }
 
-  /** First occurrences of each key that the fast path does not already know as done. */
-  async #candidates(dedupKeys: readonly string[]): Promise<{ outcomes: InboxOutcome[]; candidates: number[]; fastPathHits: Set<number> }> {
-    const outcomes: InboxOutcome[] = dedupKeys.map(() => 'duplicate');
+  /** Each message's scope (its topic in topic scope, else '') and dedup key. */
+  #entries(messages: readonly ConsumedMessage<unknown>[], dedupKeys: readonly string[]): FastPathEntry[] {
+    return dedupKeys.map((dedupKey, i) => ({
+      scope: dedupScopeOf(messages[i] as ConsumedMessage<unknown>, this.options.dedupScope),
+      dedupKey,
+    }));
+  }
+
+  /** First occurrences of each identity that the fast path does not already know as done. */
+  async #candidates(
+    ids: readonly string[],
+    entries: readonly FastPathEntry[],
+  ): Promise<{ outcomes: InboxOutcome[]; candidates: number[]; fastPathHits: Set<number> }> {
+    const outcomes: InboxOutcome[] = ids.map(() => 'duplicate');
     const seen = new Set<string>();
     const firsts: number[] = [];
-    dedupKeys.forEach((k, i) => {
+    ids.forEach((k, i) => {
       if (seen.has(k)) return;
       seen.add(k);
       firsts.push(i);
     });
     if (this.#fastPath === undefined) return { outcomes, candidates: firsts, fastPathHits: new Set() };
-    const known = await this.#fastPath.done(firsts.map((i) => dedupKeys[i] as string));
-    const candidates = firsts.filter((i) => !known.has(dedupKeys[i] as string));
-    return { outcomes, candidates, fastPathHits: new Set(firsts.filter((i) => known.has(dedupKeys[i] as string))) };
+    const known = await this.#fastPath.done(firsts.map((i) => entries[i] as FastPathEntry));
+    const hits = new Set(firsts.filter((_, j) => known.has(j)));
+    return { outcomes, candidates: firsts.filter((i) => !hits.has(i)), fastPathHits: hits };
+  }
+
+  /** Inserts the candidates' inbox rows; returns the identities that were new. */
+  async #insert(
+    trx: Knex.Transaction,
+    messages: readonly ConsumedMessage<unknown>[],
+    dedupKeys: readonly string[],
+    candidates: readonly number[],
+  ): Promise<Set<string>> {
+    const { tables, consumerName } = this.options;
+    const fresh = await insertInboxRows(trx, tables, consumerName, this.#columns(messages, dedupKeys, candidates));
+    return new Set(fresh.map((r) => scopedStoreKey(r.scope, r.dedupKey)));
   }
 
   #columns(messages: readonly ConsumedMessage<unknown>[], dedupKeys: readonly string[], candidates: readonly number[]) {
     const picked = candidates.map((i) => messages[i] as ConsumedMessage<unknown>);
     return {
+      scopes: picked.map((m) => dedupScopeOf(m, this.options.dedupScope)),
       dedupKeys: candidates.map((i) => dedupKeys[i] as string),
       messageIds: picked.map((m) => m.id ?? null),
       topics: picked.map((m) => m.topic),
@@ -181,8 +208,8 @@ export class Inbox {
     };
   }
 
-  #remember(dedupKeys: readonly string[], outcomes: readonly InboxOutcome[]): void {
+  #remember(entries: readonly FastPathEntry[], outcomes: readonly InboxOutcome[]): void {
     if (this.#fastPath === undefined) return;
-    this.#fastPath.remember(dedupKeys.filter((_, i) => outcomes[i] === 'handled'));
+    this.#fastPath.remember(entries.filter((_, i) => outcomes[i] === 'handled'));
   }
 }

@@ -1,8 +1,12 @@
 import { HeaderNames } from '@onceflow/core';
 import { describeRecord } from './consumed-message.ts';
 import { attemptError } from './dead-letters.ts';
+import { dedupScopeOf } from './dedup.ts';
 import type { Item, RunContext } from './partition-run.ts';
+import { isDataError } from './pg-text.ts';
+import type { DeadLetterRow } from './sql/insert-dead-letter.ts';
 import { insertDeadLetter } from './sql/insert-dead-letter.ts';
+import { insertRawDeadLetter } from './sql/insert-raw-dead-letter.ts';
 
 /** Headers added to a record published to the dead-letter topic. */
 export const DeadLetterHeaders = {
@@ -11,6 +15,17 @@ export const DeadLetterHeaders = {
   attempts: 'onceflow-dead-letter-attempts',
   error: 'onceflow-dead-letter-error',
   id: 'onceflow-dead-letter-id',
+} as const;
+
+/**
+ * Headers of a last-resort dead letter (one PostgreSQL refused to store in full): the record's
+ * key, headers and error history as base64 of their UTF-8 JSON, so nothing of the record
+ * reaches a text column or an index. The value is kept as bytes.
+ */
+export const RawDeadLetterHeaders = {
+  key: 'onceflow-raw-key-base64',
+  headers: 'onceflow-raw-headers-base64',
+  errors: 'onceflow-raw-errors-base64',
 } as const;
 
 /**
@@ -25,12 +40,13 @@ export async function parkMessage(ctx: RunContext, item: Item, errors: readonly 
   const history = errors.map((e, i) => attemptError(attempts === 0 ? 0 : i + 1, e));
   let deadLetterId: string | null;
   try {
-    deadLetterId = await insertDeadLetter(inbox.options.knex, inbox.options.tables, {
+    deadLetterId = await storeDeadLetter(ctx, {
       consumer: inbox.options.consumerName,
       topic: message.topic,
       partition: message.partition,
       offset: message.offset,
       key: message.key,
+      scope: dedupScopeOf(message, inbox.options.dedupScope),
       dedupKey: item.dedupKey ?? null,
       headers: message.headers,
       value: message.value,
@@ -56,7 +72,7 @@ export async function parkMessage(ctx: RunContext, item: Item, errors: readonly 
             [DeadLetterHeaders.source]: describeRecord(message),
             [DeadLetterHeaders.consumer]: inbox.options.consumerName,
             [DeadLetterHeaders.attempts]: String(attempts),
-            [DeadLetterHeaders.error]: (lastError?.message ?? '').slice(0, 1_000),
+            [DeadLetterHeaders.error]: (lastError?.message ?? '').slice(0, 1_000).toWellFormed(),
             [DeadLetterHeaders.id]: deadLetterId,
           },
         },
@@ -73,4 +89,44 @@ export async function parkMessage(ctx: RunContext, item: Item, errors: readonly 
   );
   events.emit('inbox:dead', { message, dedupKey: item.dedupKey ?? null, attempts, errors: history, deadLetterId });
   return true;
+}
+
+/**
+ * Inserts the dead letter; when PostgreSQL refuses its content (a data error: the record made
+ * it unstorable in a way {@link pgText} and the dedup key limit did not foresee), inserts the
+ * last-resort row instead, so the offset can move on. Connection and other errors propagate:
+ * those pass, and the record is fetched again.
+ */
+async function storeDeadLetter(ctx: RunContext, row: DeadLetterRow): Promise<string | null> {
+  const { knex, tables } = ctx.inbox.options;
+  try {
+    return await insertDeadLetter(knex, tables, row);
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    const code = (error as { code: string }).code;
+    ctx.logger.error({ error, record: describeRecord(row) }, 'PostgreSQL refused a dead letter; parking the raw record instead');
+    const base64 = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null', 'utf8').toString('base64');
+    return insertRawDeadLetter(knex, tables, {
+      consumer: row.consumer,
+      topic: row.topic,
+      partition: row.partition,
+      offset: row.offset,
+      headers: {
+        [RawDeadLetterHeaders.key]: base64(row.key),
+        [RawDeadLetterHeaders.headers]: base64(row.headers),
+        [RawDeadLetterHeaders.errors]: base64(row.errors),
+      },
+      value: row.value,
+      errors: [
+        {
+          attempt: row.attempts,
+          at: new Date().toISOString(),
+          name: 'DeadLetterRefused',
+          code,
+          message: `PostgreSQL refused the dead letter (SQLSTATE ${code}); the key, headers and errors are kept as base64 in the headers ${Object.values(RawDeadLetterHeaders).join(', ')}`,
+        },
+      ],
+      attempts: row.attempts,
+    });
+  }
 }

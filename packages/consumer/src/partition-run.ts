@@ -15,6 +15,7 @@ import { withRetries } from './retries.ts';
 import type { SideEffectInbox } from './side-effect/side-effect-inbox.ts';
 import { backoffDelay, sleep } from './sleep.ts';
 import { WatermarkCommitter } from './watermark-committer.ts';
+import { WorkPermits } from './work-permits.ts';
 
 /** What a partition run needs from its {@link InboxConsumer}. */
 export interface RunContext {
@@ -54,12 +55,15 @@ export class PartitionRun {
   #finished = 0;
   /** Lanes split off from a lane whose message waits for a retry; they never reject. */
   readonly #spilled: Promise<void>[] = [];
+  /** At most `concurrency` transactions at once, however many lanes have split off. */
+  readonly #permits: WorkPermits;
 
   constructor(ctx: RunContext, batch: PartitionBatch, commits: CommitQueue) {
     this.#ctx = ctx;
     this.#batch = batch;
     this.#tracker = new OffsetTracker(batch.records.map((r) => r.offset));
     this.#committer = new WatermarkCommitter(batch, this.#tracker, commits);
+    this.#permits = new WorkPermits(ctx.options.concurrency);
   }
 
   /** Runs the batch to its end (or until revocation or stop) and asks for the last commit. */
@@ -163,13 +167,15 @@ export class PartitionRun {
       }
       const chunk = lane.slice(i, end);
       try {
-        const started = performance.now();
-        const result = await this.#ctx.inbox.handleGroup(
-          chunk.map((c) => c.message),
-          chunk.map((c) => c.dedupKey as string),
-          this.#transactionalHandler(),
+        const [result, durationMs] = await this.#permits.run(() =>
+          timed(() =>
+            this.#ctx.inbox.handleGroup(
+              chunk.map((c) => c.message),
+              chunk.map((c) => c.dedupKey as string),
+              this.#transactionalHandler(),
+            ),
+          ),
         );
-        const durationMs = performance.now() - started;
         for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j), durationMs);
         this.#committer.request();
         i = end;
@@ -247,13 +253,15 @@ export class PartitionRun {
     const mode = this.#ctx.options.mode;
     if (mode.kind !== 'batch') throw new Error('not in batch mode');
     try {
-      const started = performance.now();
-      const result = await this.#ctx.inbox.handleBatch(
-        chunk.map((c) => c.message),
-        chunk.map((c) => c.dedupKey as string),
-        mode.handler,
+      const [result, durationMs] = await this.#permits.run(() =>
+        timed(() =>
+          this.#ctx.inbox.handleBatch(
+            chunk.map((c) => c.message),
+            chunk.map((c) => c.dedupKey as string),
+            mode.handler,
+          ),
+        ),
       );
-      const durationMs = performance.now() - started;
       for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j), durationMs);
       return 'handled';
     } catch (error) {
@@ -303,9 +311,8 @@ export class PartitionRun {
     const mode = options.mode;
     if (mode.kind === 'side-effect' && effects !== undefined) {
       for (;;) {
-        const started = performance.now();
-        const outcome = await effects.run(item.message, mode.handler, key);
-        if (outcome !== 'busy') return [outcome, false, performance.now() - started];
+        const [outcome, durationMs] = await this.#permits.run(() => timed(() => effects.run(item.message, mode.handler, key)));
+        if (outcome !== 'busy') return [outcome, false, durationMs];
         // A live lease elsewhere: wait for it to end, never run beside it. Not an attempt.
         this.#ctx.stats.busy++;
         const retryInMs = Math.min(options.leaseMs, 100 + Math.random() * 100);
@@ -314,12 +321,14 @@ export class PartitionRun {
       }
     }
     try {
-      const started = performance.now();
-      const result =
-        mode.kind === 'batch'
-          ? await inbox.handleBatch([item.message], [key], mode.handler)
-          : await inbox.handleGroup([item.message], [key], this.#transactionalHandler());
-      return [result.outcomes[0] ?? 'duplicate', result.fastPathHits.has(0), performance.now() - started];
+      const [result, durationMs] = await this.#permits.run(() =>
+        timed(() =>
+          mode.kind === 'batch'
+            ? inbox.handleBatch([item.message], [key], mode.handler)
+            : inbox.handleGroup([item.message], [key], this.#transactionalHandler()),
+        ),
+      );
+      return [result.outcomes[0] ?? 'duplicate', result.fastPathHits.has(0), durationMs];
     } catch (error) {
       throw error instanceof GroupFailure ? error.cause : error;
     }
@@ -345,11 +354,18 @@ export class PartitionRun {
   }
 
   async #park(item: Item, errors: readonly unknown[], attempts: number): Promise<boolean> {
-    const parked = await parkMessage(this.#ctx, item, errors, attempts);
+    const parked = await this.#permits.run(() => parkMessage(this.#ctx, item, errors, attempts));
     if (!parked) return false;
     this.#tracker.markDone(item.message.offset);
     this.#finished++;
     this.#committer.request();
     return true;
   }
+}
+
+/** Runs `work` and resolves with its result and how long it took, in milliseconds. */
+async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now();
+  const result = await work();
+  return [result, performance.now() - started];
 }

@@ -5,6 +5,7 @@
  */
 export interface RedisClient {
   mget(keys: string[]): Promise<Array<string | null>>;
+  hget(key: string, field: string): Promise<string | null>;
   pipeline(): RedisPipeline;
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
 }

@@ -1,7 +1,8 @@
+import { fnv1a32 } from './hash.ts';
 import { assertIdentifier, quoteIdentifier } from './identifiers.ts';
 
 /** The schema version this code understands; each migration bumps it by one. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 5;
 
 /** Default schema holding Onceflow's tables. */
 export const DEFAULT_SCHEMA = 'onceflow';
@@ -16,7 +17,7 @@ export interface Tables {
   readonly relays: string;
   readonly deadLetters: string;
   readonly meta: string;
-  /** The LISTEN/NOTIFY channel producers notify on after they commit. */
+  /** The LISTEN/NOTIFY channel producers notify on after they commit; see {@link channelFor}. */
   readonly channel: string;
 }
 
@@ -31,6 +32,21 @@ export function tablesFor(schema: string = DEFAULT_SCHEMA): Tables {
     relays: `${s}."relays"`,
     deadLetters: `${s}."dead_letters"`,
     meta: `${s}."meta"`,
-    channel: `onceflow_${schema}`,
+    channel: channelFor(schema),
   };
+}
+
+/** Longest channel name PostgreSQL keeps (NAMEDATALEN - 1 bytes); the schema is ASCII. */
+const MAX_CHANNEL_LENGTH = 63;
+
+/**
+ * The LISTEN/NOTIFY channel of a schema: `onceflow_<schema>`, or for schemas too long for
+ * that (over 54 characters), the first 45 characters of the schema and a hash of all of it.
+ * PostgreSQL refuses a longer name in `pg_notify` and silently truncates it in LISTEN, so the
+ * two sides would never meet; every writer and listener derives the name here, so they agree.
+ */
+export function channelFor(schema: string): string {
+  const plain = `onceflow_${schema}`;
+  if (plain.length <= MAX_CHANNEL_LENGTH) return plain;
+  return `onceflow_${schema.slice(0, 45)}_${fnv1a32(schema).toString(16).padStart(8, '0')}`;
 }

@@ -1,5 +1,14 @@
 import type { Logger, Tables } from '@onceflow/core';
-import { choiceOption, DEFAULT_SCHEMA, intOption, OptionError, silentLogger, tablesFor } from '@onceflow/core';
+import {
+  choiceOption,
+  DEFAULT_MAX_HEADER_BYTES,
+  DEFAULT_MAX_HEADERS,
+  DEFAULT_SCHEMA,
+  intOption,
+  OptionError,
+  silentLogger,
+  tablesFor,
+} from '@onceflow/core';
 import type { Knex } from 'knex';
 
 /** Options of {@link OutboxWriter}. */
@@ -8,6 +17,13 @@ export interface OutboxWriterOptions {
   schema?: string;
   /** Largest encoded payload accepted, in bytes (Kafka's default record limit is 1 MiB). @defaultValue 1000000 */
   maxPayloadBytes?: number;
+  /** Most headers of one message; more are refused before any SQL runs. @defaultValue 64 */
+  maxHeaders?: number;
+  /**
+   * Most UTF-8 bytes of one message's header names and values together (they are stored as
+   * jsonb and sent with every Kafka record). @defaultValue 16384
+   */
+  maxHeaderBytes?: number;
   /**
    * What enqueueing an existing `(topic, idempotencyKey)` does: `'return'` gives back the
    * message already stored, `'error'` throws {@link DuplicateMessageError}. @defaultValue 'return'
@@ -30,6 +46,8 @@ export interface OutboxWriterOptions {
 export interface ResolvedOutboxWriterOptions {
   readonly tables: Tables;
   readonly maxPayloadBytes: number;
+  readonly maxHeaders: number;
+  readonly maxHeaderBytes: number;
   readonly onDuplicate: 'return' | 'error';
   readonly knex: Knex | undefined;
   readonly logger: Logger;
@@ -40,6 +58,8 @@ export function resolveOutboxWriterOptions(options: OutboxWriterOptions = {}): R
   return {
     tables: tablesFor(options.schema ?? DEFAULT_SCHEMA),
     maxPayloadBytes: intOption('maxPayloadBytes', options.maxPayloadBytes, 1_000_000, 1, 100_000_000),
+    maxHeaders: intOption('maxHeaders', options.maxHeaders, DEFAULT_MAX_HEADERS, 0, 10_000),
+    maxHeaderBytes: intOption('maxHeaderBytes', options.maxHeaderBytes, DEFAULT_MAX_HEADER_BYTES, 0, 100_000_000),
     onDuplicate: choiceOption('onDuplicate', options.onDuplicate, 'return', ['return', 'error'] as const),
     knex: knexOption(options.knex),
     logger: options.logger ?? silentLogger,

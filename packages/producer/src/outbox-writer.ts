@@ -165,7 +165,13 @@ export function enqueue(
   input: MessageInput | readonly MessageInput[],
   options: OutboxWriterOptions = {},
 ): Promise<EnqueuedMessage | EnqueuedMessage[]> {
-  const cacheKey = JSON.stringify([options.schema, options.maxPayloadBytes, options.onDuplicate]);
+  const cacheKey = JSON.stringify([
+    options.schema,
+    options.maxPayloadBytes,
+    options.maxHeaders,
+    options.maxHeaderBytes,
+    options.onDuplicate,
+  ]);
   // One writer per knex pool and settings, so concurrent commits share their wake-ups.
   const owner = options.knex ?? NO_KNEX;
   let writers = writersByKnex.get(owner);

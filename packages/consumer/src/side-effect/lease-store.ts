@@ -22,4 +22,10 @@ export interface LeaseStore {
   release(consumer: string, dedupKey: string, fencingToken: number): Promise<boolean>;
   /** Extends a held lease by `leaseMs` from now; false when fenced. */
   extend(consumer: string, dedupKey: string, fencingToken: number, leaseMs: number): Promise<boolean>;
+  /**
+   * Whether the record (consumer, dedupKey) is done. Side-effect mode asks it for a message's
+   * dedup key without its topic when it first takes a topic-scoped record, so records written
+   * before dedup included the topic still count. Stores without it: such records do not.
+   */
+  isDone?(consumer: string, dedupKey: string): Promise<boolean>;
 }

@@ -3,6 +3,7 @@ import { DEFAULT_SCHEMA, requiredOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { LeaseStoreError } from '../errors.ts';
 import { acquireLease, leaseState } from '../sql/acquire-lease.ts';
+import { selectDone } from '../sql/select-done.ts';
 import { updateLease } from '../sql/update-lease.ts';
 import type { LeaseAcquisition, LeaseStore } from './lease-store.ts';
 
@@ -50,6 +51,14 @@ export class PostgresLeaseStore implements LeaseStore {
 
   extend(consumer: string, dedupKey: string, fencingToken: number, leaseMs: number): Promise<boolean> {
     return this.#change('extend', consumer, dedupKey, fencingToken, leaseMs);
+  }
+
+  async isDone(consumer: string, dedupKey: string): Promise<boolean> {
+    try {
+      return await selectDone(this.#knex, this.#tables, consumer, dedupKey);
+    } catch (error) {
+      throw new LeaseStoreError('isDone', error);
+    }
   }
 
   async #change(change: 'complete' | 'release' | 'extend', consumer: string, dedupKey: string, token: number, leaseMs = 0) {

@@ -79,6 +79,14 @@ export class RedisLeaseStore implements LeaseStore {
     return this.#change('extend', consumer, dedupKey, fencingToken, leaseMs);
   }
 
+  async isDone(consumer: string, dedupKey: string): Promise<boolean> {
+    try {
+      return (await this.#redis.hget(this.#key(consumer, dedupKey), 'status')) === 'done';
+    } catch (error) {
+      throw new LeaseStoreError('isDone', error);
+    }
+  }
+
   async #change(change: string, consumer: string, dedupKey: string, token: number, leaseMs: number): Promise<boolean> {
     try {
       const reply = await this.#redis.eval(CHANGE, 1, this.#key(consumer, dedupKey), String(token), change, leaseMs, this.#ttlMs);

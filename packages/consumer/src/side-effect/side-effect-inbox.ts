@@ -1,9 +1,9 @@
 import type { Logger } from '@onceflow/core';
 import { intOption, OptionError, requiredOption, silentLogger } from '@onceflow/core';
 import type { ConsumedMessage } from '../consumed-message.ts';
-import type { DedupMode } from '../dedup.ts';
-import { dedupKeyOf } from '../dedup.ts';
-import { resolveDedup } from '../inbox-options.ts';
+import type { DedupMode, DedupScope } from '../dedup.ts';
+import { dedupKeyOf, dedupScopeOf, scopedStoreKey } from '../dedup.ts';
+import { resolveDedup, resolveDedupScope } from '../inbox-options.ts';
 import type { LeaseStore } from './lease-store.ts';
 
 /** The lease a side-effect handler holds while it runs. */
@@ -33,6 +33,8 @@ export interface SideEffectInboxOptions {
   consumerName?: string;
   /** How the dedup key is derived. @defaultValue 'idempotencyKey' */
   dedup?: DedupMode;
+  /** Where a dedup key must be unique; see {@link InboxOptions.dedupScope}. @defaultValue 'topic' */
+  dedupScope?: DedupScope;
   /** How long a lease lasts unless extended; after that another consumer may take over. @defaultValue 60000 */
   leaseMs?: number;
   /** Logger. @defaultValue a silent logger */
@@ -44,6 +46,7 @@ export interface ResolvedSideEffectInboxOptions {
   readonly store: LeaseStore;
   readonly consumerName: string;
   readonly dedup: DedupMode;
+  readonly dedupScope: DedupScope;
   readonly leaseMs: number;
   readonly logger: Logger;
 }
@@ -59,6 +62,7 @@ export function resolveSideEffectInboxOptions(options: SideEffectInboxOptions): 
     store,
     consumerName,
     dedup: resolveDedup(options.dedup),
+    dedupScope: resolveDedupScope(options.dedupScope),
     leaseMs: intOption('leaseMs', options.leaseMs, 60_000, 1),
     logger: options.logger ?? silentLogger,
   };
@@ -90,13 +94,20 @@ export class SideEffectInbox {
     dedupKey?: string,
   ): Promise<EffectOutcome> {
     const { store, consumerName, leaseMs } = this.options;
-    const key = dedupKey ?? this.dedupKeyOf(message);
+    const dedup = dedupKey ?? this.dedupKeyOf(message);
+    const scope = dedupScopeOf(message, this.options.dedupScope);
+    const key = scopedStoreKey(scope, dedup);
     const got = await store.acquire(consumerName, key, leaseMs);
     if (got.state === 'done') return 'duplicate';
     if (got.state === 'busy') return 'busy';
     const token = got.fencingToken;
+    // Token 1: the topic-scoped record is new. The message may still have been done before
+    // records carried the topic; then mark this record done too, without running the handler.
+    if (scope !== '' && token === 1 && store.isDone !== undefined && (await store.isDone(consumerName, dedup))) {
+      return (await store.complete(consumerName, key, token)) ? 'duplicate' : 'fenced';
+    }
     const lease: Lease = {
-      dedupKey: key,
+      dedupKey: dedup,
       fencingToken: token,
       extend: (ms) => store.extend(consumerName, key, token, ms ?? leaseMs),
     };

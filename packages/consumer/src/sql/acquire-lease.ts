@@ -2,7 +2,8 @@ import type { Tables } from '@onceflow/core';
 import type { Knex } from 'knex';
 
 /**
- * Takes the side-effect lease of (consumer, dedup_key): a new record starts at fencing token
+ * Takes the side-effect lease of (consumer, dedup_key), in scope '' (the lease store's key
+ * already carries the topic when the consumer dedups per topic): a new record starts at fencing token
  * 1; an existing `processing` record whose lease ran out (or was released) is taken over with
  * the token raised by one. A `done` record or a live lease is left alone (no row returned).
  * The upsert locks the row, so two takers of one expired lease serialize and only one wins.
@@ -17,7 +18,7 @@ export async function acquireLease(
   const result = await knex.raw(
     `insert into ${tables.inbox} as i (consumer, dedup_key, status, fencing_token, lease_until)
      values (?, ?, 'processing', 1, clock_timestamp() + ?::double precision * interval '1 millisecond')
-     on conflict (consumer, dedup_key) do update
+     on conflict (consumer, scope, dedup_key) do update
        set fencing_token = i.fencing_token + 1, lease_until = excluded.lease_until, processed_at = clock_timestamp()
        where i.status = 'processing' and i.lease_until <= clock_timestamp()
      returning fencing_token`,
@@ -36,7 +37,7 @@ export async function leaseState(
 ): Promise<{ status: string; remaining_ms: number } | undefined> {
   const result = await knex.raw(
     `select status, greatest(0, extract(epoch from (lease_until - clock_timestamp())) * 1000)::float8 as remaining_ms
-     from ${tables.inbox} where consumer = ? and dedup_key = ?`,
+     from ${tables.inbox} where consumer = ? and scope = '' and dedup_key = ?`,
     [consumer, dedupKey],
   );
   return (result.rows as Array<{ status: string; remaining_ms: number | null }>).map((r) => ({

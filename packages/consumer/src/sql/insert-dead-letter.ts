@@ -9,6 +9,8 @@ export interface DeadLetterRow {
   partition: number;
   offset: string;
   key: string | null;
+  /** The topic in topic scope, '' in consumer scope (see DedupScope). */
+  scope: string;
   dedupKey: string | null;
   headers: Readonly<Record<string, string>>;
   value: Buffer | null;
@@ -19,13 +21,13 @@ export interface DeadLetterRow {
 /**
  * Parks a message. A redelivered copy of a record already parked (same consumer, topic,
  * partition and offset; e.g. after a crash before the offset commit), or another copy of a
- * parked message (same consumer and dedup key), is not parked twice.
+ * parked message (same consumer, scope and dedup key), is not parked twice.
  * Returns the dead letter's id, or null when it was parked before.
  */
 export async function insertDeadLetter(db: Knex | Knex.Transaction, tables: Tables, row: DeadLetterRow): Promise<string | null> {
   const result = await db.raw(
-    `insert into ${tables.deadLetters} (consumer, topic, partition, "offset", key, dedup_key, headers, value, errors, attempts)
-     values (?, ?, ?, ?::bigint, ?, ?, ?::jsonb, ?, ?::jsonb, ?)
+    `insert into ${tables.deadLetters} (consumer, topic, partition, "offset", key, scope, dedup_key, headers, value, errors, attempts)
+     values (?, ?, ?, ?::bigint, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?)
      on conflict do nothing
      returning id`,
     [
@@ -34,6 +36,7 @@ export async function insertDeadLetter(db: Knex | Knex.Transaction, tables: Tabl
       row.partition,
       row.offset,
       pgText(row.key),
+      row.scope,
       pgText(row.dedupKey),
       JSON.stringify(pgJson(row.headers)),
       row.value,

@@ -28,7 +28,7 @@ export async function updateLease(
   const bindings = change === 'extend' ? [leaseMs, consumer, dedupKey, fencingToken] : [consumer, dedupKey, fencingToken];
   const result = await knex.raw(
     `update ${tables.inbox} set ${SET[change]}
-     where consumer = ? and dedup_key = ? and status = 'processing' and fencing_token = ?`,
+     where consumer = ? and scope = '' and dedup_key = ? and status = 'processing' and fencing_token = ?`,
     bindings,
   );
   return (result.rowCount ?? 0) === 1;

@@ -30,7 +30,9 @@ export interface OutboxRow {
  * takes the first `limit` rows: each arm steps over its own shard's entries only, and the
  * merged batch holds rows written close together, which lie close together on disk.
  * A row is skipped while an earlier row of its key holds the key (failed and waiting for its
- * retry, or dead under onDead 'block'); that probe reads the tiny `outbox_holds_key` index.
+ * retry, or dead under onDead 'block'); that probe reads the tiny `outbox_holds_key` index,
+ * which holds a hash of the key (a long key would not fit an index entry), so it compares the
+ * hash to find the entries and the key itself to rule out two keys sharing a hash.
  * A delayed row (not yet due, never failed) holds nothing back: later rows of its key go
  * first, as the producer asked that one message to wait, not the key.
  *
@@ -65,7 +67,8 @@ export async function claimBatch(
     ? `
         and not exists (
           select 1 from ${tables.outbox} h
-          where h.holds_key and h.topic = o.topic and h.key = o.key and h.seq < o.seq
+          where h.holds_key and h.topic = o.topic and hashtextextended(h.key, 0) = hashtextextended(o.key, 0)
+            and h.key = o.key and h.seq < o.seq
         )`
     : '';
   const arm = `(select o.seq, o.id, o.topic, o.key, o.shard, o.idempotency_key, o.type, o.payload, o.headers, o.attempts,
