@@ -5,7 +5,4 @@
 import { onceflowKnexfile } from '@onceflow/relay';
 
 export default () =>
-  onceflowKnexfile(
-    { client: 'pg', connection: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
-    { schema: process.env.ONCEFLOW_SCHEMA ?? 'onceflow' },
-  );
+  onceflowKnexfile({ client: 'pg', connection: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });

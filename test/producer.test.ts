@@ -220,3 +220,16 @@ describe('waking relays', () => {
     expect(() => new OutboxWriter({ knex: 'postgres://x' as never })).toThrow(/knex/);
   });
 });
+
+describe('enqueue into a schema without Onceflow tables', () => {
+  it('says which schema lacks them and how to fix it, with no SQL text', async () => {
+    const writer = new OutboxWriter({ schema: 'no_onceflow_here' });
+    const error = await db.knex
+      .transaction((trx) => writer.enqueue(trx, { topic: 'orders.paid', key: 'ORD-1', payload: {} }))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'SchemaVersionError', code: 'ONCEFLOW_SCHEMA_VERSION', found: null });
+    expect((error as Error).message).toContain('"no_onceflow_here"');
+    expect((error as Error).message).toContain('onceflow migrate');
+    expect((error as Error).message).not.toMatch(/insert|select|relation/i);
+  });
+});

@@ -1,5 +1,5 @@
 import type { Publisher, Tables } from '@onceflow/core';
-import { DEFAULT_SCHEMA, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
+import { defaultSchema, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { DeadLetterError } from './errors.ts';
 import { truncateText } from './pg-text.ts';
@@ -39,7 +39,7 @@ export interface DeadLetter {
 export interface DeadLettersOptions {
   /** The knex instance holding Onceflow's tables. */
   knex?: Knex;
-  /** Schema holding Onceflow's tables. @defaultValue "onceflow" */
+  /** Schema holding Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
 }
 
@@ -67,7 +67,7 @@ export class DeadLetters {
 
   constructor(options: DeadLettersOptions) {
     this.#knex = requiredOption('knex', options.knex, 'a knex instance');
-    this.#tables = tablesFor(options.schema ?? DEFAULT_SCHEMA);
+    this.#tables = tablesFor(options.schema ?? defaultSchema());
   }
 
   /** Dead letters oldest first. */

@@ -1,5 +1,5 @@
 import type { Logger, Tables } from '@onceflow/core';
-import { DEFAULT_SCHEMA, intOption, OptionError, requiredOption, silentLogger, stringOption, tablesFor } from '@onceflow/core';
+import { defaultSchema, intOption, OptionError, requiredOption, silentLogger, stringOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { DedupMode, DedupScope } from './dedup.ts';
 import type { RedisClient } from './redis-client.ts';
@@ -13,7 +13,7 @@ export interface InboxOptions {
    * must not apply the same message twice share a name, even across consumer groups.
    */
   consumerName?: string;
-  /** Schema holding Onceflow's tables. @defaultValue "onceflow" */
+  /** Schema holding Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
   /** How the dedup key is derived. @defaultValue 'idempotencyKey' */
   dedup?: DedupMode;
@@ -70,7 +70,7 @@ export function resolveInboxOptions(options: InboxOptions = {}): ResolvedInboxOp
   return {
     knex,
     consumerName,
-    tables: tablesFor(options.schema ?? DEFAULT_SCHEMA),
+    tables: tablesFor(options.schema ?? defaultSchema()),
     dedup: resolveDedup(options.dedup),
     dedupScope: resolveDedupScope(options.dedupScope),
     logger: options.logger ?? silentLogger,

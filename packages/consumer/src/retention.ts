@@ -1,11 +1,11 @@
 import type { Tables } from '@onceflow/core';
-import { DEFAULT_SCHEMA, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
+import { defaultSchema, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { deleteOldInboxRows } from './sql/delete-old-inbox-rows.ts';
 
 /** Options of {@link pruneInbox}. `retentionMs` and `redeliveryHorizonMs` are required. */
 export interface InboxRetentionOptions {
-  /** Schema holding Onceflow's tables. @defaultValue "onceflow" */
+  /** Schema holding Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
   /** Only this consumer's rows. @defaultValue every consumer */
   consumerName?: string;
@@ -64,7 +64,7 @@ export function resolveInboxRetentionOptions(options: InboxRetentionOptions): Re
     throw new OptionError('consumerName', options.consumerName, 'a non-empty string');
   }
   return {
-    tables: tablesFor(options.schema ?? DEFAULT_SCHEMA),
+    tables: tablesFor(options.schema ?? defaultSchema()),
     consumerName: options.consumerName ?? null,
     retentionMs,
     redeliveryHorizonMs: horizon,

@@ -28,5 +28,5 @@ export { prepared } from './prepared.ts';
 export type { PeerName, SupportedRange } from './runtime.ts';
 export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';
-export { channelFor, DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
+export { channelFor, DEFAULT_SCHEMA, defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
 export type { IncomingRecord, OutgoingRecord, PartitionBatch, Publisher, Subscriber } from './transport.ts';

@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import knexFactory from 'knex';
 import { SchemaVersionError } from './errors.ts';
 import { assertPeerVersion } from './runtime.ts';
-import { DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
+import { defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
 
 /**
  * Knex's bookkeeping table for Onceflow's migrations, inside the Onceflow schema. Every way of
@@ -15,7 +15,7 @@ export const MIGRATIONS_TABLE = 'knex_migrations';
 
 /** Options of {@link migrate} and {@link knexMigrationConfig}. */
 export interface MigrateOptions {
-  /** Schema for Onceflow's tables. @defaultValue "onceflow" */
+  /** Schema for Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
 }
 
@@ -57,7 +57,7 @@ function migrationSource(schema: string): Knex.MigrationSource<OnceflowMigration
  */
 export async function knexMigrationConfig(knex: Knex, options: MigrateOptions = {}): Promise<Knex.MigratorConfig> {
   assertPeerVersion('knex');
-  const tables = tablesFor(options.schema ?? DEFAULT_SCHEMA);
+  const tables = tablesFor(options.schema ?? defaultSchema());
   const schema = tables.schema;
   await knex.transaction(async (trx) => {
     // One preparer at a time per schema; a second one finds the work done. The lock id is the
@@ -130,7 +130,7 @@ export async function onceflowKnexfile(config: Knex.Config, options: MigrateOpti
 }
 
 /** Removes Onceflow's tables and schema (tests and uninstall). */
-export async function dropSchema(knex: Knex, schema: string = DEFAULT_SCHEMA): Promise<void> {
+export async function dropSchema(knex: Knex, schema: string = defaultSchema()): Promise<void> {
   const tables = tablesFor(schema);
   await knex.raw(`drop schema if exists "${tables.schema}" cascade`);
 }
@@ -151,7 +151,7 @@ async function installedVersion(knex: Knex, schema: string): Promise<number | nu
  * Refuses a database whose Onceflow schema is missing or at another version than this code
  * understands. Relays and consumers call it once at start.
  */
-export async function checkSchemaVersion(knex: Knex, schema: string = DEFAULT_SCHEMA): Promise<void> {
+export async function checkSchemaVersion(knex: Knex, schema: string = defaultSchema()): Promise<void> {
   const found = await installedVersion(knex, tablesFor(schema).schema);
   if (found !== SCHEMA_VERSION) throw new SchemaVersionError(schema, found, SCHEMA_VERSION);
 }

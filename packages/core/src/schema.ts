@@ -4,8 +4,17 @@ import { assertIdentifier, quoteIdentifier } from './identifiers.ts';
 /** The schema version this code understands; each migration bumps it by one. */
 export const SCHEMA_VERSION = 5;
 
-/** Default schema holding Onceflow's tables. */
+/** Default schema holding Onceflow's tables, when neither an option nor ONCEFLOW_SCHEMA names one. */
 export const DEFAULT_SCHEMA = 'onceflow';
+
+/**
+ * The schema used when an option names none: ONCEFLOW_SCHEMA when set and not empty, else
+ * {@link DEFAULT_SCHEMA}. Every API that takes a `schema` option, the CLI and the knexfile
+ * recipe resolve it the same way, so one variable points a whole service elsewhere.
+ */
+export function defaultSchema(): string {
+  return process.env.ONCEFLOW_SCHEMA || DEFAULT_SCHEMA;
+}
 
 /** Fully quoted table names within one validated schema. */
 export interface Tables {
@@ -22,7 +31,7 @@ export interface Tables {
 }
 
 /** Resolves the table names of `schema` (validated). */
-export function tablesFor(schema: string = DEFAULT_SCHEMA): Tables {
+export function tablesFor(schema: string = defaultSchema()): Tables {
   const s = quoteIdentifier(assertIdentifier('schema', schema));
   return {
     schema,

@@ -8,7 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 export interface KafkaConnectionOptions {
   /** `host:port` list. @defaultValue KAFKA_BROKERS split on commas, else ["127.0.0.1:9092"] */
   brokers?: readonly string[];
-  /** Client id reported to the brokers. @defaultValue "onceflow" */
+  /** Client id reported to the brokers. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   clientId?: string;
   /** TLS: `true` or Node TLS options, passed to kafkajs as they are. */
   ssl?: boolean | ConnectionOptions;
@@ -44,8 +44,10 @@ export function retryOptions(retries: number): RetryOptions {
 export function createKafka(options: KafkaConnectionOptions = {}): Kafka {
   assertPeerVersion('kafkajs');
   const brokers = options.brokers ?? defaultBrokers();
-  if (brokers.length === 0 || brokers.some((b) => typeof b !== 'string' || !/^[^\s:]+:\d+$/.test(b))) {
-    throw new OptionError('brokers', brokers, 'a non-empty list of "host:port" strings');
+  if (brokers.length === 0) throw new OptionError('brokers', brokers, 'a non-empty list of "host:port" strings (KAFKA_BROKERS)');
+  const bad = brokers.find((b) => typeof b !== 'string' || !/^[^\s:]+:\d+$/.test(b));
+  if (bad !== undefined) {
+    throw new OptionError('brokers', bad, 'every entry a "host:port" string, as in KAFKA_BROKERS=kafka-1:9092,kafka-2:9092');
   }
   const logger = options.logger ?? silentLogger;
   const config: KafkaConfig = {

@@ -1,5 +1,5 @@
 import type { InboxConsumer } from '@onceflow/consumer';
-import { DEFAULT_SCHEMA, intOption, OptionError } from '@onceflow/core';
+import { defaultSchema, intOption, OptionError } from '@onceflow/core';
 import type { Relay } from '@onceflow/relay';
 import type { Knex } from 'knex';
 import type { Registry } from 'prom-client';
@@ -15,7 +15,7 @@ export interface OnceflowMetricsOptions {
 
 /** Options of {@link OnceflowMetrics.observeOutbox}. */
 export interface ObserveOutboxOptions {
-  /** Schema of Onceflow's tables. @defaultValue "onceflow" */
+  /** Schema of Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
   /** How long one status query serves every gauge and scraper. @defaultValue 5000 */
   cacheMs?: number;
@@ -232,7 +232,7 @@ export class OnceflowMetrics {
     this.#outboxObserved = true;
     const cacheMs = intOption('cacheMs', options.cacheMs, 5_000, 0, 3_600_000);
     const timeoutMs = intOption('timeoutMs', options.timeoutMs, 2_000, 1, 600_000);
-    const cache = new OutboxStatusCache(knex, options.schema ?? DEFAULT_SCHEMA, cacheMs, timeoutMs);
+    const cache = new OutboxStatusCache(knex, options.schema ?? defaultSchema(), cacheMs, timeoutMs);
     const registers = [this.registry];
     const failures = new Counter({
       name: MetricNames.outboxStatusFailures,

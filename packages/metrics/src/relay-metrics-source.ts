@@ -8,7 +8,7 @@ export interface RelayMetricsSourceOptions {
   relay: Relay;
   /** The relay's database, for the outbox gauges. */
   knex: Knex;
-  /** @defaultValue "onceflow" */
+  /** @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
 }
 

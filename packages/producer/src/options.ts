@@ -3,7 +3,7 @@ import {
   choiceOption,
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_HEADERS,
-  DEFAULT_SCHEMA,
+  defaultSchema,
   intOption,
   OptionError,
   silentLogger,
@@ -13,7 +13,7 @@ import type { Knex } from 'knex';
 
 /** Options of {@link OutboxWriter}. */
 export interface OutboxWriterOptions {
-  /** Schema holding Onceflow's tables. @defaultValue "onceflow" */
+  /** Schema holding Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
   /** Largest encoded payload accepted, in bytes (Kafka's default record limit is 1 MiB). @defaultValue 1000000 */
   maxPayloadBytes?: number;
@@ -56,7 +56,7 @@ export interface ResolvedOutboxWriterOptions {
 /** Validates options; throws OptionError naming the first bad one. */
 export function resolveOutboxWriterOptions(options: OutboxWriterOptions = {}): ResolvedOutboxWriterOptions {
   return {
-    tables: tablesFor(options.schema ?? DEFAULT_SCHEMA),
+    tables: tablesFor(options.schema ?? defaultSchema()),
     maxPayloadBytes: intOption('maxPayloadBytes', options.maxPayloadBytes, 1_000_000, 1, 100_000_000),
     maxHeaders: intOption('maxHeaders', options.maxHeaders, DEFAULT_MAX_HEADERS, 0, 10_000),
     maxHeaderBytes: intOption('maxHeaderBytes', options.maxHeaderBytes, DEFAULT_MAX_HEADER_BYTES, 0, 100_000_000),

@@ -6,6 +6,8 @@ import {
   keyLockId,
   newMessageId,
   OnceflowError,
+  SCHEMA_VERSION,
+  SchemaVersionError,
   shardOf,
   ValidationError,
 } from '@onceflow/core';
@@ -83,17 +85,22 @@ export class OutboxWriter {
     const idempotencyKeys = messages.map((m, i) => m.idempotencyKey ?? (ids[i] as string));
     const topics = messages.map((m) => m.topic);
     const shards = messages.map((m) => shardOf(m.topic, m.key));
-    const inserted = await insertMessages(trx, tables, lockIds, {
-      ids,
-      topics,
-      keys: messages.map((m) => m.key),
-      shards,
-      idempotencyKeys,
-      types: messages.map((m) => m.type ?? null),
-      payloads: messages.map((m) => m.payload.toString('base64')),
-      headers: messages.map((m) => JSON.stringify(m.headers)),
-      availableAt: messages.map((m) => m.availableAt?.toISOString() ?? null),
-    });
+    let inserted: Awaited<ReturnType<typeof insertMessages>>;
+    try {
+      inserted = await insertMessages(trx, tables, lockIds, {
+        ids,
+        topics,
+        keys: messages.map((m) => m.key),
+        shards,
+        idempotencyKeys,
+        types: messages.map((m) => m.type ?? null),
+        payloads: messages.map((m) => m.payload.toString('base64')),
+        headers: messages.map((m) => JSON.stringify(m.headers)),
+        availableAt: messages.map((m) => m.availableAt?.toISOString() ?? null),
+      });
+    } catch (error) {
+      throw missingSchema(error, tables.schema) ?? error;
+    }
 
     const written = new Set(inserted.map((r) => r.id));
     if (written.size > 0 && this.#waker !== undefined) {
@@ -127,6 +134,17 @@ export class OutboxWriter {
       return { ...r, id: existingId };
     });
   }
+}
+
+/**
+ * A SchemaVersionError (naming the schema and the command that fixes it) for PostgreSQL's
+ * "relation does not exist" (42P01) or "schema does not exist" (3F000), instead of the raw
+ * error with its SQL text; undefined for any other error.
+ */
+function missingSchema(error: unknown, schema: string): SchemaVersionError | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (code !== '42P01' && code !== '3F000') return undefined;
+  return new SchemaVersionError(schema, null, SCHEMA_VERSION);
 }
 
 function compareBigIntText(a: string, b: string): number {

@@ -1,4 +1,4 @@
-import { DEFAULT_SCHEMA, intOption, isUuid, OptionError, tablesFor } from '@onceflow/core';
+import { defaultSchema, intOption, isUuid, OptionError, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { DeadFilter, DeadRow } from './sql/dead-messages.ts';
 import { requeueDeadRows, selectDead } from './sql/dead-messages.ts';
@@ -7,7 +7,7 @@ import { pruneBatch } from './sql/prune-outbox.ts';
 
 /** Names the schema of Onceflow's tables. */
 export interface SchemaOption {
-  /** @defaultValue "onceflow" */
+  /** @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
 }
 
@@ -52,7 +52,7 @@ export interface ListDeadOptions extends SchemaOption {
 
 /** Lists dead outbox messages with their error history, oldest first. */
 export async function listDead(knex: Knex, options: ListDeadOptions = {}): Promise<DeadMessage[]> {
-  const tables = tablesFor(options.schema ?? DEFAULT_SCHEMA);
+  const tables = tablesFor(options.schema ?? defaultSchema());
   const afterSeq = options.afterSeq ?? '0';
   if (!/^\d{1,19}$/.test(afterSeq)) throw new OptionError('afterSeq', afterSeq, 'a decimal outbox seq');
   const limit = intOption('limit', options.limit, 100, 1, 100_000);
@@ -69,7 +69,7 @@ export type RequeueSelection = readonly string[] | { topic?: string; key?: strin
  * empty filter requeues nothing unless `all: true`.
  */
 export async function requeueDead(knex: Knex, selection: RequeueSelection, options: SchemaOption = {}): Promise<string[]> {
-  const tables = tablesFor(options.schema ?? DEFAULT_SCHEMA);
+  const tables = tablesFor(options.schema ?? defaultSchema());
   let filter: DeadFilter;
   if (Array.isArray(selection)) {
     const bad = selection.find((id) => !isUuid(id));
@@ -101,7 +101,7 @@ export interface PruneOutboxOptions extends SchemaOption {
  * left; returns how many were deleted. Dead and pending rows are kept.
  */
 export async function pruneOutbox(knex: Knex, options: PruneOutboxOptions): Promise<number> {
-  const tables = tablesFor(options.schema ?? DEFAULT_SCHEMA);
+  const tables = tablesFor(options.schema ?? defaultSchema());
   const olderThanMs = intOption('olderThanMs', options.olderThanMs, -1, 0);
   if (olderThanMs < 0) throw new OptionError('olderThanMs', options.olderThanMs, 'a number of milliseconds (0 or more)');
   const batchSize = intOption('batchSize', options.batchSize, 1_000, 1, 100_000);
@@ -134,7 +134,7 @@ export interface TopicStatus {
 
 /** Backlog, oldest pending age, attempts and dead count per topic (for `onceflow status`). */
 export async function outboxStatus(knex: Knex, options: SchemaOption = {}): Promise<TopicStatus[]> {
-  const rows = await selectOutboxStatus(knex, tablesFor(options.schema ?? DEFAULT_SCHEMA));
+  const rows = await selectOutboxStatus(knex, tablesFor(options.schema ?? defaultSchema()));
   return rows.map((r) => ({
     topic: r.topic,
     backlog: r.due,

@@ -1,5 +1,5 @@
 import type { Logger, Publisher } from '@onceflow/core';
-import { assertPeerVersion, createJsonLogger, DEFAULT_SCHEMA, OptionError } from '@onceflow/core';
+import { assertPeerVersion, createJsonLogger, defaultSchema, OptionError } from '@onceflow/core';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
 import type { MetricsSource, RelayHttpServer } from './http-server.ts';
@@ -59,7 +59,7 @@ export async function runRelayProcess(options: RelayProcessOptions): Promise<Rel
   if (databaseUrl === undefined || databaseUrl === '') {
     throw new OptionError('databaseUrl', databaseUrl, 'a PostgreSQL connection string (set DATABASE_URL)');
   }
-  const schema = options.schema ?? (process.env.ONCEFLOW_SCHEMA || DEFAULT_SCHEMA);
+  const schema = options.schema ?? defaultSchema();
   const concurrency = options.relay?.concurrency ?? 4;
   const knex: Knex = knexFactory({
     client: 'pg',

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger, Publisher, Tables } from '@onceflow/core';
-import { boolOption, choiceOption, DEFAULT_SCHEMA, intOption, OptionError, silentLogger, stringOption, tablesFor } from '@onceflow/core';
+import { boolOption, choiceOption, defaultSchema, intOption, OptionError, silentLogger, stringOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { ClientConfig } from 'pg';
 
@@ -13,7 +13,7 @@ export interface RelayOptions {
   knex: Knex;
   /** Where records go; the relay connects it on start and disconnects it on stop. */
   publisher: Publisher;
-  /** Schema holding Onceflow's tables. @defaultValue "onceflow" */
+  /** Schema holding Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
   /** This relay's name in `relays` and `relay_shards`; must be unique among live relays. @defaultValue host-pid-random */
   relayId?: string;
@@ -141,7 +141,7 @@ export function resolveRelayOptions(options: RelayOptions): ResolvedRelayOptions
   return {
     knex,
     publisher,
-    tables: tablesFor(options.schema ?? DEFAULT_SCHEMA),
+    tables: tablesFor(options.schema ?? defaultSchema()),
     relayId,
     batchSize: intOption('batchSize', options.batchSize, 1_000, 1, 100_000),
     concurrency: intOption('concurrency', options.concurrency, 4, 1, 64),

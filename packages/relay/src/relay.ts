@@ -249,7 +249,7 @@ export class Relay {
     for (const lease of claimed) {
       this.#leases.hold(lease, claimedAt);
       this.events.emit('relay:lease:gained', { shard: lease.shard, fencingToken: lease.token });
-      logger.info({ shard: lease.shard, fencingToken: lease.token }, 'Shard lease gained');
+      logger.debug({ shard: lease.shard, fencingToken: lease.token }, 'Shard lease gained');
     }
     return claimed.map((l) => l.shard);
   }

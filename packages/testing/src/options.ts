@@ -29,7 +29,7 @@ export interface CheckIdempotencyOptions<Payload = unknown> {
    * and at the end. @defaultValue "onceflow-testing-" and a random suffix
    */
   consumerName?: string;
-  /** Schema of Onceflow's tables. @defaultValue "onceflow" */
+  /** Schema of Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
   /** How the dedup key is derived, as configured on your consumer. @defaultValue 'idempotencyKey' */
   dedup?: DedupMode;

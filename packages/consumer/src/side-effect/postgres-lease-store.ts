@@ -1,5 +1,5 @@
 import type { Tables } from '@onceflow/core';
-import { DEFAULT_SCHEMA, requiredOption, tablesFor } from '@onceflow/core';
+import { defaultSchema, requiredOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { LeaseStoreError } from '../errors.ts';
 import { acquireLease, leaseState } from '../sql/acquire-lease.ts';
@@ -11,7 +11,7 @@ import type { LeaseAcquisition, LeaseStore } from './lease-store.ts';
 export interface PostgresLeaseStoreOptions {
   /** The knex instance holding Onceflow's tables. */
   knex?: Knex;
-  /** Schema holding Onceflow's tables. @defaultValue "onceflow" */
+  /** Schema holding Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
 }
 
@@ -22,7 +22,7 @@ export class PostgresLeaseStore implements LeaseStore {
 
   constructor(options: PostgresLeaseStoreOptions) {
     this.#knex = requiredOption('knex', options.knex, 'a knex instance');
-    this.#tables = tablesFor(options.schema ?? DEFAULT_SCHEMA);
+    this.#tables = tablesFor(options.schema ?? defaultSchema());
   }
 
   async acquire(consumer: string, dedupKey: string, leaseMs: number): Promise<LeaseAcquisition> {
