@@ -18,7 +18,7 @@ export { decodeHeaders, HeaderNames } from './headers.ts';
 export { assertIdentifier, isValidTopic, qualifiedName, quoteIdentifier } from './identifiers.ts';
 export { isUuid, newMessageId } from './ids.ts';
 export type { LogFields, Logger, LogLevel } from './logger.ts';
-export { createJsonLogger, silentLogger } from './logger.ts';
+export { createJsonLogger, REDACTED_FIELDS, silentLogger } from './logger.ts';
 export type { EncodedMessage, MessageInput, MessageLimits } from './message.ts';
 export { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS, encodeMessage, encodePayload, MAX_KEY_BYTES } from './message.ts';
 export type { MigrateOptions } from './migrate.ts';

@@ -1,7 +1,12 @@
+import pino from 'pino';
+
 /** Structured fields attached to a log line. Never put credentials here. */
 export type LogFields = Readonly<Record<string, unknown>>;
 
-/** The logger Onceflow writes to. pino's logger fits this shape. */
+/**
+ * The logger Onceflow writes to: any logger with pino's methods (pino itself, or one of its
+ * children) fits.
+ */
 export interface Logger {
   debug(fields: LogFields, message: string): void;
   info(fields: LogFields, message: string): void;
@@ -11,36 +16,53 @@ export interface Logger {
   child(scope: LogFields): Logger;
 }
 
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 } as const;
-
 /** Log levels in increasing severity. */
-export type LogLevel = keyof typeof LEVELS;
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
-/** A logger that writes one JSON object per line to stderr, at `level` and above. */
+/**
+ * Field names whose values never reach a log line, wherever Onceflow or a caller's fields put
+ * them: passwords, SASL settings and connection strings (which may embed a password).
+ */
+export const REDACTED_FIELDS: readonly string[] = [
+  'password',
+  '*.password',
+  '*.*.password',
+  'sasl',
+  '*.sasl',
+  'connectionString',
+  '*.connectionString',
+  'databaseUrl',
+  '*.databaseUrl',
+  'connection',
+  '*.connection',
+];
+
+/** Errors as name, message and code (no stack: log lines stay one short line each). */
+function serializeError(value: unknown): unknown {
+  if (!(value instanceof Error)) return value;
+  const code = (value as { code?: unknown }).code;
+  return { name: value.name, message: value.message, ...(code === undefined ? {} : { code }) };
+}
+
+/**
+ * Onceflow's default logger: pino writing one JSON object per line to stderr at `level` and
+ * above, with ISO times, level names, errors under `error` serialized, and
+ * {@link REDACTED_FIELDS} replaced by "[redacted]".
+ */
 export function createJsonLogger(level: LogLevel = 'info', bound: LogFields = {}): Logger {
-  const min = LEVELS[level];
-  const write = (name: Exclude<LogLevel, 'silent'>, fields: LogFields, message: string) => {
-    if (LEVELS[name] < min) return;
-    const line = { time: new Date().toISOString(), level: name, ...bound, ...fields, msg: message };
-    process.stderr.write(`${JSON.stringify(line, errorReplacer)}\n`);
-  };
-  return {
-    debug: (f, m) => write('debug', f, m),
-    info: (f, m) => write('info', f, m),
-    warn: (f, m) => write('warn', f, m),
-    error: (f, m) => write('error', f, m),
-    child: (scope) => createJsonLogger(level, { ...bound, ...scope }),
-  };
+  return pino(
+    {
+      level,
+      base: { ...bound },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { error: serializeError, err: serializeError },
+      redact: { paths: [...REDACTED_FIELDS], censor: '[redacted]' },
+    },
+    // Synchronous: the lines before a crash or a process.exit are not lost.
+    pino.destination({ dest: 2, sync: true }),
+  );
 }
 
 /** A logger that drops everything. */
 export const silentLogger: Logger = createJsonLogger('silent');
-
-function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    return { name: value.name, message: value.message, ...(code === undefined ? {} : { code }) };
-  }
-  if (typeof value === 'bigint') return value.toString();
-  return value;
-}

@@ -62,12 +62,24 @@ export function createKafka(options: KafkaConnectionOptions = {}): Kafka {
       // Our relay retries above kafkajs on purpose, with the same records in the same order.
       if (message.startsWith('Limiting retries for the idempotent producer')) return;
       const fields = { namespace: entry.namespace, ...rest };
-      if (entry.level <= logLevel.ERROR) logger.error(fields, message);
-      else if (entry.level === logLevel.WARN) logger.warn(fields, message);
-      else logger.debug(fields, message);
+      logger[kafkaLogLevel(entry.level, entry.namespace, rest)](fields, message);
     },
   };
   if (options.ssl !== undefined) config.ssl = options.ssl;
   if (options.sasl !== undefined) config.sasl = options.sasl;
   return new Kafka(config);
+}
+
+/**
+ * The level a kafkajs log line gets in Onceflow's logger. kafkajs logs a broker it cannot reach
+ * yet (one still starting, restarting or moving leadership) at ERROR on every try, although it
+ * retries and reports at the end whether it gave up; the caller (relay, consumer) then logs
+ * that failure itself. So connection troubles and errors kafkajs is retrying are warnings.
+ */
+export function kafkaLogLevel(level: number, namespace: string, log: Readonly<Record<string, unknown>>): 'error' | 'warn' | 'debug' {
+  if (level <= logLevel.ERROR) {
+    const retrying = 'retryCount' in log || 'retryTime' in log;
+    return retrying || namespace === 'Connection' || namespace === 'BrokerPool' ? 'warn' : 'error';
+  }
+  return level === logLevel.WARN ? 'warn' : 'debug';
 }

@@ -1,5 +1,5 @@
 export type { KafkaConnectionOptions } from './config.ts';
-export { createKafka, defaultBrokers, retryOptions } from './config.ts';
+export { createKafka, defaultBrokers, kafkaLogLevel, retryOptions } from './config.ts';
 export { kafkaErrorType, publishErrorScope, toPublishError } from './errors.ts';
 export type { KafkaPublisherOptions } from './publisher.ts';
 export { KafkaPublisher } from './publisher.ts';
