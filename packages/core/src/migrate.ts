@@ -135,8 +135,8 @@ export async function dropSchema(knex: Knex, schema: string = DEFAULT_SCHEMA): P
   await knex.raw(`drop schema if exists "${tables.schema}" cascade`);
 }
 
-/** The schema version recorded in `meta`, or null when the schema or table is missing. */
-async function installedVersion(knex: Knex, schema: string): Promise<number | null> {
+/** The schema version recorded in `meta` of `schema`, or null when the schema or table is missing. */
+export async function installedVersion(knex: Knex, schema: string): Promise<number | null> {
   const tables = tablesFor(schema);
   // to_regclass instead of catching "relation does not exist": a failed statement would abort
   // the caller's transaction.

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { OptionError } from '@onceflow/core';
+import { ErrorCodes, OnceflowError, OptionError } from '@onceflow/core';
 
 /** Options every command understands. */
 export interface CommonFlags {
@@ -47,4 +47,11 @@ export function parsePositiveInt(option: string, text: string | undefined, fallb
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new OptionError(option, text, 'a positive integer');
   return n;
+}
+
+/** A command line that cannot be run as written (exit code 2, with the command's help). */
+export class UsageError extends OnceflowError {
+  constructor(message: string) {
+    super(ErrorCodes.usage, message);
+  }
 }
