@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { migrate } from '@onceflow/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onceflow, onceflowJson } from './support/cli.ts';
+import { onceflow, onceflowJson, onTerminal } from './support/cli.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase, uniqueName } from './support/database.ts';
 import { enqueueKeys, insertDeadLetters, markDead } from './support/seed.ts';
@@ -121,7 +119,7 @@ describe('onceflow prune', () => {
       Array.from({ length: 2_100 }, (_, i) => `k${i}`),
     );
     await db.knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ?`, [topic]);
-    const withTty = await onTerminal('prune', '--older-than', '0ms');
+    const withTty = await onTerminal(db.url, 'prune', '--older-than', '0ms');
     expect(withTty).toContain('deleted 1000 published outbox row(s)');
     expect(withTty).toContain('deleted 2000 published outbox row(s)');
     expect(withTty).toContain('deleted 2100 published outbox row(s) and 0 inbox row(s)');
@@ -132,22 +130,8 @@ describe('onceflow prune', () => {
       Array.from({ length: 1_100 }, (_, i) => `j${i}`),
     );
     await db.knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ?`, [topic]);
-    const jsonTty = await onTerminal('prune', '--older-than', '0ms', '--json');
+    const jsonTty = await onTerminal(db.url, 'prune', '--older-than', '0ms', '--json');
     expect(jsonTty).not.toContain('deleted');
     expect(jsonTty).toContain('{"outbox":1100,"inbox":0}');
   });
 });
-
-const BIN = fileURLToPath(new URL('../packages/relay/src/cli/bin.ts', import.meta.url));
-
-/** Runs `onceflow` with stdout and stderr on a pseudo-terminal (util-linux `script`); returns what the terminal showed. */
-function onTerminal(...args: string[]): Promise<string> {
-  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const command = [process.execPath, BIN, ...args].map(quote).join(' ');
-  return new Promise((resolve, reject) => {
-    execFile('script', ['-qec', command, '/dev/null'], { env: { ...process.env, DATABASE_URL: db.url } }, (error, stdout) => {
-      if (error !== null) reject(new Error(`${error.message}\n${stdout}`));
-      else resolve(stdout);
-    });
-  });
-}

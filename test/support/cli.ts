@@ -36,3 +36,18 @@ export async function onceflowJson<T = Record<string, unknown>>(
   if (result.code !== 0) throw new Error(`onceflow ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
   return { code: result.code, json: JSON.parse(result.stdout) as T, stderr: result.stderr };
 }
+
+/**
+ * Runs `onceflow` with stdout and stderr on a pseudo-terminal (util-linux `script`), so it
+ * sees a TTY as an operator's shell would; returns everything the terminal showed.
+ */
+export function onTerminal(databaseUrl: string, ...args: string[]): Promise<string> {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const command = [process.execPath, BIN, ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    execFile('script', ['-qec', command, '/dev/null'], { env: { ...process.env, DATABASE_URL: databaseUrl } }, (error, stdout) => {
+      if (error !== null) reject(new Error(`${error.message}\n${stdout}`));
+      else resolve(stdout);
+    });
+  });
+}
