@@ -19,11 +19,11 @@ describe('onceflow --help and exit codes', () => {
     expect(program.code).toBe(0);
     expect(program.stdout).toMatch(/^usage: onceflow <command>/);
     const commands: Array<[string, string[]]> = [
-      ['migrate', ['--schema', '--database-url']],
+      ['migrate', ['--schema', '--database-url', '--status', '--sql']],
       ['relay', ['--concurrency', '--batch-size']],
-      ['status', ['--json']],
-      ['dead', ['--topic', '--key', '--limit', '--all']],
-      ['dead-letters', ['--consumer', '--limit']],
+      ['status', ['--json', 'Duplicates skipped are not stored']],
+      ['dead', ['--topic', '--key', '--limit', '--all', 'dead show <id>', 'dead purge', 'stderr is a terminal']],
+      ['dead-letters', ['--consumer', '--limit', '--all', '--replayed', 'dead-letters show <id>', 'dead-letters purge']],
       ['prune', ['--older-than', '--inbox-older-than', '--redelivery-horizon']],
     ];
     for (const [command, flags] of commands) {
@@ -33,6 +33,8 @@ describe('onceflow --help and exit codes', () => {
         expect(result.stdout).toMatch(new RegExp(`^usage: onceflow ${command}`));
         for (const flag of flags) expect(result.stdout, `${command} --help names ${flag}`).toContain(flag);
         expect(result.stdout).toContain('exit codes: 0 done, 1 failed');
+        expect(result.stdout, `${command} documents --database-url's exposure`).toMatch(/visible to every user of the machine in `ps`/);
+        expect(result.stdout).toContain('set the\n                      DATABASE_URL environment variable instead (the recommended way)');
       }
     }
   });
@@ -45,6 +47,21 @@ describe('onceflow --help and exit codes', () => {
     const unknownFlag = await onceflow('status', '--frobnicate');
     expect(unknownFlag.code).toBe(2);
     expect(unknownFlag.stderr).toContain('usage: onceflow status');
+
+    for (const args of [
+      ['dead', 'retry'],
+      ['dead', 'purge'],
+      ['dead', 'show'],
+      ['dead-letters', 'replay'],
+      ['dead-letters', 'purge'],
+    ]) {
+      const noSelection = await onceflow(...args);
+      expect(noSelection.code, args.join(' ')).toBe(2);
+    }
+    const both = await onceflow('dead', 'purge', '0190f3c8-9b7e-7c3a-8f00-000000000001', '--all');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('not both');
+    expect((await onceflow('migrate', '--status', '--sql')).code).toBe(2);
 
     const badValue = await onceflow('prune', '--older-than', 'soon');
     expect(badValue.code).toBe(2);

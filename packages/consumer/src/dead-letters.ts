@@ -3,6 +3,8 @@ import { defaultSchema, intOption, OptionError, requiredOption, tablesFor } from
 import type { Knex } from 'knex';
 import { DeadLetterError } from './errors.ts';
 import { truncateText } from './pg-text.ts';
+import type { DeadLetterPurgeFilter } from './sql/delete-dead-letters.ts';
+import { deleteDeadLetters } from './sql/delete-dead-letters.ts';
 import { markReplayed } from './sql/mark-replayed.ts';
 import type { StoredDeadLetter } from './sql/select-dead-letters.ts';
 import { selectDeadLetters } from './sql/select-dead-letters.ts';
@@ -53,6 +55,20 @@ export interface ListDeadLettersOptions {
   limit?: number;
   /** Include dead letters already replayed. @defaultValue false */
   includeReplayed?: boolean;
+}
+
+/**
+ * Which dead letters {@link DeadLetters.replayAll} and {@link DeadLetters.purge} act on: ids,
+ * or one consumer's; an empty filter selects nothing unless `all: true`.
+ */
+export type DeadLetterSelection = readonly string[] | { consumerName?: string; all?: boolean };
+
+/** Options of {@link DeadLetters.replayAll} and {@link DeadLetters.purge}. */
+export interface DeadLetterBatchOptions {
+  /** Dead letters per statement (and per publish). @defaultValue 100 */
+  batchSize?: number;
+  /** Called after each batch with the number done so far (progress of long runs). */
+  onProgress?: (done: number) => void;
 }
 
 /**
@@ -108,6 +124,62 @@ export class DeadLetters {
       rows.map((r) => ({ topic: r.topic, key: r.key as string, value: r.value ?? Buffer.alloc(0), headers: r.headers })),
     );
     return markReplayed(this.#knex, this.#tables, [...found]);
+  }
+
+  /**
+   * Replays every dead letter not replayed yet of one consumer (`{ consumerName }`), or of all
+   * (`{ all: true }`), oldest first, one batch per publish; returns how many were replayed.
+   * Stops at the first batch that cannot be replayed (a record without a key), leaving it and
+   * those after it parked.
+   */
+  async replayAll(
+    selection: { consumerName?: string; all?: boolean },
+    publisher: Publisher,
+    options: DeadLetterBatchOptions = {},
+  ): Promise<number> {
+    const consumerName = selection.consumerName;
+    if (consumerName === undefined && selection.all !== true) {
+      throw new OptionError('selection', selection, '{ consumerName } or { all: true }');
+    }
+    const limit = intOption('batchSize', options.batchSize, 100, 1, 10_000);
+    let afterId = '0';
+    let total = 0;
+    for (;;) {
+      const page = await this.list({ ...(consumerName === undefined ? {} : { consumerName }), afterId, limit });
+      if (page.length === 0) return total;
+      total += await this.replay(
+        page.map((l) => l.id),
+        publisher,
+      );
+      options.onProgress?.(total);
+      afterId = (page.at(-1) as DeadLetter).id;
+    }
+  }
+
+  /**
+   * Deletes dead letters for good (replayed or not), in bounded batches, oldest first; returns
+   * how many. Their messages are not replayed and their effects never run.
+   */
+  async purge(selection: DeadLetterSelection, options: DeadLetterBatchOptions = {}): Promise<number> {
+    const limit = intOption('batchSize', options.batchSize, 1_000, 1, 100_000);
+    let filter: DeadLetterPurgeFilter;
+    if (Array.isArray(selection)) {
+      for (const id of selection) if (!/^\d+$/.test(id)) throw new OptionError('ids', id, 'dead letter ids (decimal digits)');
+      if (selection.length === 0) return 0;
+      filter = { consumer: null, ids: [...selection] };
+    } else {
+      const s = selection as { consumerName?: string; all?: boolean };
+      if (s.consumerName === undefined && s.all !== true)
+        throw new OptionError('selection', selection, 'ids, { consumerName } or { all: true }');
+      filter = { consumer: s.consumerName ?? null, ids: null };
+    }
+    let total = 0;
+    for (;;) {
+      const deleted = await deleteDeadLetters(this.#knex, this.#tables, filter, limit);
+      total += deleted;
+      options.onProgress?.(total);
+      if (deleted < limit) return total;
+    }
   }
 
   async #select(ids: readonly string[], includeReplayed: boolean): Promise<StoredDeadLetter[]> {

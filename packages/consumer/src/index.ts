@@ -6,7 +6,14 @@ export { describeRecord, toConsumedMessage } from './consumed-message.ts';
 export type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
 export type { ConsumerMode, InboxConsumerOptions, ResolvedConsumerOptions } from './consumer-options.ts';
 export { resolveConsumerOptions } from './consumer-options.ts';
-export type { AttemptError, DeadLetter, DeadLettersOptions, ListDeadLettersOptions } from './dead-letters.ts';
+export type {
+  AttemptError,
+  DeadLetter,
+  DeadLetterBatchOptions,
+  DeadLetterSelection,
+  DeadLettersOptions,
+  ListDeadLettersOptions,
+} from './dead-letters.ts';
 export { DeadLetters } from './dead-letters.ts';
 export type { DedupMode, DedupScope } from './dedup.ts';
 export { dedupKeyOf, MAX_DEDUP_KEY_BYTES } from './dedup.ts';
@@ -34,3 +41,5 @@ export type {
   SideEffectInboxOptions,
 } from './side-effect/side-effect-inbox.ts';
 export { resolveSideEffectInboxOptions, SideEffectInbox } from './side-effect/side-effect-inbox.ts';
+export type { ConsumerStatus } from './status.ts';
+export { consumerStatus } from './status.ts';

@@ -20,6 +20,8 @@ export interface InboxRetentionOptions {
   batchSize?: number;
   /** Most statements per call, so one call stays bounded. @defaultValue 1000 */
   maxBatches?: number;
+  /** Called after each statement with the rows removed so far (progress of long runs). */
+  onProgress?: (deleted: number) => void;
 }
 
 /** {@link InboxRetentionOptions} validated. */
@@ -83,6 +85,7 @@ export async function pruneInbox(knex: Knex, options: InboxRetentionOptions): Pr
   for (let n = 0; n < o.maxBatches; n++) {
     const deleted = await deleteOldInboxRows(knex, o.tables, o.consumerName, o.retentionMs, o.batchSize);
     total += deleted;
+    options.onProgress?.(total);
     if (deleted < o.batchSize) break;
   }
   return total;

@@ -11,6 +11,7 @@ export const ErrorCodes = {
   store: 'ONCEFLOW_STORE',
   notFound: 'ONCEFLOW_NOT_FOUND',
   runtime: 'ONCEFLOW_RUNTIME',
+  usage: 'ONCEFLOW_USAGE',
 } as const;
 
 /** One of {@link ErrorCodes}. */
@@ -72,24 +73,37 @@ export class OptionError extends OnceflowError {
   }
 }
 
-/** The database schema is missing, older or newer than this code understands. */
+/**
+ * The database schema is missing, older or newer than this code understands. The message is
+ * one line that names the command fixing it, so an operator can act on it from a log line.
+ */
 export class SchemaVersionError extends OnceflowError {
+  /** The schema that was checked. */
+  readonly schema: string;
   /** The version found in the database, or null when none is installed. */
   readonly found: number | null;
   /** The version this code needs. */
   readonly expected: number;
 
   constructor(schema: string, found: number | null, expected: number) {
+    const migrate = migrateCommandFor(schema);
     const what =
       found === null
-        ? `no Onceflow tables were found in schema "${schema}"; run \`onceflow migrate\` (or knex migrate:latest on the migrations folder) first`
+        ? `no Onceflow tables in schema "${schema}" of this database; run \`${migrate}\` first`
         : found < expected
-          ? `schema "${schema}" is at version ${found} but this code needs ${expected}; run \`onceflow migrate\``
-          : `schema "${schema}" is at version ${found}, newer than this code understands (${expected}); upgrade Onceflow`;
+          ? `schema "${schema}" is at version ${found} but this code needs ${expected}; run \`${migrate}\``
+          : `schema "${schema}" is at version ${found}, newer than this code understands (${expected}); upgrade the @onceflow packages`;
     super(ErrorCodes.schemaVersion, `Onceflow schema check failed: ${what}`);
+    this.schema = schema;
     this.found = found;
     this.expected = expected;
   }
+}
+
+/** The `onceflow migrate` command line that creates or upgrades Onceflow's tables in `schema`. */
+export function migrateCommandFor(schema: string): string {
+  // The literal default, not DEFAULT_SCHEMA: schema.ts imports this module through identifiers.ts.
+  return schema === 'onceflow' ? 'onceflow migrate' : `onceflow migrate --schema ${schema}`;
 }
 
 /** Node.js or a peer dependency (knex, pg, kafkajs) is at a version Onceflow does not support. */

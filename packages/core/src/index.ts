@@ -4,6 +4,7 @@ export {
   ErrorCodes,
   FatalHandlerError,
   isRetriable,
+  migrateCommandFor,
   OnceflowError,
   OptionError,
   PublishError,
@@ -22,7 +23,19 @@ export { createJsonLogger, REDACTED_FIELDS, silentLogger } from './logger.ts';
 export type { EncodedMessage, MessageInput, MessageLimits } from './message.ts';
 export { DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADERS, encodeMessage, encodePayload, MAX_KEY_BYTES } from './message.ts';
 export type { MigrateOptions } from './migrate.ts';
-export { checkSchemaVersion, dropSchema, knexMigrationConfig, MIGRATIONS_TABLE, migrate, onceflowKnexfile } from './migrate.ts';
+export {
+  checkSchemaVersion,
+  dropSchema,
+  installedVersion,
+  knexMigrationConfig,
+  MIGRATIONS_TABLE,
+  migrate,
+  onceflowKnexfile,
+} from './migrate.ts';
+export type { MigrationSql } from './migration-sql.ts';
+export { migrationSql } from './migration-sql.ts';
+export type { AppliedMigration, MigrationStatus } from './migration-status.ts';
+export { migrationStatus } from './migration-status.ts';
 export { boolOption, choiceOption, intOption, requiredOption, stringOption } from './options.ts';
 export { prepared } from './prepared.ts';
 export type { PeerName, SupportedRange } from './runtime.ts';

@@ -94,7 +94,10 @@ export async function knexMigrationConfig(knex: Knex, options: MigrateOptions = 
  */
 export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise<void> {
   const config = await knexMigrationConfig(knex, options);
-  for (let attempt = 0; ; attempt++) {
+  // Knex's migration lock fails at once instead of waiting: wait for the other process's
+  // migrations (which may take long on a big inbox) for up to two minutes.
+  const deadline = Date.now() + 120_000;
+  for (;;) {
     try {
       await knex.migrate.latest(config);
       return;
@@ -102,7 +105,7 @@ export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise
       const locked = error instanceof Error && error.name === 'MigrationLocked';
       // Two processes creating knex's lock table at once: one gets a unique violation.
       const racedCreate = (error as { code?: unknown }).code === '23505' || (error as { code?: unknown }).code === '42P07';
-      if (!(locked || racedCreate) || attempt >= 50) throw error;
+      if (!(locked || racedCreate) || Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 100));
     }
   }
@@ -135,8 +138,8 @@ export async function dropSchema(knex: Knex, schema: string = defaultSchema()): 
   await knex.raw(`drop schema if exists "${tables.schema}" cascade`);
 }
 
-/** The schema version recorded in `meta`, or null when the schema or table is missing. */
-async function installedVersion(knex: Knex, schema: string): Promise<number | null> {
+/** The schema version recorded in `meta` of `schema`, or null when the schema or table is missing. */
+export async function installedVersion(knex: Knex, schema: string): Promise<number | null> {
   const tables = tablesFor(schema);
   // to_regclass instead of catching "relation does not exist": a failed statement would abort
   // the caller's transaction.

@@ -1,17 +1,12 @@
 export type { MigrateOptions } from '@onceflow/core';
 // Re-exported so a service that installs only this package can create Onceflow's tables.
 export { knexMigrationConfig, migrate, onceflowKnexfile } from '@onceflow/core';
-export type {
-  AttemptError,
-  DeadMessage,
-  ListDeadOptions,
-  PruneOutboxOptions,
-  RequeueSelection,
-  SchemaOption,
-  TopicStatus,
-} from './admin.ts';
-export { listDead, outboxStatus, pruneOutbox, requeueDead } from './admin.ts';
+export type { PruneOutboxOptions, SchemaOption, TopicStatus } from './admin.ts';
+export { outboxStatus, pruneOutbox } from './admin.ts';
 export { backoffMs } from './backoff.ts';
+export type { AttemptError, DeadBatchOptions, DeadMessage, DeadSelection, ListDeadOptions, RequeueSelection } from './dead-admin.ts';
+export { getDead, listDead, purgeDead, requeueDead } from './dead-admin.ts';
+export { DeadMessageError } from './errors.ts';
 export type { RelayEvents, RelayStats } from './events.ts';
 export type { HealthCheck, RelayLiveness, RelayReadiness } from './health.ts';
 export { relayLiveness, relayReadiness } from './health.ts';

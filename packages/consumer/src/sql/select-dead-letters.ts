@@ -27,17 +27,21 @@ export interface DeadLetterFilter {
   includeReplayed: boolean;
 }
 
-/** Lists dead letters oldest first, by id (keyset pagination with `afterId`). */
+/**
+ * Lists dead letters oldest first, by id (keyset pagination with `afterId`). The order names the
+ * table's column: a bare `order by id` would sort by the output column `id::text`, as text
+ * ("10" before "9"), and a page would skip the rows whose ids sort after its last one as text.
+ */
 export async function selectDeadLetters(db: Knex | Knex.Transaction, tables: Tables, f: DeadLetterFilter): Promise<StoredDeadLetter[]> {
   const result = await db.raw(
-    `select id::text as id, consumer, topic, partition, "offset"::text as "offset", key, dedup_key, headers, value, errors, attempts,
+    `select d.id::text as id, consumer, topic, partition, "offset"::text as "offset", key, dedup_key, headers, value, errors, attempts,
             created_at, replayed_at
-     from ${tables.deadLetters}
-     where id > ?::bigint
+     from ${tables.deadLetters} d
+     where d.id > ?::bigint
        and (?::text is null or consumer = ?::text)
-       and (?::bigint[] is null or id = any(?::bigint[]))
+       and (?::bigint[] is null or d.id = any(?::bigint[]))
        and (?::boolean or replayed_at is null)
-     order by id
+     order by d.id
      limit ?`,
     [f.afterId, f.consumer, f.consumer, f.ids, f.ids, f.includeReplayed, f.limit],
   );

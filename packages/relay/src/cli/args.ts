@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { OptionError } from '@onceflow/core';
+import { defaultSchema, ErrorCodes, OnceflowError, OptionError } from '@onceflow/core';
 
 /** Options every command understands. */
 export interface CommonFlags {
@@ -24,7 +24,7 @@ export function parseFlags<T extends Record<string, { type: 'string' | 'boolean'
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const positionals = parsed.positionals;
   const common: CommonFlags = {
-    schema: (values.schema as string | undefined) ?? process.env.ONCEFLOW_SCHEMA ?? 'onceflow',
+    schema: (values.schema as string | undefined) ?? defaultSchema(),
     databaseUrl:
       (values['database-url'] as string | undefined) ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     json: values.json === true,
@@ -54,4 +54,11 @@ export function parsePort(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n > 65_535) throw new OptionError('http-port', text, 'a TCP port from 0 to 65535');
   return n;
+}
+
+/** A command line that cannot be run as written (exit code 2, with the command's help). */
+export class UsageError extends OnceflowError {
+  constructor(message: string) {
+    super(ErrorCodes.usage, message);
+  }
 }

@@ -1,9 +1,29 @@
 #!/usr/bin/env node
-import { assertNodeVersion, OnceflowError, OptionError } from '@onceflow/core';
-import { deadCommand, deadLettersCommand, migrateCommand, pruneCommand, relayCommand, statusCommand, UsageError } from './commands.ts';
+import { assertNodeVersion, OptionError } from '@onceflow/core';
+import { UsageError } from './args.ts';
+import { migrateCommand, pruneCommand, relayCommand, statusCommand } from './commands.ts';
+import { failureLine } from './database.ts';
+import { deadCommand, deadLettersCommand } from './dead-commands.ts';
 import { COMMAND_HELP, PROGRAM_HELP } from './help.ts';
+import type { Output } from './output.ts';
+import { ttyProgress } from './output.ts';
 
-const out = { line: (text: string) => process.stdout.write(`${text}\n`) };
+const out: Output = { line: (text: string) => process.stdout.write(`${text}\n`), progress: ttyProgress(process.stderr) };
+// kafkajs 2.2.4's request queue sets timers with a negative delay, which Node 24 clamps to 1 ms
+// (what older Nodes did silently) and reports on stderr; the warning is noise in an operator's
+// terminal and would break the one-line error contract. Every other warning still prints.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const name = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+  if (name === 'TimeoutNegativeWarning' || (warning instanceof Error && warning.name === 'TimeoutNegativeWarning')) return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
+// A reader that stops early (`onceflow dead list | head`) is not a failure of the command.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 const [command, ...rest] = process.argv.slice(2);
 const wantsHelp = rest.includes('--help') || rest.includes('-h');
 
@@ -49,8 +69,7 @@ try {
     process.stderr.write(`onceflow: ${(error as Error).message}\n\n${help}\n`);
     process.exitCode = 2;
   } else {
-    const tag = error instanceof OnceflowError ? ` [${error.code}]` : '';
-    process.stderr.write(`onceflow: ${(error as Error).message}${tag}\n`);
+    process.stderr.write(`onceflow: ${failureLine(error)}\n`);
     process.exitCode = 1;
   }
 }

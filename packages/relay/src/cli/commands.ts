@@ -1,37 +1,49 @@
-import { DeadLetters, pruneInbox } from '@onceflow/consumer';
-import { migrate } from '@onceflow/core';
-import { createKafka, KafkaPublisher, ThreadedKafkaPublisher } from '@onceflow/kafka';
-import type { Knex } from 'knex';
-import knexFactory from 'knex';
-import { listDead, outboxStatus, pruneOutbox, requeueDead } from '../admin.ts';
+import { consumerStatus, pruneInbox } from '@onceflow/consumer';
+import { migrate, migrateCommandFor, migrationSql, migrationStatus } from '@onceflow/core';
+import { ThreadedKafkaPublisher } from '@onceflow/kafka';
+import { outboxStatus, pruneOutbox } from '../admin.ts';
 import { runRelayProcess } from '../main.ts';
-import type { CommonFlags } from './args.ts';
-import { parseDuration, parseFlags, parsePort, parsePositiveInt } from './args.ts';
+import { parseDuration, parseFlags, parsePort, parsePositiveInt, UsageError } from './args.ts';
+import { withKnex } from './database.ts';
+import type { Output } from './output.ts';
+import { print, progressFor } from './output.ts';
+import { printable } from './printable.ts';
 
-/** Where a command writes its report. */
-export interface Output {
-  line(text: string): void;
-}
-
-async function withKnex<T>(common: CommonFlags, work: (knex: Knex) => Promise<T>): Promise<T> {
-  const knex = knexFactory({ client: 'pg', connection: common.databaseUrl, pool: { min: 0, max: 2 } });
-  try {
-    return await work(knex);
-  } finally {
-    await knex.destroy();
-  }
-}
-
-function print(out: Output, common: CommonFlags, value: unknown, table: () => string[]): void {
-  if (common.json) out.line(JSON.stringify(value));
-  else for (const l of table()) out.line(l);
-}
-
-/** `onceflow migrate` */
+/** `onceflow migrate`, `migrate --status` and `migrate --sql`. */
 export async function migrateCommand(argv: string[], out: Output): Promise<void> {
-  const { common } = parseFlags(argv, {});
-  await withKnex(common, (knex) => migrate(knex, { schema: common.schema }));
-  out.line(`onceflow schema "${common.schema}" is up to date`);
+  const { common, values } = parseFlags(argv, { status: { type: 'boolean' }, sql: { type: 'boolean' } });
+  if (values.status === true && values.sql === true) throw new UsageError('use either --status or --sql, not both');
+  if (values.sql === true) {
+    const all = await migrationSql({ schema: common.schema });
+    print(out, common, { schema: common.schema, migrations: all }, () =>
+      all.flatMap((m) => [`-- ${m.name}`, ...m.statements.map((s) => `${s};\n`)]),
+    );
+    return;
+  }
+  if (values.status === true) {
+    const status = await withKnex(common, (knex) => migrationStatus(knex, { schema: common.schema }), { checkSchema: false });
+    print(out, common, status, () => [
+      `schema "${status.schema}": version ${status.version ?? 'none'}, this release needs ${status.expectedVersion}`,
+      ...status.applied.map((m) => `applied  ${m.name}  ${m.appliedAt?.toISOString() ?? '(recorded by an earlier release)'}`),
+      ...status.pending.map((name) => `pending  ${name}`),
+      status.pending.length === 0 ? 'nothing to apply' : `run \`${migrateCommandFor(status.schema)}\` to apply the pending migrations`,
+    ]);
+    return;
+  }
+  const status = await withKnex(
+    common,
+    async (knex) => {
+      const before = await migrationStatus(knex, { schema: common.schema });
+      await migrate(knex, { schema: common.schema });
+      const after = await migrationStatus(knex, { schema: common.schema });
+      return { ...after, appliedNow: before.pending.filter((name) => !after.pending.includes(name)) };
+    },
+    { checkSchema: false },
+  );
+  print(out, common, { schema: status.schema, version: status.version, appliedNow: status.appliedNow }, () => [
+    ...status.appliedNow.map((name) => `applied ${name}`),
+    `onceflow schema "${status.schema}" is up to date (version ${status.version})`,
+  ]);
 }
 
 /**
@@ -61,86 +73,33 @@ export async function relayCommand(argv: string[]): Promise<void> {
   await proc.stopped;
 }
 
-/** `onceflow status` */
+/** `onceflow status`: the outbox per topic and the inbox per consumer. */
 export async function statusCommand(argv: string[], out: Output): Promise<void> {
   const { common } = parseFlags(argv, {});
-  const topics = await withKnex(common, (knex) => outboxStatus(knex, { schema: common.schema }));
-  print(out, common, { topics }, () =>
-    topics.length === 0
-      ? ['no pending or dead messages']
+  const { topics, consumers } = await withKnex(common, async (knex) => ({
+    topics: await outboxStatus(knex, { schema: common.schema }),
+    consumers: await consumerStatus(knex, { schema: common.schema }),
+  }));
+  print(out, common, { schema: common.schema, topics, consumers }, () => [
+    ...(topics.length === 0
+      ? ['outbox: no pending or dead messages']
       : [
           'topic\tbacklog\twaiting\tretrying\tattempts\tdead\toldest_pending_ms',
           ...topics.map(
-            (t) => `${t.topic}\t${t.backlog}\t${t.waiting}\t${t.retrying}\t${t.attempts}\t${t.dead}\t${t.oldestPendingAgeMs ?? '-'}`,
+            (t) =>
+              `${printable(t.topic)}\t${t.backlog}\t${t.waiting}\t${t.retrying}\t${t.attempts}\t${t.dead}\t${t.oldestPendingAgeMs ?? '-'}`,
           ),
-        ],
-  );
-}
-
-/** `onceflow dead list|retry`: dead outbox messages. */
-export async function deadCommand(argv: string[], out: Output): Promise<void> {
-  const { common, values, positionals } = parseFlags(argv, {
-    topic: { type: 'string' },
-    key: { type: 'string' },
-    limit: { type: 'string' },
-    all: { type: 'boolean' },
-  });
-  const [verb, ...ids] = positionals;
-  const topic = values.topic as string | undefined;
-  const key = values.key as string | undefined;
-  const filter = { ...(topic === undefined ? {} : { topic }), ...(key === undefined ? {} : { key }) };
-  if (verb === 'list') {
-    const limit = parsePositiveInt('limit', values.limit as string | undefined, 100);
-    const dead = await withKnex(common, (knex) => listDead(knex, { schema: common.schema, limit, ...filter }));
-    print(out, common, { dead }, () =>
-      dead.length === 0
-        ? ['no dead messages']
-        : dead.map((d) => `${d.id}\t${d.topic}\t${d.key}\tattempts=${d.attempts}\t${d.errors.at(-1)?.error ?? ''}`),
-    );
-    return;
-  }
-  if (verb === 'retry') {
-    const selection = ids.length > 0 ? ids : { ...filter, all: values.all === true };
-    const requeued = await withKnex(common, (knex) => requeueDead(knex, selection, { schema: common.schema }));
-    print(out, common, { requeued }, () => [`requeued ${requeued.length} message(s)`]);
-    return;
-  }
-  throw new UsageError(`unknown dead command ${JSON.stringify(verb)}: use "dead list" or "dead retry <id...> | --topic T | --all"`);
-}
-
-/** `onceflow dead-letters list|replay`: the consumer's dead letters. */
-export async function deadLettersCommand(argv: string[], out: Output): Promise<void> {
-  const { common, values, positionals } = parseFlags(argv, { consumer: { type: 'string' }, limit: { type: 'string' } });
-  const [verb, ...ids] = positionals;
-  if (verb === 'list') {
-    const limit = parsePositiveInt('limit', values.limit as string | undefined, 100);
-    const consumer = values.consumer as string | undefined;
-    const letters = await withKnex(common, (knex) =>
-      new DeadLetters({ knex, schema: common.schema }).list({ limit, ...(consumer === undefined ? {} : { consumerName: consumer }) }),
-    );
-    print(out, common, { deadLetters: letters.map((l) => ({ ...l, value: l.value?.toString('base64') ?? null })) }, () =>
-      letters.length === 0
-        ? ['no dead letters']
-        : letters.map(
-            (l) =>
-              `${l.id}\t${l.consumerName}\t${l.topic}[${l.partition}]@${l.offset}\tattempts=${l.attempts}\t${l.errors.at(-1)?.message ?? ''}`,
+        ]),
+    ...(consumers.length === 0
+      ? ['inbox: no consumer has inbox rows or dead letters']
+      : [
+          'consumer\tinbox_rows\tprocessing\tdead_letters\treplayed\toldest_dead_letter',
+          ...consumers.map(
+            (c) =>
+              `${printable(c.consumer)}\t${c.inboxRows}\t${c.processing}\t${c.deadLetters}\t${c.replayed}\t${c.oldestDeadLetterAt?.toISOString() ?? '-'}`,
           ),
-    );
-    return;
-  }
-  if (verb === 'replay') {
-    if (ids.length === 0) throw new UsageError('dead-letters replay needs the ids to replay');
-    const publisher = new KafkaPublisher(createKafka({ clientId: 'onceflow-cli' }));
-    await publisher.connect();
-    try {
-      const replayed = await withKnex(common, (knex) => new DeadLetters({ knex, schema: common.schema }).replay(ids, publisher));
-      print(out, common, { replayed }, () => [`replayed ${replayed} dead letter(s)`]);
-    } finally {
-      await publisher.disconnect();
-    }
-    return;
-  }
-  throw new UsageError(`unknown dead-letters command ${JSON.stringify(verb)}: use "dead-letters list" or "dead-letters replay <id...>"`);
+        ]),
+  ]);
 }
 
 /** `onceflow prune`: removes old published outbox rows and, when asked, old inbox rows. */
@@ -152,21 +111,29 @@ export async function pruneCommand(argv: string[], out: Output): Promise<void> {
   });
   const olderThanMs = parseDuration('older-than', (values['older-than'] as string | undefined) ?? '7d');
   const inboxText = values['inbox-older-than'] as string | undefined;
+  const inboxWindow =
+    inboxText === undefined
+      ? undefined
+      : {
+          retentionMs: parseDuration('inbox-older-than', inboxText),
+          redeliveryHorizonMs: parseDuration('redelivery-horizon', values['redelivery-horizon'] as string | undefined),
+        };
+  const progress = progressFor(out, common);
   const result = await withKnex(common, async (knex) => {
-    const outbox = await pruneOutbox(knex, { schema: common.schema, olderThanMs });
+    const outbox = await pruneOutbox(knex, {
+      schema: common.schema,
+      olderThanMs,
+      onProgress: (n) => progress.update(`deleted ${n} published outbox row(s)`),
+    });
     let inbox = 0;
-    if (inboxText !== undefined) {
-      const horizon = parseDuration('redelivery-horizon', values['redelivery-horizon'] as string | undefined);
+    if (inboxWindow !== undefined) {
       inbox = await pruneInbox(knex, {
         schema: common.schema,
-        retentionMs: parseDuration('inbox-older-than', inboxText),
-        redeliveryHorizonMs: horizon,
+        ...inboxWindow,
+        onProgress: (n) => progress.update(`deleted ${outbox} outbox and ${n} inbox row(s)`),
       });
     }
     return { outbox, inbox };
-  });
+  }).finally(() => progress.end());
   print(out, common, result, () => [`deleted ${result.outbox} published outbox row(s) and ${result.inbox} inbox row(s)`]);
 }
-
-/** A command line that cannot be run as written. */
-export class UsageError extends Error {}
