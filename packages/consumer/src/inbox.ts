@@ -1,3 +1,5 @@
+import type { SpanAttributes } from '@onceflow/core';
+import { recordProcessOutcome, withProcessSpan } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { ConsumedMessage } from './consumed-message.ts';
 import type { DedupMode } from './dedup.ts';
@@ -102,7 +104,10 @@ export class Inbox {
     const entries = this.#entries(messages, dedupKeys);
     const ids = entries.map((e) => scopedStoreKey(e.scope, e.dedupKey));
     const { outcomes, candidates, fastPathHits } = await this.#candidates(ids, entries);
-    if (candidates.length === 0) return { outcomes, fastPathHits };
+    if (candidates.length === 0) {
+      this.#traceDuplicates(messages, outcomes);
+      return { outcomes, fastPathHits };
+    }
     let current = -1;
     try {
       await this.options.knex.transaction(async (trx) => {
@@ -110,7 +115,9 @@ export class Inbox {
         for (const i of candidates) {
           if (!fresh.has(ids[i] as string)) continue;
           current = i;
-          await handler(messages[i] as ConsumedMessage<Payload>, trx);
+          const message = messages[i] as ConsumedMessage<Payload>;
+          // Inside the inbox transaction: the span covers exactly the work that commits once.
+          await withProcessSpan(message.topic, message.headers, this.#spanAttributes(message), () => handler(message, trx));
           outcomes[i] = 'handled';
         }
         current = -1;
@@ -119,6 +126,7 @@ export class Inbox {
       throw new GroupFailure(current, error);
     }
     this.#remember(entries, outcomes);
+    this.#traceDuplicates(messages, outcomes);
     return { outcomes, fastPathHits };
   }
 
@@ -135,7 +143,10 @@ export class Inbox {
     const entries = this.#entries(messages, dedupKeys);
     const ids = entries.map((e) => scopedStoreKey(e.scope, e.dedupKey));
     const { outcomes, candidates, fastPathHits } = await this.#candidates(ids, entries);
-    if (candidates.length === 0) return { outcomes, fastPathHits };
+    if (candidates.length === 0) {
+      this.#traceDuplicates(messages, outcomes);
+      return { outcomes, fastPathHits };
+    }
     let inHandler = false;
     try {
       await this.options.knex.transaction(async (trx) => {
@@ -154,7 +165,28 @@ export class Inbox {
       throw new GroupFailure(inHandler ? 0 : -1, error);
     }
     this.#remember(entries, outcomes);
+    this.#traceDuplicates(messages, outcomes);
     return { outcomes, fastPathHits };
+  }
+
+  /** Messaging attributes of a consumer span for `message` (semantic conventions). */
+  #spanAttributes(message: ConsumedMessage<unknown>): SpanAttributes {
+    return {
+      'messaging.consumer.group.name': this.options.consumerName,
+      'messaging.destination.partition.id': String(message.partition),
+      'messaging.kafka.offset': Number(message.offset),
+      ...(message.id === undefined ? {} : { 'messaging.message.id': message.id }),
+    };
+  }
+
+  /** A span per skipped copy, so a trace shows where each duplicate went. */
+  #traceDuplicates(messages: readonly ConsumedMessage<unknown>[], outcomes: readonly InboxOutcome[]): void {
+    outcomes.forEach((outcome, i) => {
+      const message = messages[i];
+      if (outcome === 'duplicate' && message !== undefined) {
+        recordProcessOutcome(message.topic, message.headers, this.#spanAttributes(message), 'duplicate');
+      }
+    });
   }
 
   /** Each message's scope (its topic in topic scope, else '') and dedup key. */

@@ -1,4 +1,4 @@
-import { HeaderNames } from '@onceflow/core';
+import { HeaderNames, recordProcessOutcome } from '@onceflow/core';
 import { describeRecord } from './consumed-message.ts';
 import { attemptError } from './dead-letters.ts';
 import { dedupScopeOf } from './dedup.ts';
@@ -58,6 +58,13 @@ export async function parkMessage(ctx: RunContext, item: Item, errors: readonly 
     events.emit('inbox:error', { error, topic: message.topic, partition: message.partition });
     return false;
   }
+  recordProcessOutcome(
+    message.topic,
+    message.headers,
+    { 'messaging.consumer.group.name': inbox.options.consumerName, 'messaging.destination.partition.id': String(message.partition) },
+    'dead_letter',
+    { 'onceflow.attempts': attempts, 'onceflow.error': (history.at(-1)?.message ?? '').slice(0, 1_000) },
+  );
   const deadLetter = options.deadLetter;
   if (deadLetterId !== null && deadLetter !== undefined) {
     const lastError = history.at(-1);

@@ -42,4 +42,6 @@ export type { PeerName, SupportedRange } from './runtime.ts';
 export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';
 export { channelFor, DEFAULT_SCHEMA, defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
+export type { PublishSpan, SpanAttributes } from './tracing.ts';
+export { injectTraceContext, recordProcessOutcome, startPublishSpan, TRACE_HEADERS, withProcessSpan } from './tracing.ts';
 export type { IncomingRecord, OutgoingRecord, PartitionBatch, Publisher, Subscriber } from './transport.ts';

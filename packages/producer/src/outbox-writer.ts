@@ -3,6 +3,7 @@ import {
   assertPeerVersion,
   ErrorCodes,
   encodeMessage,
+  injectTraceContext,
   keyLockId,
   newMessageId,
   OnceflowError,
@@ -95,7 +96,7 @@ export class OutboxWriter {
         idempotencyKeys,
         types: messages.map((m) => m.type ?? null),
         payloads: messages.map((m) => m.payload.toString('base64')),
-        headers: messages.map((m) => JSON.stringify(m.headers)),
+        headers: messages.map((m) => JSON.stringify(withTraceContext(m.headers))),
         availableAt: messages.map((m) => m.availableAt?.toISOString() ?? null),
       });
     } catch (error) {
@@ -134,6 +135,16 @@ export class OutboxWriter {
       return { ...r, id: existingId };
     });
   }
+}
+
+/**
+ * `headers` plus the W3C trace context active at enqueue (unless the caller set its own
+ * `traceparent`), so the relay's publish and the consumer's handler continue that trace.
+ */
+function withTraceContext(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out = { ...headers };
+  injectTraceContext(out);
+  return out;
 }
 
 /**

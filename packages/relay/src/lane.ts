@@ -1,5 +1,5 @@
 import type { TypedEmitter } from '@onceflow/core';
-import { isRetriable } from '@onceflow/core';
+import { isRetriable, startPublishSpan } from '@onceflow/core';
 import pRetry from 'p-retry';
 import { backoffMs } from './backoff.ts';
 import type { RelayEvents } from './events.ts';
@@ -215,7 +215,15 @@ export class Lane {
     if (rows.length === 0) return 'empty';
 
     const started = performance.now();
-    const outcome = await publishRows(options.publisher, rows);
+    const span = startPublishSpan(
+      [...new Set(rows.map((r) => r.topic))],
+      rows.map((r) => r.headers),
+    );
+    const outcome = await publishRows(options.publisher, rows).catch((error: unknown) => {
+      span.end(error);
+      throw error;
+    });
+    span.end(outcome.brokerError ?? outcome.failed[0]?.error);
     // The fence covers the shards this batch has rows in, not every shard of the lane: each
     // fenced shard is a row lock in the marking statement, and a small batch touches few.
     const batchShards = new Set(rows.map((r) => r.shard));
