@@ -29,4 +29,4 @@ export type { PeerName, SupportedRange } from './runtime.ts';
 export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';
 export { channelFor, DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
-export type { IncomingRecord, OutgoingRecord, PartitionBatch, Publisher, Subscriber } from './transport.ts';
+export type { IncomingRecord, OutgoingRecord, PartitionBatch, Publisher, Subscriber, TopicFacts } from './transport.ts';

@@ -22,6 +22,22 @@ export interface Publisher {
    * reached. A relay's `/readyz` uses it; publishers without it are taken as ready.
    */
   check?(): Promise<void>;
+  /**
+   * Optional: what the cluster says about `topics` (those that exist). The relay reads the
+   * record size limit from it and checks the replication of the topics it publishes to.
+   */
+  describeTopics?(topics: readonly string[]): Promise<TopicFacts[]>;
+}
+
+/** What the cluster says about one topic. */
+export interface TopicFacts {
+  readonly topic: string;
+  /** The fewest replicas any of its partitions has. */
+  readonly replicationFactor: number;
+  /** The topic's `min.insync.replicas` (NaN when it could not be read). */
+  readonly minInsyncReplicas: number;
+  /** The topic's `max.message.bytes`: the largest record batch the broker accepts (NaN when unknown). */
+  readonly maxMessageBytes: number;
 }
 
 /** A record as a transport delivers it to a consumer. */
@@ -64,4 +80,6 @@ export interface Subscriber {
   start(onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void>;
   /** Stops fetching, waits for running batch handlers, leaves the group. */
   stop(): Promise<void>;
+  /** Optional: what the cluster says about `topics` (those that exist), as {@link Publisher.describeTopics}. */
+  describeTopics?(topics: readonly string[]): Promise<TopicFacts[]>;
 }

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Logger, OutgoingRecord, Publisher } from '@onceflow/core';
+import type { Logger, OutgoingRecord, Publisher, TopicFacts } from '@onceflow/core';
 import { assertPeerVersion, OptionError, PublishError, silentLogger } from '@onceflow/core';
 import { BrokerProbe } from './broker-probe.ts';
 import type { KafkaConnectionOptions } from './config.ts';
@@ -9,6 +9,7 @@ import type { KafkaPublisherOptions } from './publisher.ts';
 import { KafkaPublisher } from './publisher.ts';
 import type { PackedRecords, ThreadReply, ThreadRequest, ThreadSetup } from './thread-protocol.ts';
 import { deserializeError, packRecords, transferList } from './thread-protocol.ts';
+import { TopicInspector } from './topic-inspector.ts';
 
 /** Options of {@link ThreadedKafkaPublisher}. */
 export interface ThreadedKafkaPublisherOptions extends KafkaPublisherOptions {
@@ -55,6 +56,7 @@ export class ThreadedKafkaPublisher implements Publisher {
   #thread: Thread | undefined;
   #nextId = 1;
   readonly #probe: BrokerProbe;
+  readonly #inspector: TopicInspector;
 
   static {
     workerOf = (publisher) => publisher.#thread?.worker;
@@ -76,11 +78,17 @@ export class ThreadedKafkaPublisher implements Publisher {
     const kafka = createKafka(plain);
     new KafkaPublisher(kafka, publisher);
     this.#probe = new BrokerProbe(kafka);
+    this.#inspector = new TopicInspector(kafka);
   }
 
   /** Resolves when a broker answers a metadata request now (readiness); asked from this thread. */
   check(): Promise<void> {
     return this.#probe.check();
+  }
+
+  /** Replication, `min.insync.replicas` and record size limit of those of `topics` that exist; asked from this thread. */
+  describeTopics(topics: readonly string[]): Promise<TopicFacts[]> {
+    return this.#inspector.describe(topics);
   }
 
   /** Starts the thread if none runs and connects its producer. */
@@ -107,6 +115,7 @@ export class ThreadedKafkaPublisher implements Publisher {
   /** Disconnects the producer and ends the thread; without a thread it does nothing. */
   async disconnect(): Promise<void> {
     await this.#probe.close();
+    await this.#inspector.close();
     const thread = this.#thread;
     if (thread === undefined) return;
     // Calls from now on start a new thread; calls still in flight on this one fail as retriable.

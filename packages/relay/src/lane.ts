@@ -14,6 +14,7 @@ import type { Fence } from './sql/fence.ts';
 import type { FailedAttempt } from './sql/mark-failed.ts';
 import { markFailed } from './sql/mark-failed.ts';
 import { markPublished } from './sql/mark-published.ts';
+import type { TopicLimits } from './topic-limits.ts';
 
 /** Mutable counters shared by a relay's lanes. */
 export interface Counters {
@@ -32,6 +33,8 @@ export interface LaneContext {
   readonly layout: LaneLayout;
   readonly events: TypedEmitter<RelayEvents>;
   readonly counters: Counters;
+  /** The largest record each topic accepts, where known. */
+  readonly topicLimits: TopicLimits;
   readonly signal: AbortSignal;
   isStopping(): boolean;
   /** The lease of `shard` with `token` is gone (a fenced write was refused). */
@@ -215,7 +218,9 @@ export class Lane {
     if (rows.length === 0) return 'empty';
 
     const started = performance.now();
-    const outcome = await publishRows(options.publisher, rows);
+    const maxRecordBytes = await this.#ctx.topicLimits.of(rows.map((r) => r.topic));
+    const maxBatchBytes = Math.min(options.maxBatchBytes, ...maxRecordBytes.values());
+    const outcome = await publishRows(options.publisher, rows, { maxBatchBytes, maxRecordBytes });
     // The fence covers the shards this batch has rows in, not every shard of the lane: each
     // fenced shard is a row lock in the marking statement, and a small batch touches few.
     const batchShards = new Set(rows.map((r) => r.shard));
