@@ -1,7 +1,9 @@
 import type { TopicFacts } from '@onceflow/core';
-import type { Admin, Kafka } from 'kafkajs';
-import { ConfigResourceTypes } from 'kafkajs';
+import type { Admin, ConfigResourceTypes, Kafka } from 'kafkajs';
 import { toPublishError } from './errors.ts';
+
+// kafkajs's ConfigResourceTypes.TOPIC; Node's ESM loader cannot see that CommonJS export by name.
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 /**
  * Reads what the cluster says about topics (replication factor, `min.insync.replicas`,
@@ -31,7 +33,7 @@ export class TopicInspector {
       const configs = await admin.describeConfigs({
         includeSynonyms: false,
         resources: present.map((name) => ({
-          type: ConfigResourceTypes.TOPIC,
+          type: TOPIC_RESOURCE,
           name,
           configNames: ['min.insync.replicas', 'max.message.bytes'],
         })),
