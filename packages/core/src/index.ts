@@ -25,8 +25,18 @@ export type { MigrateOptions } from './migrate.ts';
 export { checkSchemaVersion, dropSchema, knexMigrationConfig, MIGRATIONS_TABLE, migrate, onceflowKnexfile } from './migrate.ts';
 export { boolOption, choiceOption, intOption, requiredOption, stringOption } from './options.ts';
 export { prepared } from './prepared.ts';
+export { decodeRawHeaders, encodeRawHeaders } from './raw-headers.ts';
 export type { PeerName, SupportedRange } from './runtime.ts';
 export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';
 export { channelFor, DEFAULT_SCHEMA, SCHEMA_VERSION, tablesFor } from './schema.ts';
-export type { IncomingRecord, OutgoingRecord, PartitionBatch, Publisher, Subscriber, TopicFacts } from './transport.ts';
+export type {
+  IncomingRecord,
+  OutgoingRecord,
+  PartitionBatch,
+  Publisher,
+  RawHeader,
+  RawRecordParts,
+  Subscriber,
+  TopicFacts,
+} from './transport.ts';

@@ -1,6 +1,6 @@
-import type { OutgoingRecord, Publisher, TopicFacts } from '@onceflow/core';
+import type { OutgoingRecord, Publisher, RawRecordParts, TopicFacts } from '@onceflow/core';
 import { assertPeerVersion, intOption } from '@onceflow/core';
-import type { Kafka, Producer, TopicMessages } from 'kafkajs';
+import type { IHeaders, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { BrokerProbe } from './broker-probe.ts';
 import { retryOptions } from './config.ts';
@@ -84,7 +84,7 @@ export class KafkaPublisher implements Publisher {
         group = { topic: r.topic, messages: [] };
         byTopic.set(r.topic, group);
       }
-      group.messages.push({ key: r.key, value: r.value, headers: { ...r.headers } });
+      group.messages.push(r.raw === undefined ? { key: r.key, value: r.value, headers: { ...r.headers } } : rawMessage(r.raw));
     }
     // A producer replaced after a sequence fault is connected again on first use.
     if (!this.#connected && this.#wanted) await this.connect();
@@ -119,4 +119,16 @@ export class KafkaPublisher implements Publisher {
     this.#connected = false;
     await this.#producer.disconnect();
   }
+}
+
+/** A kafkajs message of exactly these bytes; kafkajs writes a repeated name's values in order. */
+function rawMessage(raw: RawRecordParts): Message {
+  const headers: Record<string, Buffer[]> = {};
+  for (const [name, value] of raw.headers) {
+    const values = headers[name] ?? [];
+    values.push(value as Buffer);
+    headers[name] = values;
+  }
+  // A null value is written as Kafka's null header value (length -1) by kafkajs's encoder.
+  return { key: raw.key, value: raw.value, headers: headers as IHeaders };
 }
