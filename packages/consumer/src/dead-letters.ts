@@ -1,5 +1,5 @@
 import type { OutgoingRecord, Publisher, RawHeader, Tables } from '@onceflow/core';
-import { DEFAULT_SCHEMA, decodeRawHeaders, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
+import { DEFAULT_SCHEMA, decodeRawHeaders, describeValue, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { DeadLetterError } from './errors.ts';
 import { truncateText } from './pg-text.ts';
@@ -79,7 +79,7 @@ export class DeadLetters {
   /** Dead letters oldest first. */
   async list(options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
     const afterId = options.afterId ?? '0';
-    if (!/^\d+$/.test(afterId)) throw new OptionError('afterId', afterId, 'a dead letter id (decimal digits)');
+    if (idProblem(afterId) !== undefined) throw new OptionError('afterId', afterId, `a dead letter id (${ID_RULE})`);
     const rows = await selectDeadLetters(this.#knex, this.#tables, {
       consumer: options.consumerName ?? null,
       ids: null,
@@ -115,7 +115,10 @@ export class DeadLetters {
   }
 
   async #select(ids: readonly string[], includeReplayed: boolean): Promise<StoredDeadLetter[]> {
-    for (const id of ids) if (!/^\d+$/.test(id)) throw new DeadLetterError(id, 'not a dead letter id (decimal digits)');
+    for (const id of ids) {
+      const problem = idProblem(id);
+      if (problem !== undefined) throw new DeadLetterError(describeValue(id), `not a dead letter id: ${problem}`);
+    }
     return selectDeadLetters(this.#knex, this.#tables, {
       consumer: null,
       ids: [...ids],
@@ -144,6 +147,17 @@ function toDeadLetter(r: StoredDeadLetter): DeadLetter {
     createdAt: r.created_at,
     replayedAt: r.replayed_at,
   };
+}
+
+/** Largest dead letter id: ids are PostgreSQL bigints. */
+const MAX_ID = 9_223_372_036_854_775_807n;
+const ID_RULE = `decimal digits, at most ${MAX_ID}`;
+
+/** Why `id` cannot name a dead letter, or undefined; checked before any SQL, so PostgreSQL never sees it. */
+function idProblem(id: unknown): string | undefined {
+  if (typeof id !== 'string' || !/^\d+$/.test(id)) return `expected ${ID_RULE}`;
+  if (BigInt(id) > MAX_ID) return `beyond the range of ids (${ID_RULE})`;
+  return undefined;
 }
 
 /** The key's bytes; rows parked before schema version 6 have only the text. */

@@ -71,8 +71,11 @@ export class ThreadedKafkaPublisher implements Publisher {
     this.#setup = { connection: plain, publisher };
     try {
       structuredClone(this.#setup);
-    } catch (error) {
-      throw new OptionError('connection', connection, `plain data that can cross to a worker thread (${String(error)})`);
+    } catch {
+      // The clone error's text quotes the offending value (a function's source, which may hold
+      // a secret): name where it is instead, and show only its kind.
+      const [option, value] = uncloneable(this.#setup, '') ?? ['connection', connection];
+      throw new OptionError(option, value, 'plain data that can cross to a worker thread (no functions, class instances or symbols)');
     }
     // Throws an OptionError naming a bad broker list, timeout or retry count; connects nothing.
     const kafka = createKafka(plain);
@@ -195,6 +198,18 @@ export class ThreadedKafkaPublisher implements Publisher {
     for (const pending of thread.pending.values()) pending.reject(error);
     thread.pending.clear();
   }
+}
+
+/** The path (`connection.sasl.oauthBearerProvider`) and value of the first part that cannot be cloned. */
+function uncloneable(value: unknown, path: string, depth = 0): [string, unknown] | undefined {
+  if (typeof value === 'function' || typeof value === 'symbol') return [path, value];
+  if (value === null || typeof value !== 'object' || depth > 10) return undefined;
+  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return undefined;
+  for (const [name, inner] of Object.entries(value)) {
+    const found = uncloneable(inner, path === '' ? name : `${path}.${name}`, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /**
