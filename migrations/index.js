@@ -9,6 +9,7 @@ import * as notifyAfterCommit from './20261122000002_onceflow_notify_after_commi
 import * as deadLetterDedupKey from './20261122000003_onceflow_dead_letter_dedup_key.js';
 import * as dedupScope from './20261129000004_onceflow_dedup_scope.js';
 import * as holdsKeyHashed from './20261129000005_onceflow_holds_key_hashed.js';
+import * as deadLetterRawBytes from './20261129000006_onceflow_dead_letter_raw_bytes.js';
 
 /** @type {ReadonlyArray<import('./index.js').OnceflowMigration>} */
 export const migrations = Object.freeze([
@@ -17,4 +18,5 @@ export const migrations = Object.freeze([
   { name: '20261122000003_onceflow_dead_letter_dedup_key.js', module: deadLetterDedupKey },
   { name: '20261129000004_onceflow_dedup_scope.js', module: dedupScope },
   { name: '20261129000005_onceflow_holds_key_hashed.js', module: holdsKeyHashed },
+  { name: '20261129000006_onceflow_dead_letter_raw_bytes.js', module: deadLetterRawBytes },
 ]);

@@ -12,6 +12,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dedupScopeMigration from '../migrations/20261129000004_onceflow_dedup_scope.js';
 import * as holdsKeyMigration from '../migrations/20261129000005_onceflow_holds_key_hashed.js';
+import * as rawBytesMigration from '../migrations/20261129000006_onceflow_dead_letter_raw_bytes.js';
 import { committedTotal, publish, startConsumer, waitFor } from './support/consumer-helpers.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase, uniqueName } from './support/database.ts';
@@ -102,11 +103,13 @@ describe('migration to schema version 4', () => {
     await migrate(db.knex, { schema });
     // Back to version 3 (no scope column), as a database upgraded from it would be.
     const scoped = db.knex.withUserParams({ schema });
+    await rawBytesMigration.down(scoped);
     await holdsKeyMigration.down(scoped);
     await dedupScopeMigration.down(scoped);
-    await db.knex.raw(`delete from "${schema}".knex_migrations where name in (?, ?)`, [
+    await db.knex.raw(`delete from "${schema}".knex_migrations where name in (?, ?, ?)`, [
       '20261129000004_onceflow_dedup_scope.js',
       '20261129000005_onceflow_holds_key_hashed.js',
+      '20261129000006_onceflow_dead_letter_raw_bytes.js',
     ]);
     await expect(checkSchemaVersion(db.knex, schema)).rejects.toMatchObject({ name: 'SchemaVersionError' });
     const consumer = uniqueName('old');

@@ -27,13 +27,14 @@ describe('migrate', () => {
   it('gives a database migrated to version 2 before dead_letters_dedup_key existed that index, and version 3', async () => {
     const schema = uniqueName('mig');
     await migrate(db.knex, { schema });
-    expect(SCHEMA_VERSION).toBe(5);
+    expect(SCHEMA_VERSION).toBe(6);
     // Turn it back into what the version 1 and 2 migrations left before the index was added
-    // (versions 4 and 5 are redone by running them again).
+    // (versions 4 to 6 are redone by running them again).
     await db.knex.raw(`drop index "${schema}".dead_letters_dedup_key`);
     await db.knex.raw(`delete from "${schema}".knex_migrations where name = '20261122000003_onceflow_dead_letter_dedup_key.js'`);
     await db.knex.raw(`delete from "${schema}".knex_migrations where name = '20261129000004_onceflow_dedup_scope.js'`);
     await db.knex.raw(`delete from "${schema}".knex_migrations where name = '20261129000005_onceflow_holds_key_hashed.js'`);
+    await db.knex.raw(`delete from "${schema}".knex_migrations where name = '20261129000006_onceflow_dead_letter_raw_bytes.js'`);
     await db.knex.raw(`update "${schema}".meta set value = '2' where name = 'schema_version'`);
     await expect(checkSchemaVersion(db.knex, schema)).rejects.toMatchObject({ name: 'SchemaVersionError' });
     expect(await dedupIndex(schema)).toBe(0);

@@ -281,6 +281,8 @@ describe('ThreadedKafkaPublisher', () => {
     expect(() => new ThreadedKafkaPublisher({ ackTimeoutMs: 0 })).toThrow(/ackTimeoutMs.*received 0/);
     expect(() => new ThreadedKafkaPublisher({ connection: { brokers: [] } })).toThrow(/Invalid option brokers/);
     const sasl = { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: 'token' }) } as const;
-    expect(() => new ThreadedKafkaPublisher({ connection: { sasl } })).toThrow(/Invalid option connection: expected plain data/);
+    expect(() => new ThreadedKafkaPublisher({ connection: { sasl } })).toThrow(
+      /Invalid option connection\.sasl\.oauthBearerProvider: expected plain data.*received a function$/,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import type { Headers, IncomingRecord } from '@onceflow/core';
+import type { Headers, IncomingRecord, RawHeader } from '@onceflow/core';
 import { HeaderNames, ValidationError } from '@onceflow/core';
 
 /**
@@ -17,6 +17,10 @@ export interface ConsumedMessage<Payload = unknown> {
   readonly value: Buffer | null;
   /** Every header, decoded as text. */
   readonly headers: Headers;
+  /** The key's bytes as delivered (`key` is their UTF-8 decoding); parking and replay keep them. */
+  readonly rawKey: Buffer | null;
+  /** Every header as delivered, in order, repeats and null values included. */
+  readonly rawHeaders: readonly RawHeader[];
   /** Broker timestamp, milliseconds since the epoch, as a decimal string. */
   readonly timestamp: string;
   /** The `onceflow-id` header (the outbox message id), when present. */
@@ -38,6 +42,8 @@ class Consumed implements ConsumedMessage {
   readonly key: string | null;
   readonly value: Buffer | null;
   readonly headers: Headers;
+  readonly rawKey: Buffer | null;
+  readonly rawHeaders: readonly RawHeader[];
   readonly timestamp: string;
   readonly id: string | undefined;
   readonly idempotencyKey: string | undefined;
@@ -51,6 +57,9 @@ class Consumed implements ConsumedMessage {
     this.key = record.key;
     this.value = record.value;
     this.headers = record.headers;
+    this.rawKey = record.rawKey !== undefined ? record.rawKey : record.key === null ? null : Buffer.from(record.key, 'utf8');
+    this.rawHeaders =
+      record.rawHeaders ?? Object.entries(record.headers).map(([name, value]) => [name, Buffer.from(value, 'utf8')] as const);
     this.timestamp = record.timestamp;
     this.id = nonEmpty(record.headers[HeaderNames.id]);
     this.idempotencyKey = nonEmpty(record.headers[HeaderNames.idempotencyKey]);

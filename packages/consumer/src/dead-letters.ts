@@ -1,5 +1,5 @@
-import type { Publisher, Tables } from '@onceflow/core';
-import { defaultSchema, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
+import type { OutgoingRecord, Publisher, RawHeader, Tables } from '@onceflow/core';
+import { decodeRawHeaders, defaultSchema, describeValue, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { DeadLetterError } from './errors.ts';
 import { truncateText } from './pg-text.ts';
@@ -29,6 +29,11 @@ export interface DeadLetter {
   readonly key: string | null;
   readonly dedupKey: string | null;
   readonly headers: Readonly<Record<string, string>>;
+  /** The key's bytes as consumed (`key` is their text, made storable); null when the record had no key. */
+  readonly rawKey: Buffer | null;
+  /** Every header as consumed, in order, repeats and null values included (what replay sends). */
+  readonly rawHeaders: readonly RawHeader[];
+  /** The value; null for a tombstone. */
   readonly value: Buffer | null;
   /** Every failed attempt, oldest first. */
   readonly errors: readonly AttemptError[];
@@ -73,7 +78,8 @@ export interface DeadLetterBatchOptions {
 
 /**
  * Lists and replays the consumer's dead letters. Replaying republishes the original record
- * (topic, key, value, headers) through a {@link Publisher} and then marks it replayed; the
+ * (topic, key, value, headers, byte for byte: a binary key lands on the same partition, a
+ * tombstone stays null, repeated headers keep every value) through a {@link Publisher} and then marks it replayed; the
  * message was never recorded in the inbox, so the consumer handles it again. A crash between
  * the two steps republishes twice, which the inbox turns into one effect.
  */
@@ -89,7 +95,7 @@ export class DeadLetters {
   /** Dead letters oldest first. */
   async list(options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
     const afterId = options.afterId ?? '0';
-    if (!/^\d+$/.test(afterId)) throw new OptionError('afterId', afterId, 'a dead letter id (decimal digits)');
+    if (idProblem(afterId) !== undefined) throw new OptionError('afterId', afterId, `a dead letter id (${ID_RULE})`);
     const rows = await selectDeadLetters(this.#knex, this.#tables, {
       consumer: options.consumerName ?? null,
       ids: null,
@@ -116,13 +122,11 @@ export class DeadLetters {
     const found = new Set(rows.map((r) => r.id));
     const missing = ids.find((id) => !found.has(id));
     if (missing !== undefined) throw new DeadLetterError(missing, 'no such dead letter, or it was replayed already');
-    const keyless = rows.find((r) => r.key === null);
+    const keyless = rows.find((r) => r.key === null && r.raw_key === null);
     if (keyless !== undefined)
       throw new DeadLetterError(keyless.id, 'the record had no key, and the publisher needs one to keep per-key order');
     if (rows.length === 0) return 0;
-    await publisher.publish(
-      rows.map((r) => ({ topic: r.topic, key: r.key as string, value: r.value ?? Buffer.alloc(0), headers: r.headers })),
-    );
+    await publisher.publish(rows.map(toReplayRecord));
     return markReplayed(this.#knex, this.#tables, [...found]);
   }
 
@@ -183,7 +187,10 @@ export class DeadLetters {
   }
 
   async #select(ids: readonly string[], includeReplayed: boolean): Promise<StoredDeadLetter[]> {
-    for (const id of ids) if (!/^\d+$/.test(id)) throw new DeadLetterError(id, 'not a dead letter id (decimal digits)');
+    for (const id of ids) {
+      const problem = idProblem(id);
+      if (problem !== undefined) throw new DeadLetterError(describeValue(id), `not a dead letter id: ${problem}`);
+    }
     return selectDeadLetters(this.#knex, this.#tables, {
       consumer: null,
       ids: [...ids],
@@ -204,11 +211,47 @@ function toDeadLetter(r: StoredDeadLetter): DeadLetter {
     key: r.key,
     dedupKey: r.dedup_key,
     headers: r.headers,
+    rawKey: rawKeyOf(r),
+    rawHeaders: rawHeadersOf(r),
     value: r.value,
     errors: r.errors as AttemptError[],
     attempts: r.attempts,
     createdAt: r.created_at,
     replayedAt: r.replayed_at,
+  };
+}
+
+/** Largest dead letter id: ids are PostgreSQL bigints. */
+const MAX_ID = 9_223_372_036_854_775_807n;
+const ID_RULE = `decimal digits, at most ${MAX_ID}`;
+
+/** Why `id` cannot name a dead letter, or undefined; checked before any SQL, so PostgreSQL never sees it. */
+function idProblem(id: unknown): string | undefined {
+  if (typeof id !== 'string' || !/^\d+$/.test(id)) return `expected ${ID_RULE}`;
+  if (BigInt(id) > MAX_ID) return `beyond the range of ids (${ID_RULE})`;
+  return undefined;
+}
+
+/** The key's bytes; rows parked before schema version 6 have only the text. */
+function rawKeyOf(r: StoredDeadLetter): Buffer | null {
+  return r.raw_key ?? (r.key === null ? null : Buffer.from(r.key, 'utf8'));
+}
+
+/** Every header as bytes; rows parked before schema version 6 have only the first value of each, as text. */
+function rawHeadersOf(r: StoredDeadLetter): RawHeader[] {
+  if (r.raw_headers !== null) return decodeRawHeaders(r.raw_headers);
+  return Object.entries(r.headers).map(([name, value]) => [name, Buffer.from(value, 'utf8')]);
+}
+
+/** The record a replay publishes: the stored bytes as `raw`, the text fields for logs. */
+function toReplayRecord(r: StoredDeadLetter): OutgoingRecord {
+  const key = rawKeyOf(r) as Buffer;
+  return {
+    topic: r.topic,
+    key: r.key ?? key.toString('utf8'),
+    value: r.value ?? Buffer.alloc(0),
+    headers: r.headers,
+    raw: { key, value: r.value, headers: rawHeadersOf(r) },
   };
 }
 

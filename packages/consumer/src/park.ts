@@ -1,4 +1,4 @@
-import { HeaderNames, recordProcessOutcome } from '@onceflow/core';
+import { encodeRawHeaders, HeaderNames, recordProcessOutcome } from '@onceflow/core';
 import { describeRecord } from './consumed-message.ts';
 import { attemptError } from './dead-letters.ts';
 import { dedupScopeOf } from './dedup.ts';
@@ -49,6 +49,8 @@ export async function parkMessage(ctx: RunContext, item: Item, errors: readonly 
       scope: dedupScopeOf(message, inbox.options.dedupScope),
       dedupKey: item.dedupKey ?? null,
       headers: message.headers,
+      rawKey: message.rawKey,
+      rawHeaders: encodeRawHeaders(message.rawHeaders),
       value: message.value,
       errors: history,
       attempts,
@@ -123,6 +125,8 @@ async function storeDeadLetter(ctx: RunContext, row: DeadLetterRow): Promise<str
         [RawDeadLetterHeaders.headers]: base64(row.headers),
         [RawDeadLetterHeaders.errors]: base64(row.errors),
       },
+      rawKey: row.rawKey,
+      rawHeaders: row.rawHeaders,
       value: row.value,
       errors: [
         {

@@ -38,10 +38,20 @@ export type { AppliedMigration, MigrationStatus } from './migration-status.ts';
 export { migrationStatus } from './migration-status.ts';
 export { boolOption, choiceOption, intOption, requiredOption, stringOption } from './options.ts';
 export { prepared } from './prepared.ts';
+export { decodeRawHeaders, encodeRawHeaders } from './raw-headers.ts';
 export type { PeerName, SupportedRange } from './runtime.ts';
 export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';
 export { channelFor, DEFAULT_SCHEMA, defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
 export type { PublishSpan, SpanAttributes } from './tracing.ts';
 export { injectTraceContext, recordProcessOutcome, startPublishSpan, TRACE_HEADERS, withProcessSpan } from './tracing.ts';
-export type { IncomingRecord, OutgoingRecord, PartitionBatch, Publisher, Subscriber } from './transport.ts';
+export type {
+  IncomingRecord,
+  OutgoingRecord,
+  PartitionBatch,
+  Publisher,
+  RawHeader,
+  RawRecordParts,
+  Subscriber,
+  TopicFacts,
+} from './transport.ts';

@@ -2,7 +2,7 @@ import { fnv1a32 } from './hash.ts';
 import { assertIdentifier, quoteIdentifier } from './identifiers.ts';
 
 /** The schema version this code understands; each migration bumps it by one. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** Default schema holding Onceflow's tables, when neither an option nor ONCEFLOW_SCHEMA names one. */
 export const DEFAULT_SCHEMA = 'onceflow';

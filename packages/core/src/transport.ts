@@ -1,3 +1,15 @@
+/** A record header as Kafka carries it: a name and its value's bytes (or null). Names may repeat. */
+export type RawHeader = readonly [name: string, value: Buffer | null];
+
+/** The bytes of a record exactly as they were consumed, for a faithful replay. */
+export interface RawRecordParts {
+  readonly key: Buffer;
+  /** Null for a tombstone. */
+  readonly value: Buffer | null;
+  /** Every header in order, repeats included. */
+  readonly headers: readonly RawHeader[];
+}
+
 /** A record as handed to a {@link Publisher}. */
 export interface OutgoingRecord {
   readonly topic: string;
@@ -5,6 +17,12 @@ export interface OutgoingRecord {
   readonly key: string;
   readonly value: Buffer;
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * When set, the transport sends these bytes instead of `key`, `value` and `headers` (which
+   * then only name the record in logs): a replayed record keeps a binary key (and so its
+   * partition), a null value and repeated headers.
+   */
+  readonly raw?: RawRecordParts;
 }
 
 /**
@@ -22,6 +40,22 @@ export interface Publisher {
    * reached. A relay's `/readyz` uses it; publishers without it are taken as ready.
    */
   check?(): Promise<void>;
+  /**
+   * Optional: what the cluster says about `topics` (those that exist). The relay reads the
+   * record size limit from it and checks the replication of the topics it publishes to.
+   */
+  describeTopics?(topics: readonly string[]): Promise<TopicFacts[]>;
+}
+
+/** What the cluster says about one topic. */
+export interface TopicFacts {
+  readonly topic: string;
+  /** The fewest replicas any of its partitions has. */
+  readonly replicationFactor: number;
+  /** The topic's `min.insync.replicas` (NaN when it could not be read). */
+  readonly minInsyncReplicas: number;
+  /** The topic's `max.message.bytes`: the largest record batch the broker accepts (NaN when unknown). */
+  readonly maxMessageBytes: number;
 }
 
 /** A record as a transport delivers it to a consumer. */
@@ -33,6 +67,10 @@ export interface IncomingRecord {
   readonly key: string | null;
   readonly value: Buffer | null;
   readonly headers: Readonly<Record<string, string>>;
+  /** The key's bytes as delivered, where the transport can tell (`key` is their UTF-8 decoding). */
+  readonly rawKey?: Buffer | null;
+  /** Every header as delivered, in order, repeats included, where the transport can tell. */
+  readonly rawHeaders?: readonly RawHeader[];
   /** Broker timestamp, milliseconds since the epoch, as a decimal string. */
   readonly timestamp: string;
 }
@@ -64,4 +102,6 @@ export interface Subscriber {
   start(onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void>;
   /** Stops fetching, waits for running batch handlers, leaves the group. */
   stop(): Promise<void>;
+  /** Optional: what the cluster says about `topics` (those that exist), as {@link Publisher.describeTopics}. */
+  describeTopics?(topics: readonly string[]): Promise<TopicFacts[]>;
 }

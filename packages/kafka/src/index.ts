@@ -7,3 +7,4 @@ export type { KafkaSubscriberOptions } from './subscriber.ts';
 export { KafkaSubscriber } from './subscriber.ts';
 export type { ThreadedKafkaPublisherOptions } from './threaded-publisher.ts';
 export { ThreadedKafkaPublisher } from './threaded-publisher.ts';
+export { TopicInspector } from './topic-inspector.ts';

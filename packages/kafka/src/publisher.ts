@@ -1,10 +1,11 @@
-import type { OutgoingRecord, Publisher } from '@onceflow/core';
+import type { OutgoingRecord, Publisher, RawRecordParts, TopicFacts } from '@onceflow/core';
 import { assertPeerVersion, intOption } from '@onceflow/core';
-import type { Kafka, Producer, TopicMessages } from 'kafkajs';
+import type { IHeaders, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { BrokerProbe } from './broker-probe.ts';
 import { retryOptions } from './config.ts';
 import { kafkaErrorType, toPublishError } from './errors.ts';
+import { TopicInspector } from './topic-inspector.ts';
 
 /** Broker answers that mean the producer's id or sequence state is stale. */
 const SEQUENCE_FAULTS = new Set([
@@ -34,6 +35,7 @@ export class KafkaPublisher implements Publisher {
   #connected = false;
   #wanted = false;
   readonly #probe: BrokerProbe;
+  readonly #inspector: TopicInspector;
 
   constructor(kafka: Kafka, options: KafkaPublisherOptions = {}) {
     assertPeerVersion('kafkajs');
@@ -49,11 +51,17 @@ export class KafkaPublisher implements Publisher {
       });
     this.#producer = this.#createProducer();
     this.#probe = new BrokerProbe(kafka);
+    this.#inspector = new TopicInspector(kafka);
   }
 
   /** Resolves when a broker answers a metadata request now (readiness). */
   check(): Promise<void> {
     return this.#probe.check();
+  }
+
+  /** Replication, `min.insync.replicas` and record size limit of those of `topics` that exist. */
+  describeTopics(topics: readonly string[]): Promise<TopicFacts[]> {
+    return this.#inspector.describe(topics);
   }
 
   async connect(): Promise<void> {
@@ -76,7 +84,7 @@ export class KafkaPublisher implements Publisher {
         group = { topic: r.topic, messages: [] };
         byTopic.set(r.topic, group);
       }
-      group.messages.push({ key: r.key, value: r.value, headers: { ...r.headers } });
+      group.messages.push(r.raw === undefined ? { key: r.key, value: r.value, headers: { ...r.headers } } : rawMessage(r.raw));
     }
     // A producer replaced after a sequence fault is connected again on first use.
     if (!this.#connected && this.#wanted) await this.connect();
@@ -106,8 +114,21 @@ export class KafkaPublisher implements Publisher {
   async disconnect(): Promise<void> {
     this.#wanted = false;
     await this.#probe.close();
+    await this.#inspector.close();
     if (!this.#connected) return;
     this.#connected = false;
     await this.#producer.disconnect();
   }
+}
+
+/** A kafkajs message of exactly these bytes; kafkajs writes a repeated name's values in order. */
+function rawMessage(raw: RawRecordParts): Message {
+  const headers: Record<string, Buffer[]> = {};
+  for (const [name, value] of raw.headers) {
+    const values = headers[name] ?? [];
+    values.push(value as Buffer);
+    headers[name] = values;
+  }
+  // A null value is written as Kafka's null header value (length -1) by kafkajs's encoder.
+  return { key: raw.key, value: raw.value, headers: headers as IHeaders };
 }

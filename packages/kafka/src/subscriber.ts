@@ -1,4 +1,4 @@
-import type { IncomingRecord, Logger, PartitionBatch, Subscriber } from '@onceflow/core';
+import type { IncomingRecord, Logger, PartitionBatch, RawHeader, Subscriber } from '@onceflow/core';
 import {
   assertPeerVersion,
   boolOption,
@@ -376,6 +376,19 @@ function toRecord(topic: string, partition: number, m: KafkaMessage): IncomingRe
     key: m.key === null || m.key === undefined ? null : m.key.toString('utf8'),
     value: m.value ?? null,
     headers: decodeHeaders(m.headers),
+    rawKey: m.key ?? null,
+    rawHeaders: rawHeadersOf(m.headers),
     timestamp: m.timestamp,
   };
+}
+
+/** kafkajs's header object (repeated names as arrays) as a list of every header. */
+function rawHeadersOf(headers: KafkaMessage['headers']): RawHeader[] {
+  const list: RawHeader[] = [];
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    for (const one of Array.isArray(value) ? value : [value]) {
+      list.push([name, one === undefined || one === null ? null : Buffer.isBuffer(one) ? one : Buffer.from(String(one), 'utf8')]);
+    }
+  }
+  return list;
 }

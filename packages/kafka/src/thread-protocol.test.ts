@@ -52,6 +52,25 @@ describe('packRecords / unpackRecords', () => {
     expect(new Set(back.map((r) => r.value.buffer)).size).toBe(1);
   });
 
+  it('carry the raw parts of a replayed record: binary key, null value, repeated and null headers', async () => {
+    const raw = {
+      key: Buffer.from([0xff, 0x00, 0xfe]),
+      value: null,
+      headers: [
+        ['x', Buffer.from([1, 2])],
+        ['x', null],
+        ['y', Buffer.alloc(0)],
+      ] as const,
+    };
+    const records: OutgoingRecord[] = [
+      { topic: 't', key: 'plain', value: Buffer.from('v'), headers: {} },
+      { topic: 't', key: '\uFFFD', value: Buffer.alloc(0), headers: {}, raw },
+    ];
+    const back = await roundTrip(records);
+    expect(back[0]?.raw).toBeUndefined();
+    expect(back[1]?.raw).toEqual(raw);
+  });
+
   it('round-trip an empty batch and a batch of one large value', async () => {
     expect(await roundTrip([])).toEqual([]);
     const big = Buffer.alloc(3_000_000, 7);

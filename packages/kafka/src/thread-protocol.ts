@@ -19,6 +19,8 @@ export interface PackedRecords {
   strings: string[];
   values: Uint8Array<ArrayBuffer>;
   valueLengths: Uint32Array<ArrayBuffer>;
+  /** The raw parts of the records that have them (replays: rare, so copied, not packed). */
+  raws: Array<{ index: number; key: Uint8Array; value: Uint8Array | null; headers: Array<[string, Uint8Array | null]> }>;
 }
 
 /** A request to the thread. */
@@ -61,8 +63,19 @@ export function transferList(batch: PackedRecords): ArrayBuffer[] {
 export function packRecords(records: readonly OutgoingRecord[]): PackedRecords {
   const strings: string[] = [];
   const valueLengths = new Uint32Array(records.length);
+  const raws: PackedRecords['raws'] = [];
   let total = 0;
   records.forEach((r, i) => {
+    if (r.raw !== undefined) {
+      // Copies: cloning a view of a pooled Buffer would copy its whole slab.
+      const copy = (b: Buffer | null) => (b === null ? null : Uint8Array.from(b));
+      raws.push({
+        index: i,
+        key: Uint8Array.from(r.raw.key),
+        value: copy(r.raw.value),
+        headers: r.raw.headers.map(([n, v]) => [n, copy(v)]),
+      });
+    }
     strings.push(r.topic, r.key);
     const names = Object.keys(r.headers);
     strings.push(String(names.length));
@@ -76,12 +89,14 @@ export function packRecords(records: readonly OutgoingRecord[]): PackedRecords {
     values.set(r.value, at);
     at += r.value.length;
   }
-  return { strings, values, valueLengths };
+  return { strings, values, valueLengths, raws };
 }
 
 /** The records {@link packRecords} packed; values are views into the transferred buffer. */
 export function unpackRecords(batch: PackedRecords): OutgoingRecord[] {
   const { strings, values, valueLengths } = batch;
+  const raws = new Map(batch.raws.map((r) => [r.index, r]));
+  const buffer = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.length));
   const records: OutgoingRecord[] = [];
   let s = 0;
   let at = 0;
@@ -94,7 +109,17 @@ export function unpackRecords(batch: PackedRecords): OutgoingRecord[] {
       const name = strings[s++] as string;
       headers[name] = strings[s++] as string;
     }
-    records.push({ topic, key, value: Buffer.from(values.buffer, values.byteOffset + at, length), headers });
+    const value = Buffer.from(values.buffer, values.byteOffset + at, length);
+    const raw = raws.get(records.length);
+    if (raw === undefined) records.push({ topic, key, value, headers });
+    else {
+      const parts = {
+        key: buffer(raw.key) as Buffer,
+        value: buffer(raw.value),
+        headers: raw.headers.map(([n, v]) => [n, buffer(v)] as const),
+      };
+      records.push({ topic, key, value, headers, raw: parts });
+    }
     at += length;
   }
   if (s !== strings.length || at !== values.length) {

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Logger, OutgoingRecord, Publisher } from '@onceflow/core';
+import type { Logger, OutgoingRecord, Publisher, TopicFacts } from '@onceflow/core';
 import { assertPeerVersion, OptionError, PublishError, silentLogger } from '@onceflow/core';
 import { BrokerProbe } from './broker-probe.ts';
 import type { KafkaConnectionOptions } from './config.ts';
@@ -9,6 +9,7 @@ import type { KafkaPublisherOptions } from './publisher.ts';
 import { KafkaPublisher } from './publisher.ts';
 import type { PackedRecords, ThreadReply, ThreadRequest, ThreadSetup } from './thread-protocol.ts';
 import { deserializeError, packRecords, transferList } from './thread-protocol.ts';
+import { TopicInspector } from './topic-inspector.ts';
 
 /** Options of {@link ThreadedKafkaPublisher}. */
 export interface ThreadedKafkaPublisherOptions extends KafkaPublisherOptions {
@@ -55,6 +56,7 @@ export class ThreadedKafkaPublisher implements Publisher {
   #thread: Thread | undefined;
   #nextId = 1;
   readonly #probe: BrokerProbe;
+  readonly #inspector: TopicInspector;
 
   static {
     workerOf = (publisher) => publisher.#thread?.worker;
@@ -69,18 +71,27 @@ export class ThreadedKafkaPublisher implements Publisher {
     this.#setup = { connection: plain, publisher };
     try {
       structuredClone(this.#setup);
-    } catch (error) {
-      throw new OptionError('connection', connection, `plain data that can cross to a worker thread (${String(error)})`);
+    } catch {
+      // The clone error's text quotes the offending value (a function's source, which may hold
+      // a secret): name where it is instead, and show only its kind.
+      const [option, value] = uncloneable(this.#setup, '') ?? ['connection', connection];
+      throw new OptionError(option, value, 'plain data that can cross to a worker thread (no functions, class instances or symbols)');
     }
     // Throws an OptionError naming a bad broker list, timeout or retry count; connects nothing.
     const kafka = createKafka(plain);
     new KafkaPublisher(kafka, publisher);
     this.#probe = new BrokerProbe(kafka);
+    this.#inspector = new TopicInspector(kafka);
   }
 
   /** Resolves when a broker answers a metadata request now (readiness); asked from this thread. */
   check(): Promise<void> {
     return this.#probe.check();
+  }
+
+  /** Replication, `min.insync.replicas` and record size limit of those of `topics` that exist; asked from this thread. */
+  describeTopics(topics: readonly string[]): Promise<TopicFacts[]> {
+    return this.#inspector.describe(topics);
   }
 
   /** Starts the thread if none runs and connects its producer. */
@@ -107,6 +118,7 @@ export class ThreadedKafkaPublisher implements Publisher {
   /** Disconnects the producer and ends the thread; without a thread it does nothing. */
   async disconnect(): Promise<void> {
     await this.#probe.close();
+    await this.#inspector.close();
     const thread = this.#thread;
     if (thread === undefined) return;
     // Calls from now on start a new thread; calls still in flight on this one fail as retriable.
@@ -186,6 +198,18 @@ export class ThreadedKafkaPublisher implements Publisher {
     for (const pending of thread.pending.values()) pending.reject(error);
     thread.pending.clear();
   }
+}
+
+/** The path (`connection.sasl.oauthBearerProvider`) and value of the first part that cannot be cloned. */
+function uncloneable(value: unknown, path: string, depth = 0): [string, unknown] | undefined {
+  if (typeof value === 'function' || typeof value === 'symbol') return [path, value];
+  if (value === null || typeof value !== 'object' || depth > 10) return undefined;
+  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return undefined;
+  for (const [name, inner] of Object.entries(value)) {
+    const found = uncloneable(inner, path === '' ? name : `${path}.${name}`, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /**

@@ -14,6 +14,7 @@ import type { Fence } from './sql/fence.ts';
 import type { FailedAttempt } from './sql/mark-failed.ts';
 import { markFailed } from './sql/mark-failed.ts';
 import { markPublished } from './sql/mark-published.ts';
+import type { TopicLimits } from './topic-limits.ts';
 
 /** Mutable counters shared by a relay's lanes. */
 export interface Counters {
@@ -32,6 +33,8 @@ export interface LaneContext {
   readonly layout: LaneLayout;
   readonly events: TypedEmitter<RelayEvents>;
   readonly counters: Counters;
+  /** The largest record each topic accepts, where known. */
+  readonly topicLimits: TopicLimits;
   readonly signal: AbortSignal;
   isStopping(): boolean;
   /** The lease of `shard` with `token` is gone (a fenced write was refused). */
@@ -215,11 +218,13 @@ export class Lane {
     if (rows.length === 0) return 'empty';
 
     const started = performance.now();
+    const maxRecordBytes = await this.#ctx.topicLimits.of(rows.map((r) => r.topic));
+    const maxBatchBytes = Math.min(options.maxBatchBytes, ...maxRecordBytes.values());
     const span = startPublishSpan(
       [...new Set(rows.map((r) => r.topic))],
       rows.map((r) => r.headers),
     );
-    const outcome = await publishRows(options.publisher, rows).catch((error: unknown) => {
+    const outcome = await publishRows(options.publisher, rows, { maxBatchBytes, maxRecordBytes }).catch((error: unknown) => {
       span.end(error);
       throw error;
     });

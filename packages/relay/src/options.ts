@@ -20,6 +20,19 @@ export interface RelayOptions {
   /** Most rows claimed and published in one batch (one select, one send, one update). @defaultValue 1000 */
   batchSize?: number;
   /**
+   * Most estimated record bytes in one send to the broker. A claimed batch larger than this
+   * goes out in several sends, so no request reaches the broker's limits however large the
+   * rows; it is further capped by the smallest `max.message.bytes` of the batch's topics.
+   * @defaultValue 524288 (512 KiB)
+   */
+  maxBatchBytes?: number;
+  /**
+   * The largest record any topic accepts, in bytes. A row larger than its topic accepts is
+   * dead at once, never sent. @defaultValue each topic's `max.message.bytes`, read from the
+   * cluster through the publisher where it can tell (else the broker judges)
+   */
+  maxRecordBytes?: number;
+  /**
    * Most batches in flight at once in this relay (its lanes; each lane in use serves a part of
    * the relay's shards, one batch at a time). Give `knex` a pool of at least twice this plus
    * two. The relay uses one lane while batches come back partial (a steady rate: one batch
@@ -89,6 +102,8 @@ export interface ResolvedRelayOptions {
   readonly tables: Tables;
   readonly relayId: string;
   readonly batchSize: number;
+  readonly maxBatchBytes: number;
+  readonly maxRecordBytes: number | undefined;
   readonly concurrency: number;
   readonly pollIntervalMs: number;
   readonly leaseMs: number;
@@ -144,6 +159,9 @@ export function resolveRelayOptions(options: RelayOptions): ResolvedRelayOptions
     tables: tablesFor(options.schema ?? defaultSchema()),
     relayId,
     batchSize: intOption('batchSize', options.batchSize, 1_000, 1, 100_000),
+    maxBatchBytes: intOption('maxBatchBytes', options.maxBatchBytes, 524_288, 1_024, 100_000_000),
+    maxRecordBytes:
+      options.maxRecordBytes === undefined ? undefined : intOption('maxRecordBytes', options.maxRecordBytes, 0, 100, 1_000_000_000),
     concurrency: intOption('concurrency', options.concurrency, 4, 1, 64),
     pollIntervalMs: intOption('pollIntervalMs', options.pollIntervalMs, 1_000, 10, 3_600_000),
     leaseMs,

@@ -13,6 +13,7 @@ import { heartbeat, unregister } from './sql/heartbeat.ts';
 import { selectShardBacklog } from './sql/outbox-status.ts';
 import { pruneBatch } from './sql/prune-outbox.ts';
 import { shardsHoldingKeys } from './sql/shards-holding-keys.ts';
+import { TopicLimits } from './topic-limits.ts';
 
 /** Where a relay is in its life. */
 export type RelayState = 'new' | 'running' | 'stopping' | 'stopped';
@@ -35,6 +36,7 @@ export class Relay {
   readonly #leases: LeaseTable;
   #lanes: Lane[] = [];
   readonly #layout: LaneLayout;
+  readonly #topicLimits: TopicLimits;
   readonly #counters: Counters = { published: 0, batches: 0, retried: 0, dead: 0, brokerFailures: 0 };
   readonly #abort = new AbortController();
   #backlog = { backlog: 0, oldestPendingAgeMs: null as number | null };
@@ -51,6 +53,7 @@ export class Relay {
     assertPeerVersion('knex');
     this.options = resolveRelayOptions(options);
     this.#leases = new LeaseTable(this.options.leaseMs);
+    this.#topicLimits = new TopicLimits(this.options.publisher, this.options.maxRecordBytes, this.options.logger);
     this.#layout = new LaneLayout({
       lanes: this.options.concurrency,
       shrinkAfterMs: SHRINK_AFTER_MS,
@@ -282,6 +285,7 @@ export class Relay {
         layout: this.#layout,
         events: this.events,
         counters: this.#counters,
+        topicLimits: this.#topicLimits,
         signal: this.#abort.signal,
         isStopping: () => this.#isStopping(),
         leaseLost: (s, token) => this.#leaseLost(s, token),

@@ -13,6 +13,10 @@ export interface DeadLetterRow {
   scope: string;
   dedupKey: string | null;
   headers: Readonly<Record<string, string>>;
+  /** The key's bytes, for replay. */
+  rawKey: Buffer | null;
+  /** Every header as bytes (encodeRawHeaders), for replay. */
+  rawHeaders: Buffer;
   value: Buffer | null;
   errors: readonly unknown[];
   attempts: number;
@@ -26,8 +30,8 @@ export interface DeadLetterRow {
  */
 export async function insertDeadLetter(db: Knex | Knex.Transaction, tables: Tables, row: DeadLetterRow): Promise<string | null> {
   const result = await db.raw(
-    `insert into ${tables.deadLetters} (consumer, topic, partition, "offset", key, scope, dedup_key, headers, value, errors, attempts)
-     values (?, ?, ?, ?::bigint, ?, ?, ?, ?::jsonb, ?, ?::jsonb, ?)
+    `insert into ${tables.deadLetters} (consumer, topic, partition, "offset", key, scope, dedup_key, headers, raw_key, raw_headers, value, errors, attempts)
+     values (?, ?, ?, ?::bigint, ?, ?, ?, ?::jsonb, ?::bytea, ?::bytea, ?, ?::jsonb, ?)
      on conflict do nothing
      returning id`,
     [
@@ -39,6 +43,8 @@ export async function insertDeadLetter(db: Knex | Knex.Transaction, tables: Tabl
       row.scope,
       pgText(row.dedupKey),
       JSON.stringify(pgJson(row.headers)),
+      row.rawKey,
+      row.rawHeaders,
       row.value,
       JSON.stringify(pgJson(row.errors)),
       row.attempts,

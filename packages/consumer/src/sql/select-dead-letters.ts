@@ -11,6 +11,10 @@ export interface StoredDeadLetter {
   key: string | null;
   dedup_key: string | null;
   headers: Record<string, string>;
+  /** Null for rows parked before schema version 6 (and records without a key). */
+  raw_key: Buffer | null;
+  /** Null for rows parked before schema version 6. */
+  raw_headers: Buffer | null;
   value: Buffer | null;
   errors: unknown[];
   attempts: number;
@@ -34,7 +38,7 @@ export interface DeadLetterFilter {
  */
 export async function selectDeadLetters(db: Knex | Knex.Transaction, tables: Tables, f: DeadLetterFilter): Promise<StoredDeadLetter[]> {
   const result = await db.raw(
-    `select d.id::text as id, consumer, topic, partition, "offset"::text as "offset", key, dedup_key, headers, value, errors, attempts,
+    `select d.id::text as id, consumer, topic, partition, "offset"::text as "offset", key, dedup_key, headers, raw_key, raw_headers, value, errors, attempts,
             created_at, replayed_at
      from ${tables.deadLetters} d
      where d.id > ?::bigint
