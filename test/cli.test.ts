@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -67,7 +68,48 @@ describe('onceflow --help and exit codes', () => {
     expect(badValue.code).toBe(2);
     expect(badValue.stderr).toContain('older-than');
 
+    const noHorizon = await onceflow('prune', '--inbox-older-than', '2h');
+    expect(noHorizon.code).toBe(2);
+    expect(noHorizon.stderr).toContain('--inbox-older-than needs --redelivery-horizon');
+    const shortWindow = await onceflow('prune', '--inbox-older-than', '1h', '--redelivery-horizon', '2h');
+    expect(shortWindow.code).toBe(2);
+    expect(shortWindow.stderr).toContain('--inbox-older-than 1h must be longer than --redelivery-horizon 2h');
+
     const unreachable = await onceflow('status', '--database-url', 'postgres://nobody@127.0.0.1:1/none');
     expect(unreachable.code).toBe(1);
+  });
+});
+
+describe('onceflow with a DATABASE_URL that is not a PostgreSQL URL', () => {
+  it('exits 2 naming what is wrong, without quoting the URL', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['', /is empty/],
+      ['not a url', /is not a URL/],
+      ['mysql://root:Secret-Pw@127.0.0.1/x', /starts with "mysql:\/\/"/],
+    ];
+    for (const [url, problem] of cases) {
+      const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
+        execFile(process.execPath, [BIN, 'status'], { env: { ...process.env, DATABASE_URL: url } }, (error, _stdout, stderr) => {
+          resolve({ code: error === null ? 0 : Number(error.code), stderr });
+        });
+      });
+      expect(result.code, url).toBe(2);
+      expect(result.stderr).toMatch(problem);
+      expect(result.stderr).not.toContain('Secret-Pw');
+    }
+  });
+});
+
+describe('onceflow --version and bare subcommands', () => {
+  it('prints the version of @onceflow/relay, and asks for a subcommand where one is missing', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../packages/relay/package.json', import.meta.url), 'utf8')) as { version: string };
+    const printed = await onceflow('--version');
+    expect(printed).toMatchObject({ code: 0, stdout: `onceflow ${version}\n` });
+    const dead = await onceflow('dead');
+    expect(dead.code).toBe(2);
+    expect(dead.stderr).toContain('dead needs a subcommand: list, show, retry or purge');
+    const letters = await onceflow('dead-letters');
+    expect(letters.code).toBe(2);
+    expect(letters.stderr).toContain('dead-letters needs a subcommand');
   });
 });

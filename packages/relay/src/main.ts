@@ -65,6 +65,14 @@ export async function runRelayProcess(options: RelayProcessOptions): Promise<Rel
     client: 'pg',
     connection: databaseUrl,
     pool: { min: 0, max: options.poolSize ?? 2 * concurrency + 2 },
+    // Knex prints pool and connection errors to the console with their stack; they go to the
+    // relay's logger instead, as one line each.
+    log: {
+      warn: (message: unknown) => logger.warn({ detail: String(message) }, 'knex'),
+      error: (message: unknown) => logger.warn({ detail: String(message) }, 'knex'),
+      deprecate: (method: unknown, alternative: unknown) => logger.debug({ method, alternative }, 'knex deprecation'),
+      debug: (message: unknown) => logger.debug({ detail: String(message) }, 'knex'),
+    },
   });
   const relay = new Relay({ ...options.relay, knex, publisher: options.publisher, schema, logger });
   try {

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { createRequire } from 'node:module';
 import { assertNodeVersion, OptionError } from '@onceflow/core';
 import { UsageError } from './args.ts';
 import { migrateCommand, pruneCommand, relayCommand, statusCommand } from './commands.ts';
@@ -7,6 +8,11 @@ import { deadCommand, deadLettersCommand } from './dead-commands.ts';
 import { COMMAND_HELP, PROGRAM_HELP } from './help.ts';
 import type { Output } from './output.ts';
 import { ttyProgress } from './output.ts';
+
+/** The version of @onceflow/relay, which brings this command (its package.json is two folders up from src/cli and dist/cli). */
+function cliVersion(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
 
 const out: Output = { line: (text: string) => process.stdout.write(`${text}\n`), progress: ttyProgress(process.stderr) };
 // kafkajs 2.2.4's request queue sets timers with a negative delay, which Node 24 clamps to 1 ms
@@ -50,6 +56,10 @@ try {
         break;
       case 'prune':
         await pruneCommand(rest, out);
+        break;
+      case '--version':
+      case '-v':
+        out.line(`onceflow ${cliVersion()}`);
         break;
       case undefined:
       case 'help':

@@ -4,7 +4,7 @@ import { ThreadedKafkaPublisher } from '@onceflow/kafka';
 import { outboxStatus, pruneOutbox } from '../admin.ts';
 import { runRelayProcess } from '../main.ts';
 import { parseDuration, parseFlags, parsePort, parsePositiveInt, UsageError } from './args.ts';
-import { withKnex } from './database.ts';
+import { checkDatabaseUrl, withKnex } from './database.ts';
 import type { Output } from './output.ts';
 import { print, progressFor } from './output.ts';
 import { printable } from './printable.ts';
@@ -63,7 +63,7 @@ export async function relayCommand(argv: string[]): Promise<void> {
   const proc = await runRelayProcess({
     ...(http === undefined ? {} : { http }),
     publisher: new ThreadedKafkaPublisher({ connection: { clientId: 'onceflow-relay' } }),
-    databaseUrl: common.databaseUrl,
+    databaseUrl: checkDatabaseUrl(common.databaseUrl),
     schema: common.schema,
     relay: {
       concurrency: parsePositiveInt('concurrency', values.concurrency as string | undefined, 4),
@@ -111,13 +111,24 @@ export async function pruneCommand(argv: string[], out: Output): Promise<void> {
   });
   const olderThanMs = parseDuration('older-than', (values['older-than'] as string | undefined) ?? '7d');
   const inboxText = values['inbox-older-than'] as string | undefined;
+  const horizonText = values['redelivery-horizon'] as string | undefined;
+  if (inboxText !== undefined && horizonText === undefined) {
+    throw new UsageError('--inbox-older-than needs --redelivery-horizon: the longest time a message can still be redelivered');
+  }
+  if (inboxText === undefined && horizonText !== undefined) throw new UsageError('--redelivery-horizon only goes with --inbox-older-than');
   const inboxWindow =
     inboxText === undefined
       ? undefined
       : {
           retentionMs: parseDuration('inbox-older-than', inboxText),
-          redeliveryHorizonMs: parseDuration('redelivery-horizon', values['redelivery-horizon'] as string | undefined),
+          redeliveryHorizonMs: parseDuration('redelivery-horizon', horizonText),
         };
+  if (inboxWindow !== undefined && inboxWindow.retentionMs <= inboxWindow.redeliveryHorizonMs) {
+    // Rows younger than the horizon are what recognises a redelivered copy as a duplicate.
+    throw new UsageError(
+      `--inbox-older-than ${inboxText} must be longer than --redelivery-horizon ${horizonText}: inbox rows of messages that can still be redelivered must stay`,
+    );
+  }
   const progress = progressFor(out, common);
   const result = await withKnex(common, async (knex) => {
     const outbox = await pruneOutbox(knex, {

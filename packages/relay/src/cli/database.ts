@@ -2,6 +2,7 @@ import { checkSchemaVersion, OnceflowError, SCHEMA_VERSION, SchemaVersionError }
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
 import type { CommonFlags } from './args.ts';
+import { UsageError } from './args.ts';
 import { printable } from './printable.ts';
 
 /** Whether {@link withKnex} checks the schema version before running the command. */
@@ -18,7 +19,15 @@ export interface WithKnexOptions {
 export async function withKnex<T>(common: CommonFlags, work: (knex: Knex) => Promise<T>, options: WithKnexOptions = {}): Promise<T> {
   // compileSqlOnError false: knex then prefixes the query's text without bindings, which the
   // listener below strips again; with bindings interpolated the prefix could not be found.
-  const knex = knexFactory({ client: 'pg', connection: common.databaseUrl, pool: { min: 0, max: 2 }, compileSqlOnError: false });
+  const knex = knexFactory({
+    client: 'pg',
+    connection: checkDatabaseUrl(common.databaseUrl),
+    pool: { min: 0, max: 2 },
+    compileSqlOnError: false,
+    // Knex prints pool and connection errors with their stack on its own; the command reports
+    // the failure once, in one line.
+    log: QUIET_KNEX,
+  });
   knex.on('query-error', (error: unknown, query: { sql?: unknown }) => {
     // Knex writes the whole statement in front of PostgreSQL's message; an operator needs
     // PostgreSQL's message, and statements may hold values they should not see in a terminal.
@@ -38,6 +47,27 @@ export async function withKnex<T>(common: CommonFlags, work: (knex: Knex) => Pro
   } finally {
     await knex.destroy();
   }
+}
+
+/** Knex's own log, silenced: every failure reaches the command as an error it reports. */
+export const QUIET_KNEX = { warn() {}, error() {}, deprecate() {}, debug() {} };
+
+/**
+ * `url` when it is a PostgreSQL connection string; a {@link UsageError} naming what is wrong
+ * otherwise. The URL itself is never quoted: it may hold a password.
+ */
+export function checkDatabaseUrl(url: string): string {
+  if (url.trim() === '') throw new UsageError('DATABASE_URL (or --database-url) is empty: give a postgres:// connection string');
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new UsageError('DATABASE_URL (or --database-url) is not a URL: give a postgres://user@host:5432/database connection string');
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new UsageError(`DATABASE_URL (or --database-url) starts with "${protocol}//": Onceflow needs a postgres:// connection string`);
+  }
+  return url;
 }
 
 /** The one line `onceflow` prints for a failure, with the error's stable code when it has one. */

@@ -55,7 +55,11 @@ export async function deadCommand(argv: string[], out: Output): Promise<void> {
     }
     return;
   }
-  throw new UsageError(`unknown dead command ${JSON.stringify(verb)}: use dead list, show, retry or purge`);
+  throw new UsageError(
+    verb === undefined
+      ? 'dead needs a subcommand: list, show, retry or purge'
+      : `unknown dead command ${JSON.stringify(verb)}: use dead list, show, retry or purge`,
+  );
 }
 
 /** `onceflow dead-letters list|show|replay|purge`: the consumers' dead letters. */
@@ -112,7 +116,11 @@ export async function deadLettersCommand(argv: string[], out: Output): Promise<v
     print(out, common, { replayed }, () => [`replayed ${replayed} dead letter(s)`]);
     return;
   }
-  throw new UsageError(`unknown dead-letters command ${JSON.stringify(verb)}: use dead-letters list, show, replay or purge`);
+  throw new UsageError(
+    verb === undefined
+      ? 'dead-letters needs a subcommand: list, show, replay or purge'
+      : `unknown dead-letters command ${JSON.stringify(verb)}: use dead-letters list, show, replay or purge`,
+  );
 }
 
 function single(command: string, ids: string[]): string {

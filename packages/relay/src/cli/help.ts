@@ -26,7 +26,7 @@ commands:
                                         the consumers' dead letters
   prune                                 delete old published outbox rows and inbox rows
 
-\`onceflow <command> --help\` describes a command and its flags.
+\`onceflow <command> --help\` describes a command and its flags; \`onceflow --version\` prints the version.
 Database: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
 Kafka: KAFKA_BROKERS (default 127.0.0.1:9092)
 ${EXIT}`;
