@@ -55,6 +55,12 @@ export interface InboxConsumerOptions<Payload = unknown> extends InboxOptions {
   deadLetterPublisher?: Publisher;
   /** Check the Onceflow schema version at start. @defaultValue true */
   checkSchema?: boolean;
+  /**
+   * Refuse to start when a topic it uses has replication factor below 3 or min.insync.replicas
+   * below 2 (acks=all then survives no broker loss). Off: such topics are logged as warnings.
+   * @defaultValue false
+   */
+  strictReplication?: boolean;
 }
 
 /** The mode an {@link InboxConsumer} runs in, with its handler. */
@@ -77,6 +83,7 @@ export interface ResolvedConsumerOptions {
   readonly heartbeatIntervalMs: number;
   readonly deadLetter: { readonly topic: string; readonly publisher: Publisher } | undefined;
   readonly checkSchema: boolean;
+  readonly strictReplication: boolean;
 }
 
 /** Validates the runner's options; throws OptionError naming the first bad one. */
@@ -103,6 +110,7 @@ export function resolveConsumerOptions<Payload>(options: InboxConsumerOptions<Pa
     heartbeatIntervalMs: intOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 1_000, 10, 600_000),
     deadLetter: resolveDeadLetter(options),
     checkSchema: boolOption('checkSchema', options.checkSchema, true),
+    strictReplication: boolOption('strictReplication', options.strictReplication, false),
   };
 }
 

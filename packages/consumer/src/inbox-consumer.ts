@@ -1,5 +1,5 @@
 import type { PartitionBatch } from '@onceflow/core';
-import { assertPeerVersion, checkSchemaVersion, TypedEmitter } from '@onceflow/core';
+import { assertPeerVersion, checkReplication, checkSchemaVersion, TypedEmitter } from '@onceflow/core';
 import { CommitQueue } from './commit-queue.ts';
 import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
 import { emptyStats } from './consumer-events.ts';
@@ -59,6 +59,13 @@ export class InboxConsumer<Payload = unknown> {
     this.#state = 'starting';
     const { knex, tables } = this.inbox.options;
     if (this.options.checkSchema) await checkSchemaVersion(knex, tables.schema);
+    const { subscriber } = this.options;
+    await checkReplication(
+      subscriber.describeTopics?.bind(subscriber),
+      subscriber.topics ?? [],
+      this.options.strictReplication,
+      this.#context.logger,
+    );
     await this.options.deadLetter?.publisher.connect();
     await this.options.subscriber.start((batch) => this.#onBatch(batch));
     this.#state = 'running';

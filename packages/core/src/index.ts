@@ -39,6 +39,7 @@ export { migrationStatus } from './migration-status.ts';
 export { boolOption, choiceOption, intOption, requiredOption, stringOption } from './options.ts';
 export { prepared } from './prepared.ts';
 export { decodeRawHeaders, encodeRawHeaders } from './raw-headers.ts';
+export { checkReplication, DURABLE_REPLICATION, ReplicationError, replicationProblems } from './replication.ts';
 export type { PeerName, SupportedRange } from './runtime.ts';
 export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';

@@ -104,4 +104,6 @@ export interface Subscriber {
   stop(): Promise<void>;
   /** Optional: what the cluster says about `topics` (those that exist), as {@link Publisher.describeTopics}. */
   describeTopics?(topics: readonly string[]): Promise<TopicFacts[]>;
+  /** Optional: the topics it reads, for the consumer's start-up checks. */
+  readonly topics?: readonly string[];
 }

@@ -1,4 +1,4 @@
-import type { IncomingRecord, Logger, PartitionBatch, RawHeader, Subscriber } from '@onceflow/core';
+import type { IncomingRecord, Logger, PartitionBatch, RawHeader, Subscriber, TopicFacts } from '@onceflow/core';
 import {
   assertPeerVersion,
   boolOption,
@@ -12,6 +12,7 @@ import {
 import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { retryOptions } from './config.ts';
 import { kafkaErrorType } from './errors.ts';
+import { TopicInspector } from './topic-inspector.ts';
 
 /** Options of {@link KafkaSubscriber}. */
 export interface KafkaSubscriberOptions {
@@ -98,6 +99,7 @@ export class KafkaSubscriber implements Subscriber {
   #running = false;
   readonly #feeds = new Map<string, PartitionFeed>();
   readonly #detachAfterMs: number;
+  readonly #inspector: TopicInspector;
 
   constructor(kafka: Kafka, options: KafkaSubscriberOptions) {
     assertPeerVersion('kafkajs');
@@ -109,6 +111,7 @@ export class KafkaSubscriber implements Subscriber {
     this.#fromBeginning = boolOption('fromBeginning', options.fromBeginning, true);
     this.#concurrency = intOption('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, 4, 1, 1_000);
     this.#kafka = kafka;
+    this.#inspector = new TopicInspector(kafka);
     this.#logger = options.logger ?? silentLogger;
     this.#detachAfterMs = intOption('detachAfterMs', options.detachAfterMs, 200, 0);
     this.#config = {
@@ -352,7 +355,18 @@ export class KafkaSubscriber implements Subscriber {
     return { batch, unresolvedFrom };
   }
 
+  /** The topics it subscribes to. */
+  get topics(): readonly string[] {
+    return this.#topics;
+  }
+
+  /** Replication and `min.insync.replicas` of those of `topics` that exist (the consumer's durability check). */
+  describeTopics(topics: readonly string[]): Promise<TopicFacts[]> {
+    return this.#inspector.describe(topics);
+  }
+
   async stop(): Promise<void> {
+    await this.#inspector.close();
     this.#running = false;
     for (const feed of this.#feeds.values()) this.#wakeIdle(feed);
     await Promise.allSettled([...this.#feeds.values()].map((f) => f.draining));

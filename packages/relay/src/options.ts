@@ -84,6 +84,12 @@ export interface RelayOptions {
    * inbox still gives it no second effect). @defaultValue false
    */
   deletePublished?: boolean;
+  /**
+   * Refuse to start when a topic it uses has replication factor below 3 or min.insync.replicas
+   * below 2 (acks=all then survives no broker loss). Off: such topics are logged as warnings.
+   * @defaultValue false
+   */
+  strictReplication?: boolean;
   /** Rows deleted per prune statement, so no delete holds locks for long. @defaultValue 1000 */
   pruneBatchSize?: number;
   /**
@@ -117,6 +123,7 @@ export interface ResolvedRelayOptions {
   readonly retentionMs: number;
   readonly pruneIntervalMs: number;
   readonly deletePublished: boolean;
+  readonly strictReplication: boolean;
   readonly pruneBatchSize: number;
   readonly stopTimeoutMs: number;
 }
@@ -175,6 +182,7 @@ export function resolveRelayOptions(options: RelayOptions): ResolvedRelayOptions
     retentionMs: intOption('retentionMs', options.retentionMs, 7 * 24 * 3_600_000, 0),
     pruneIntervalMs: intOption('pruneIntervalMs', options.pruneIntervalMs, 60_000, 100),
     deletePublished: boolOption('deletePublished', options.deletePublished, false),
+    strictReplication: boolOption('strictReplication', options.strictReplication, false),
     pruneBatchSize: intOption('pruneBatchSize', options.pruneBatchSize, 1_000, 1, 100_000),
     stopTimeoutMs: intOption('stopTimeoutMs', options.stopTimeoutMs, 10_000, 0),
   };

@@ -1,4 +1,4 @@
-import { assertPeerVersion, checkSchemaVersion, SHARD_COUNT, TypedEmitter } from '@onceflow/core';
+import { assertPeerVersion, checkReplication, checkSchemaVersion, SHARD_COUNT, TypedEmitter } from '@onceflow/core';
 import type { RelayEvents, RelayStats } from './events.ts';
 import type { Counters } from './lane.ts';
 import { Lane } from './lane.ts';
@@ -11,6 +11,7 @@ import { resolveRelayOptions } from './options.ts';
 import { claimShards, releaseShards, renewShards } from './sql/claim-shards.ts';
 import { heartbeat, unregister } from './sql/heartbeat.ts';
 import { selectShardBacklog } from './sql/outbox-status.ts';
+import { selectOutboxTopics } from './sql/outbox-topics.ts';
 import { pruneBatch } from './sql/prune-outbox.ts';
 import { shardsHoldingKeys } from './sql/shards-holding-keys.ts';
 import { TopicLimits } from './topic-limits.ts';
@@ -78,6 +79,15 @@ export class Relay {
     const { knex, tables, publisher, logger } = this.options;
     await checkSchemaVersion(knex, tables.schema);
     await publisher.connect();
+    // The topics it will publish to are those the outbox holds rows for (new ones later get the
+    // broker's defaults, which the same check would judge).
+    const topics = await selectOutboxTopics(knex, tables, 1_000);
+    await checkReplication(publisher.describeTopics?.bind(publisher), topics, this.options.strictReplication, logger).catch(
+      async (error: unknown) => {
+        await publisher.disconnect().catch(() => undefined);
+        throw error;
+      },
+    );
     this.#state = 'running';
     if (this.options.listen) {
       const connection = this.options.listenConnection ?? knexConnection(knex);
