@@ -46,6 +46,14 @@ for dir in packages/* migrations; do
   [ -f "$dir/package.json" ] || continue
   if node -e 'process.exit(require(process.argv[1]).private ? 0 : 1)' "$ROOT/$dir/package.json"; then continue; fi
   (cd "$dir" && pnpm pack --pack-destination "$work/tarballs" >/dev/null)
+  # `pnpm publish` must ship what `pnpm pack` packed: compare its dry run's file list.
+  name="$(node -p 'const p = require(process.argv[1]); p.name.replace("@", "").replace("/", "-") + "-" + p.version' "$ROOT/$dir/package.json")"
+  published="$(cd "$dir" && pnpm publish --dry-run --no-git-checks --json 2>/dev/null | node -e '
+    let t = ""; process.stdin.on("data", (c) => (t += c)).on("end", () => {
+      console.log(JSON.parse(t.slice(t.indexOf("{"))).files.map((f) => f.path).sort().join("\n"));
+    });')"
+  packed="$(tar -tzf "$work/tarballs/$name.tgz" | sed 's#^package/##' | sort)"
+  [ "$published" = "$packed" ] || fail "$name: pnpm publish would ship other files than pnpm pack packed: $(diff <(echo "$packed") <(echo "$published") | head -n 5)"
 done
 for tgz in "$work"/tarballs/*.tgz; do
   listing="$(tar -tzf "$tgz")"
@@ -61,7 +69,7 @@ for tgz in "$work"/tarballs/*.tgz; do
   if grep -E '\.test\.|tsbuildinfo|/node_modules/' <<<"$listing"; then fail "$name ships test or build files (above)"; fi
   if tar -xzOf "$tgz" package/package.json | grep -q 'workspace:'; then fail "$name still names workspace: versions"; fi
 done
-say "packed $(ls "$work"/tarballs/*.tgz | wc -l) packages: $(cd "$work/tarballs" && ls | tr '\n' ' ')"
+say "packed $(ls "$work"/tarballs/*.tgz | wc -l) packages, each the same as \`pnpm publish\` would ship: $(cd "$work/tarballs" && ls | tr '\n' ' ')"
 
 # --- a fresh app: package.json, the smoke files, the tarballs and the given peers ---
 make_app() {
