@@ -115,4 +115,45 @@ describe('OpenTelemetry across the hop: enqueue → relay → Kafka → handler'
       });
     }
   });
+
+  it('runs a batch handler inside one process span linked to every message producer context', async () => {
+    const schema = uniqueName('trb');
+    const topic = uniqueName('traced.batch');
+    await migrate(db.knex, { schema });
+    await createTopic(kafka, topic, 1);
+    const outbox = new OutboxWriter({ knex: db.knex, schema });
+    const producers: SpanContext[] = [];
+    for (let i = 0; i < 3; i++) {
+      producers.push(
+        await trace.getTracer('shop').startActiveSpan(`checkout-${i}`, async (span) => {
+          await db.knex.transaction((trx) => outbox.enqueue(trx, { topic, key: `k${i}`, payload: { i } }));
+          span.end();
+          return span.spanContext();
+        }),
+      );
+    }
+    // Everything is in the outbox before the relay starts, so one fetch brings all three.
+    const relay = new Relay({ knex: db.knex, schema, publisher: new KafkaPublisher(kafka), leaseMs: 3_000 });
+    await relay.start();
+    let handled = 0;
+    const consumer = await startConsumer(kafka, uniqueName('traced-batch'), [topic], {
+      knex: db.knex,
+      schema,
+      consumerName: 'batcher',
+      batchHandler: async (messages) => {
+        handled += messages.length;
+      },
+    });
+    try {
+      await waitFor('three handled', () => handled === 3);
+    } finally {
+      await consumer.stop();
+      await relay.stop();
+    }
+    const batchSpans = exporter.getFinishedSpans().filter((s) => s.name === `process ${topic}`);
+    const linked = new Set(batchSpans.flatMap((s) => s.links.map((l) => l.context.spanId)));
+    for (const p of producers) expect(linked).toContain(p.spanId);
+    expect(batchSpans.reduce((n, s) => n + Number(s.attributes['messaging.batch.message_count']), 0)).toBe(3);
+    for (const span of batchSpans) expect(span.attributes['messaging.consumer.group.name']).toBe('batcher');
+  });
 });

@@ -1,5 +1,5 @@
 import type { SpanAttributes } from '@onceflow/core';
-import { recordProcessOutcome, withProcessSpan } from '@onceflow/core';
+import { recordProcessOutcome, withBatchProcessSpan, withProcessSpan } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { ConsumedMessage } from './consumed-message.ts';
 import type { DedupMode } from './dedup.ts';
@@ -154,9 +154,13 @@ export class Inbox {
         const batch = candidates.filter((i) => fresh.has(ids[i] as string));
         if (batch.length === 0) return;
         inHandler = true;
-        await handler(
-          batch.map((i) => messages[i] as ConsumedMessage<Payload>),
-          trx,
+        const newMessages = batch.map((i) => messages[i] as ConsumedMessage<Payload>);
+        const first = newMessages[0] as ConsumedMessage<Payload>;
+        await withBatchProcessSpan(
+          first.topic,
+          newMessages.map((m) => m.headers),
+          { 'messaging.consumer.group.name': this.options.consumerName, 'messaging.destination.partition.id': String(first.partition) },
+          () => handler(newMessages, trx),
         );
         inHandler = false;
         for (const i of batch) outcomes[i] = 'handled';

@@ -45,7 +45,14 @@ export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPOR
 export type { Tables } from './schema.ts';
 export { channelFor, DEFAULT_SCHEMA, defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
 export type { PublishSpan, SpanAttributes } from './tracing.ts';
-export { injectTraceContext, recordProcessOutcome, startPublishSpan, TRACE_HEADERS, withProcessSpan } from './tracing.ts';
+export {
+  injectTraceContext,
+  recordProcessOutcome,
+  startPublishSpan,
+  TRACE_HEADERS,
+  withBatchProcessSpan,
+  withProcessSpan,
+} from './tracing.ts';
 export type {
   IncomingRecord,
   OutgoingRecord,

@@ -115,6 +115,52 @@ export async function withProcessSpan<T>(
 }
 
 /**
+ * Runs `work` (a batch handler) inside one CONSUMER span `process <topic>` linked to each
+ * message's producer context: a batch has many parents, so they are links, as the messaging
+ * conventions say for batch processing.
+ */
+export async function withBatchProcessSpan<T>(
+  topic: string,
+  headers: ReadonlyArray<Readonly<Record<string, string>>>,
+  attributes: SpanAttributes,
+  work: () => Promise<T>,
+): Promise<T> {
+  const a = otel();
+  if (a === null) return work();
+  const span = tracer(a).startSpan(
+    `process ${topic}`,
+    {
+      kind: a.SpanKind.CONSUMER,
+      attributes: { ...messaging(topic, 'process'), ...attributes, 'messaging.batch.message_count': headers.length },
+      links: linksOf(a, headers),
+    },
+    a.context.active(),
+  );
+  try {
+    const result = await a.context.with(a.trace.setSpan(a.context.active(), span), work);
+    span.setAttribute('onceflow.inbox.outcome', 'handled');
+    return result;
+  } catch (error) {
+    span.recordException(error);
+    span.setStatus({ code: a.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** Links to the producer contexts carried by `headers` (messages without one are skipped). */
+function linksOf(a: OtelApi, headers: ReadonlyArray<Readonly<Record<string, string>>>): Array<{ context: SpanContext }> {
+  const links: Array<{ context: SpanContext }> = [];
+  for (const h of headers) {
+    if (h.traceparent === undefined) continue;
+    const linked = a.trace.getSpanContext(a.propagation.extract(a.ROOT_CONTEXT, { ...h }));
+    if (linked !== undefined) links.push({ context: linked });
+  }
+  return links;
+}
+
+/**
  * Records a finished CONSUMER span `process <topic>` for a message that did not run its handler,
  * child of its producer's context: `outcome` says why (`duplicate`, `dead_letter`), with an event
  * of that name and any `event` attributes.
@@ -153,12 +199,7 @@ const NO_SPAN: PublishSpan = { end: () => undefined };
 export function startPublishSpan(topics: readonly string[], headers: ReadonlyArray<Readonly<Record<string, string>>>): PublishSpan {
   const a = otel();
   if (a === null) return NO_SPAN;
-  const links: Array<{ context: SpanContext }> = [];
-  for (const h of headers) {
-    if (h.traceparent === undefined) continue;
-    const linked = a.trace.getSpanContext(a.propagation.extract(a.ROOT_CONTEXT, { ...h }));
-    if (linked !== undefined) links.push({ context: linked });
-  }
+  const links = linksOf(a, headers);
   const single = topics.length === 1 ? topics[0] : undefined;
   const span = tracer(a).startSpan(
     single === undefined ? 'send' : `send ${single}`,

@@ -1,5 +1,5 @@
 import type { Logger } from '@onceflow/core';
-import { intOption, OptionError, requiredOption, silentLogger } from '@onceflow/core';
+import { intOption, OptionError, requiredOption, silentLogger, withProcessSpan } from '@onceflow/core';
 import type { ConsumedMessage } from '../consumed-message.ts';
 import type { DedupMode, DedupScope } from '../dedup.ts';
 import { dedupKeyOf, dedupScopeOf, scopedStoreKey } from '../dedup.ts';
@@ -112,7 +112,12 @@ export class SideEffectInbox {
       extend: (ms) => store.extend(consumerName, key, token, ms ?? leaseMs),
     };
     try {
-      await handler(message, lease);
+      await withProcessSpan(
+        message.topic,
+        message.headers,
+        { 'messaging.consumer.group.name': consumerName, 'messaging.destination.partition.id': String(message.partition) },
+        () => handler(message, lease),
+      );
     } catch (error) {
       await store.release(consumerName, key, token).catch((releaseError: unknown) => {
         // The lease then simply runs out before a retry can take it.
