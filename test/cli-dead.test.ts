@@ -1,20 +1,10 @@
-import { migrate } from '@onceflow/core';
 import { purgeDead } from '@onceflow/relay';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onceflow, onceflowJson, onTerminal } from './support/cli.ts';
-import type { TestDatabase } from './support/database.ts';
-import { createTestDatabase, uniqueName } from './support/database.ts';
+import { describe, expect, it } from 'vitest';
+import { migratedDatabase, onceflow, onceflowJson, onTerminal } from './support/cli.ts';
+import { uniqueName } from './support/database.ts';
 import { enqueueKeys, markDead } from './support/seed.ts';
 
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase(4);
-  await migrate(db.knex);
-});
-afterAll(async () => {
-  await db?.drop();
-});
+const db = migratedDatabase();
 
 interface DeadJson {
   id: string;
@@ -25,63 +15,63 @@ interface DeadJson {
 }
 
 const statusOf = async (ids: readonly string[]): Promise<string[]> =>
-  (await db.knex.raw(`select status from onceflow.outbox where id = any(?::uuid[]) order by seq`, [[...ids]])).rows.map(
+  (await db().knex.raw(`select status from onceflow.outbox where id = any(?::uuid[]) order by seq`, [[...ids]])).rows.map(
     (r: { status: string }) => r.status,
   );
 
 describe('onceflow dead list and show', () => {
   it('lists dead messages with their last error and shows one with its whole history', async () => {
     const topic = uniqueName('dead');
-    const ids = await enqueueKeys(db.knex, topic, ['a', 'b', 'live']);
-    await markDead(db.knex, ids.slice(0, 2), ['first failure', 'second failure', 'third failure']);
+    const ids = await enqueueKeys(db().knex, topic, ['a', 'b', 'live']);
+    await markDead(db().knex, ids.slice(0, 2), ['first failure', 'second failure', 'third failure']);
 
-    const list = (await onceflowJson<{ dead: DeadJson[] }>(db.url, 'dead', 'list', '--topic', topic)).json.dead;
+    const list = (await onceflowJson<{ dead: DeadJson[] }>(db().url, 'dead', 'list', '--topic', topic)).json.dead;
     expect(list.map((d) => [d.id, d.key, d.attempts])).toEqual([
       [ids[0], 'a', 3],
       [ids[1], 'b', 3],
     ]);
-    const limited = (await onceflowJson<{ dead: DeadJson[] }>(db.url, 'dead', 'list', '--topic', topic, '--limit', '1')).json.dead;
+    const limited = (await onceflowJson<{ dead: DeadJson[] }>(db().url, 'dead', 'list', '--topic', topic, '--limit', '1')).json.dead;
     expect(limited.map((d) => d.id)).toEqual([ids[0]]);
-    const byKey = (await onceflowJson<{ dead: DeadJson[] }>(db.url, 'dead', 'list', '--topic', topic, '--key', 'b')).json.dead;
+    const byKey = (await onceflowJson<{ dead: DeadJson[] }>(db().url, 'dead', 'list', '--topic', topic, '--key', 'b')).json.dead;
     expect(byKey.map((d) => d.id)).toEqual([ids[1]]);
 
-    const shown = (await onceflowJson<{ dead: DeadJson }>(db.url, 'dead', 'show', ids[0] as string)).json.dead;
+    const shown = (await onceflowJson<{ dead: DeadJson }>(db().url, 'dead', 'show', ids[0] as string)).json.dead;
     expect(shown).toMatchObject({ id: ids[0], topic, key: 'a', attempts: 3 });
     expect(shown.errors.map((e) => [e.attempt, e.error, e.code])).toEqual([
       [1, 'first failure', 'E_TEST'],
       [2, 'second failure', 'E_TEST'],
       [3, 'third failure', 'E_TEST'],
     ]);
-    const text = await onceflow(db.url, 'dead', 'show', ids[0] as string);
+    const text = await onceflow(db().url, 'dead', 'show', ids[0] as string);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('errors (3, oldest first):\n  #1 2026-01-01T00:00:00.000Z [E_TEST] first failure\n');
     expect(text.stdout).toContain('  #3 2026-01-01T00:00:02.000Z [E_TEST] third failure\n');
 
-    const missing = await onceflow(db.url, 'dead', 'show', ids[2] as string);
+    const missing = await onceflow(db().url, 'dead', 'show', ids[2] as string);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe(`onceflow: Dead message ${ids[2]}: no dead message has this id [ONCEFLOW_NOT_FOUND]\n`);
-    const malformed = await onceflow(db.url, 'dead', 'show', 'not-a-uuid');
+    const malformed = await onceflow(db().url, 'dead', 'show', 'not-a-uuid');
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toContain('Invalid option id');
   });
 
   it('escapes control characters in keys and errors in text output, and keeps them exact in --json', async () => {
     const topic = uniqueName('evil');
-    const [id] = await enqueueKeys(db.knex, topic, ['k']);
+    const [id] = await enqueueKeys(db().knex, topic, ['k']);
     const key = 'order\x1b[2J\r\n42\u202e';
-    await db.knex.raw(`update onceflow.outbox set key = ? where id = ?`, [key, id as string]);
-    await markDead(db.knex, [id as string], ['broker said \x1b]0;owned\x07 no']);
+    await db().knex.raw(`update onceflow.outbox set key = ? where id = ?`, [key, id as string]);
+    await markDead(db().knex, [id as string], ['broker said \x1b]0;owned\x07 no']);
     for (const args of [
       ['dead', 'list', '--topic', topic],
       ['dead', 'show', id as string],
     ]) {
-      const text = await onceflow(db.url, ...args);
+      const text = await onceflow(db().url, ...args);
       expect(text.code).toBe(0);
       expect(text.stdout).toContain('order\\x1b[2J\\r\\n42\\u{202e}');
       expect(text.stdout).toContain('broker said \\x1b]0;owned\\x07 no');
       for (const raw of ['\x1b', '\x07', '\r', '\u202e']) expect(text.stdout).not.toContain(raw);
     }
-    const { json } = await onceflowJson<{ dead: DeadJson }>(db.url, 'dead', 'show', id as string);
+    const { json } = await onceflowJson<{ dead: DeadJson }>(db().url, 'dead', 'show', id as string);
     expect(json.dead.key).toBe(key);
     expect(json.dead.errors[0]?.error).toBe('broker said \x1b]0;owned\x07 no');
   });
@@ -90,35 +80,35 @@ describe('onceflow dead list and show', () => {
 describe('onceflow dead retry and purge', () => {
   it('retries by id and by topic, making the messages pending with a fresh attempt budget', async () => {
     const topic = uniqueName('retry');
-    const ids = await enqueueKeys(db.knex, topic, ['a', 'b', 'c']);
-    await markDead(db.knex, ids, ['boom']);
-    const one = await onceflowJson<{ requeued: string[] }>(db.url, 'dead', 'retry', ids[1] as string);
+    const ids = await enqueueKeys(db().knex, topic, ['a', 'b', 'c']);
+    await markDead(db().knex, ids, ['boom']);
+    const one = await onceflowJson<{ requeued: string[] }>(db().url, 'dead', 'retry', ids[1] as string);
     expect(one.json.requeued).toEqual([ids[1]]);
     expect(await statusOf(ids)).toEqual(['dead', 'pending', 'dead']);
-    const rest = await onceflowJson<{ requeued: string[] }>(db.url, 'dead', 'retry', '--topic', topic);
+    const rest = await onceflowJson<{ requeued: string[] }>(db().url, 'dead', 'retry', '--topic', topic);
     expect(rest.json.requeued).toEqual([ids[0], ids[2]]);
     expect(rest.stderr).toBe('');
-    const rows = await db.knex.raw(
+    const rows = await db().knex.raw(
       `select attempts, jsonb_array_length(errors) as history from onceflow.outbox where id = any(?::uuid[])`,
       [ids],
     );
     expect(rows.rows).toEqual(ids.map(() => ({ attempts: 0, history: 1 })));
-    const text = await onceflow(db.url, 'dead', 'retry', '--topic', topic);
+    const text = await onceflow(db().url, 'dead', 'retry', '--topic', topic);
     expect(text).toEqual({ code: 0, stdout: 'requeued 0 message(s)\n', stderr: '' });
   });
 
   it('retries --all in batches with progress on a terminal', async () => {
     const topic = uniqueName('many');
     const ids = await enqueueKeys(
-      db.knex,
+      db().knex,
       topic,
       Array.from({ length: 1_500 }, (_, i) => `k${i}`),
     );
-    await markDead(db.knex, ids, ['boom']);
+    await markDead(db().knex, ids, ['boom']);
     // --all also takes the dead messages earlier tests of this file left.
-    const dead = (await db.knex.raw(`select count(*)::int as n from onceflow.outbox where status = 'dead'`)).rows[0].n as number;
+    const dead = (await db().knex.raw(`select count(*)::int as n from onceflow.outbox where status = 'dead'`)).rows[0].n as number;
     expect(dead).toBeGreaterThanOrEqual(1_500);
-    const shown = await onTerminal(db.url, 'dead', 'retry', '--all');
+    const shown = await onTerminal(db().url, 'dead', 'retry', '--all');
     expect(shown).toContain('\r\x1b[Krequeued 1000 message(s)');
     expect(shown).toContain(`\r\x1b[Krequeued ${dead} message(s)`);
     expect(shown).toContain(`\nrequeued ${dead} message(s)`);
@@ -128,30 +118,30 @@ describe('onceflow dead retry and purge', () => {
   it('purges dead messages by id, by topic and key, and --all, never pending ones', async () => {
     const topic = uniqueName('purge');
     const other = uniqueName('purge');
-    const ids = await enqueueKeys(db.knex, topic, ['a', 'b', 'c', 'live']);
-    const otherIds = await enqueueKeys(db.knex, other, ['x', 'y']);
-    await markDead(db.knex, [...ids.slice(0, 3), ...otherIds], ['boom']);
+    const ids = await enqueueKeys(db().knex, topic, ['a', 'b', 'c', 'live']);
+    const otherIds = await enqueueKeys(db().knex, other, ['x', 'y']);
+    await markDead(db().knex, [...ids.slice(0, 3), ...otherIds], ['boom']);
 
-    expect((await onceflowJson(db.url, 'dead', 'purge', ids[0] as string)).json).toEqual({ purged: 1 });
-    expect((await onceflowJson(db.url, 'dead', 'purge', '--topic', topic, '--key', 'b')).json).toEqual({ purged: 1 });
+    expect((await onceflowJson(db().url, 'dead', 'purge', ids[0] as string)).json).toEqual({ purged: 1 });
+    expect((await onceflowJson(db().url, 'dead', 'purge', '--topic', topic, '--key', 'b')).json).toEqual({ purged: 1 });
     expect(await statusOf(ids)).toEqual(['dead', 'pending']);
-    const all = await onceflowJson(db.url, 'dead', 'purge', '--all');
+    const all = await onceflowJson(db().url, 'dead', 'purge', '--all');
     expect(all.json).toEqual({ purged: 3 });
     expect(await statusOf([...ids, ...otherIds])).toEqual(['pending']);
-    const text = await onceflow(db.url, 'dead', 'purge', '--all');
+    const text = await onceflow(db().url, 'dead', 'purge', '--all');
     expect(text).toEqual({ code: 0, stdout: 'purged 0 message(s)\n', stderr: '' });
   });
 
   it('purges in bounded batches (purgeDead, the function behind the command)', async () => {
     const topic = uniqueName('batch');
     const ids = await enqueueKeys(
-      db.knex,
+      db().knex,
       topic,
       Array.from({ length: 7 }, (_, i) => `k${i}`),
     );
-    await markDead(db.knex, ids, ['boom']);
+    await markDead(db().knex, ids, ['boom']);
     const progress: number[] = [];
-    expect(await purgeDead(db.knex, { topic }, { batchSize: 3, onProgress: (n) => progress.push(n) })).toBe(7);
+    expect(await purgeDead(db().knex, { topic }, { batchSize: 3, onProgress: (n) => progress.push(n) })).toBe(7);
     expect(progress).toEqual([3, 6, 7]);
   });
 });

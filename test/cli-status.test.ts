@@ -1,19 +1,9 @@
-import { migrate } from '@onceflow/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onceflow, onceflowJson, onTerminal } from './support/cli.ts';
-import type { TestDatabase } from './support/database.ts';
-import { createTestDatabase, uniqueName } from './support/database.ts';
+import { describe, expect, it } from 'vitest';
+import { migratedDatabase, onceflow, onceflowJson, onTerminal } from './support/cli.ts';
+import { uniqueName } from './support/database.ts';
 import { enqueueKeys, insertDeadLetters, markDead } from './support/seed.ts';
 
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase(4);
-  await migrate(db.knex);
-});
-afterAll(async () => {
-  await db?.drop();
-});
+const db = migratedDatabase();
 
 interface StatusJson {
   schema: string;
@@ -25,20 +15,20 @@ describe('onceflow status', () => {
   it('reports the outbox per topic and the inbox and dead letters per consumer', async () => {
     const busy = uniqueName('busy');
     const poisoned = uniqueName('poisoned');
-    await enqueueKeys(db.knex, busy, ['a', 'b', 'c']);
-    const [dead] = await enqueueKeys(db.knex, poisoned, ['p', 'q']);
-    await markDead(db.knex, [dead as string], ['refused', 'refused again']);
-    await db.knex.raw(
+    await enqueueKeys(db().knex, busy, ['a', 'b', 'c']);
+    const [dead] = await enqueueKeys(db().knex, poisoned, ['p', 'q']);
+    await markDead(db().knex, [dead as string], ['refused', 'refused again']);
+    await db().knex.raw(
       `insert into onceflow.inbox (consumer, dedup_key, status) values
          ('orders', 'k1', 'done'), ('orders', 'k2', 'done'), ('orders', 'k3', 'processing'), ('rewards', 'k1', 'done')`,
     );
-    await insertDeadLetters(db.knex, [
+    await insertDeadLetters(db().knex, [
       { consumer: 'orders', topic: busy, key: 'a', value: '{}', offset: 1 },
       { consumer: 'orders', topic: busy, key: 'b', value: '{}', offset: 2, replayed: true },
       { consumer: 'audit', topic: busy, key: 'c', value: '{}', offset: 3 },
     ]);
 
-    const { json, stderr } = await onceflowJson<StatusJson>(db.url, 'status');
+    const { json, stderr } = await onceflowJson<StatusJson>(db().url, 'status');
     expect(stderr).toBe('');
     expect(json.schema).toBe('onceflow');
     expect(json.topics).toEqual([
@@ -52,7 +42,7 @@ describe('onceflow status', () => {
     ]);
     expect(JSON.stringify(json)).not.toContain('duplicate');
 
-    const text = await onceflow(db.url, 'status');
+    const text = await onceflow(db().url, 'status');
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`${poisoned}\t1\t0\t0\t0\t1\t`);
     expect(text.stdout).toMatch(/\norders\t2\t1\t1\t1\t\d{4}-/);
@@ -61,11 +51,11 @@ describe('onceflow status', () => {
 
   it('escapes control characters of consumer names in text, and keeps them exact in --json', async () => {
     const evil = 'evil\x1b[2J\nname';
-    await db.knex.raw(`insert into onceflow.inbox (consumer, dedup_key) values (?, 'k')`, [evil]);
-    const text = await onceflow(db.url, 'status');
+    await db().knex.raw(`insert into onceflow.inbox (consumer, dedup_key) values (?, 'k')`, [evil]);
+    const text = await onceflow(db().url, 'status');
     expect(text.stdout).toContain('evil\\x1b[2J\\nname\t1\t');
     expect(text.stdout).not.toContain('\x1b');
-    const { json } = await onceflowJson<StatusJson>(db.url, 'status');
+    const { json } = await onceflowJson<StatusJson>(db().url, 'status');
     expect(json.consumers.find((c) => c.consumer === evil)).toMatchObject({ inboxRows: 1 });
   });
 });
@@ -74,22 +64,22 @@ describe('onceflow prune', () => {
   it('deletes old published outbox rows and old inbox rows in batches, keeps the rest, quiet without a terminal', async () => {
     const topic = uniqueName('prune');
     await enqueueKeys(
-      db.knex,
+      db().knex,
       topic,
       Array.from({ length: 2_300 }, (_, i) => `k${i}`),
     );
-    await db.knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ? and key <> 'k0'`, [topic]);
-    await db.knex.raw(
+    await db().knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ? and key <> 'k0'`, [topic]);
+    await db().knex.raw(
       `insert into onceflow.inbox (consumer, dedup_key, processed_at)
        select 'pruned', 'old' || n, now() - interval '3 days' from generate_series(1, 1500) n`,
     );
-    await db.knex.raw(`insert into onceflow.inbox (consumer, dedup_key) values ('pruned', 'fresh')`);
+    await db().knex.raw(`insert into onceflow.inbox (consumer, dedup_key) values ('pruned', 'fresh')`);
 
-    const kept = await onceflowJson(db.url, 'prune', '--older-than', '1h');
+    const kept = await onceflowJson(db().url, 'prune', '--older-than', '1h');
     expect(kept.json).toEqual({ outbox: 0, inbox: 0 });
 
     const result = await onceflow(
-      db.url,
+      db().url,
       'prune',
       '--older-than',
       '0ms',
@@ -102,35 +92,35 @@ describe('onceflow prune', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual({ outbox: 2_299, inbox: 1_500 });
-    const left = await db.knex.raw(`select count(*)::int as n from onceflow.outbox where topic = ?`, [topic]);
+    const left = await db().knex.raw(`select count(*)::int as n from onceflow.outbox where topic = ?`, [topic]);
     expect(left.rows[0].n).toBe(1);
-    const inbox = await db.knex.raw(`select dedup_key from onceflow.inbox where consumer = 'pruned'`);
+    const inbox = await db().knex.raw(`select dedup_key from onceflow.inbox where consumer = 'pruned'`);
     expect(inbox.rows).toEqual([{ dedup_key: 'fresh' }]);
 
-    const text = await onceflow(db.url, 'prune', '--older-than', '0ms');
+    const text = await onceflow(db().url, 'prune', '--older-than', '0ms');
     expect(text).toEqual({ code: 0, stdout: 'deleted 0 published outbox row(s) and 0 inbox row(s)\n', stderr: '' });
   });
 
   it('reports progress on a terminal, and none with --json on the same terminal', async () => {
     const topic = uniqueName('tty');
     await enqueueKeys(
-      db.knex,
+      db().knex,
       topic,
       Array.from({ length: 2_100 }, (_, i) => `k${i}`),
     );
-    await db.knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ?`, [topic]);
-    const withTty = await onTerminal(db.url, 'prune', '--older-than', '0ms');
+    await db().knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ?`, [topic]);
+    const withTty = await onTerminal(db().url, 'prune', '--older-than', '0ms');
     expect(withTty).toContain('deleted 1000 published outbox row(s)');
     expect(withTty).toContain('deleted 2000 published outbox row(s)');
     expect(withTty).toContain('deleted 2100 published outbox row(s) and 0 inbox row(s)');
 
     await enqueueKeys(
-      db.knex,
+      db().knex,
       topic,
       Array.from({ length: 1_100 }, (_, i) => `j${i}`),
     );
-    await db.knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ?`, [topic]);
-    const jsonTty = await onTerminal(db.url, 'prune', '--older-than', '0ms', '--json');
+    await db().knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ?`, [topic]);
+    const jsonTty = await onTerminal(db().url, 'prune', '--older-than', '0ms', '--json');
     expect(jsonTty).not.toContain('deleted');
     expect(jsonTty).toContain('{"outbox":1100,"inbox":0}');
   });

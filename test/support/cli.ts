@@ -1,5 +1,9 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { migrate } from '@onceflow/core';
+import { afterAll, beforeAll } from 'vitest';
+import type { TestDatabase } from './database.ts';
+import { createTestDatabase } from './database.ts';
 
 const BIN = fileURLToPath(new URL('../../packages/relay/src/cli/bin.ts', import.meta.url));
 
@@ -50,4 +54,23 @@ export function onTerminal(databaseUrl: string, ...args: string[]): Promise<stri
       else resolve(stdout);
     });
   });
+}
+
+/**
+ * A fresh database with Onceflow's tables in the default schema for the calling test file,
+ * dropped after it: the returned function gives it once `beforeAll` has run.
+ */
+export function migratedDatabase(): () => TestDatabase {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase(4);
+    await migrate(db.knex);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  return () => {
+    if (db === undefined) throw new Error('migratedDatabase() is only ready inside tests, after beforeAll');
+    return db;
+  };
 }

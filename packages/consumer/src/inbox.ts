@@ -104,10 +104,7 @@ export class Inbox {
     const entries = this.#entries(messages, dedupKeys);
     const ids = entries.map((e) => scopedStoreKey(e.scope, e.dedupKey));
     const { outcomes, candidates, fastPathHits } = await this.#candidates(ids, entries);
-    if (candidates.length === 0) {
-      this.#traceDuplicates(messages, outcomes);
-      return { outcomes, fastPathHits };
-    }
+    if (candidates.length === 0) return this.#result(messages, entries, outcomes, fastPathHits);
     let current = -1;
     try {
       await this.options.knex.transaction(async (trx) => {
@@ -125,9 +122,7 @@ export class Inbox {
     } catch (error) {
       throw new GroupFailure(current, error);
     }
-    this.#remember(entries, outcomes);
-    this.#traceDuplicates(messages, outcomes);
-    return { outcomes, fastPathHits };
+    return this.#result(messages, entries, outcomes, fastPathHits);
   }
 
   /**
@@ -143,10 +138,7 @@ export class Inbox {
     const entries = this.#entries(messages, dedupKeys);
     const ids = entries.map((e) => scopedStoreKey(e.scope, e.dedupKey));
     const { outcomes, candidates, fastPathHits } = await this.#candidates(ids, entries);
-    if (candidates.length === 0) {
-      this.#traceDuplicates(messages, outcomes);
-      return { outcomes, fastPathHits };
-    }
+    if (candidates.length === 0) return this.#result(messages, entries, outcomes, fastPathHits);
     let inHandler = false;
     try {
       await this.options.knex.transaction(async (trx) => {
@@ -168,9 +160,7 @@ export class Inbox {
     } catch (error) {
       throw new GroupFailure(inHandler ? 0 : -1, error);
     }
-    this.#remember(entries, outcomes);
-    this.#traceDuplicates(messages, outcomes);
-    return { outcomes, fastPathHits };
+    return this.#result(messages, entries, outcomes, fastPathHits);
   }
 
   /** Messaging attributes of a consumer span for `message` (semantic conventions). */
@@ -181,6 +171,18 @@ export class Inbox {
       'messaging.kafka.offset': Number(message.offset),
       ...(message.id === undefined ? {} : { 'messaging.message.id': message.id }),
     };
+  }
+
+  /** The outcome of a group: handled keys go to the fast path, skipped copies get their span. */
+  #result(
+    messages: readonly ConsumedMessage<unknown>[],
+    entries: readonly FastPathEntry[],
+    outcomes: InboxOutcome[],
+    fastPathHits: Set<number>,
+  ): GroupResult {
+    this.#remember(entries, outcomes);
+    this.#traceDuplicates(messages, outcomes);
+    return { outcomes, fastPathHits };
   }
 
   /** A span per skipped copy, so a trace shows where each duplicate went. */

@@ -101,17 +101,7 @@ export async function withProcessSpan<T>(
     { kind: a.SpanKind.CONSUMER, attributes: { ...messaging(topic, 'process'), ...attributes } },
     parent,
   );
-  try {
-    const result = await a.context.with(a.trace.setSpan(parent, span), work);
-    span.setAttribute('onceflow.inbox.outcome', 'handled');
-    return result;
-  } catch (error) {
-    span.recordException(error);
-    span.setStatus({ code: a.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-    throw error;
-  } finally {
-    span.end();
-  }
+  return runHandlerSpan(a, span, parent, work);
 }
 
 /**
@@ -136,17 +126,26 @@ export async function withBatchProcessSpan<T>(
     },
     a.context.active(),
   );
+  return runHandlerSpan(a, span, a.context.active(), work);
+}
+
+/** Runs `work` with `span` active under `parent`; marks the outcome, records a failure, ends it. */
+async function runHandlerSpan<T>(a: OtelApi, span: Span, parent: Context, work: () => Promise<T>): Promise<T> {
   try {
-    const result = await a.context.with(a.trace.setSpan(a.context.active(), span), work);
+    const result = await a.context.with(a.trace.setSpan(parent, span), work);
     span.setAttribute('onceflow.inbox.outcome', 'handled');
     return result;
   } catch (error) {
-    span.recordException(error);
-    span.setStatus({ code: a.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    failed(a, span, error);
     throw error;
   } finally {
     span.end();
   }
+}
+
+function failed(a: OtelApi, span: Span, error: unknown): void {
+  span.recordException(error);
+  span.setStatus({ code: a.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
 }
 
 /** Links to the producer contexts carried by `headers` (messages without one are skipped). */
@@ -212,10 +211,7 @@ export function startPublishSpan(topics: readonly string[], headers: ReadonlyArr
   );
   return {
     end(error?: unknown) {
-      if (error !== undefined) {
-        span.recordException(error);
-        span.setStatus({ code: a.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-      }
+      if (error !== undefined) failed(a, span, error);
       span.end();
     },
   };
