@@ -255,13 +255,23 @@ function toReplayRecord(r: StoredDeadLetter): OutgoingRecord {
   };
 }
 
-/** An error history entry for a failed attempt. */
+/** When each attempt's error happened, noted where it is caught; the history is written later, at parking. */
+const failureTimes = new WeakMap<object, Date>();
+
+/** Notes that `error` ended an attempt now, for its entry in a dead letter's history; returns it. */
+export function noteFailure(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null && !failureTimes.has(error)) failureTimes.set(error, new Date());
+  return error;
+}
+
+/** An error history entry for a failed attempt, dated when it failed (see {@link noteFailure}). */
 export function attemptError(attempt: number, error: unknown): AttemptError {
   const e = error instanceof Error ? error : new Error(String(error));
   const code = (e as { code?: unknown }).code;
+  const failedAt = typeof error === 'object' && error !== null ? failureTimes.get(error) : undefined;
   return {
     attempt,
-    at: new Date().toISOString(),
+    at: (failedAt ?? new Date()).toISOString(),
     name: e.name,
     ...(typeof code === 'string' ? { code } : {}),
     message: truncateText(e.message, 2_000),

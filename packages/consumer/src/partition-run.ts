@@ -6,6 +6,7 @@ import type { ConsumedMessage } from './consumed-message.ts';
 import { toConsumedMessage } from './consumed-message.ts';
 import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
 import type { ResolvedConsumerOptions } from './consumer-options.ts';
+import { noteFailure } from './dead-letters.ts';
 import type { Inbox } from './inbox.ts';
 import { GroupFailure } from './inbox.ts';
 import { splitIntoLanes } from './lanes.ts';
@@ -184,7 +185,7 @@ export class PartitionRun {
         if (error.index >= 0 || chunk.length === 1) {
           // The failing message is retried alone; the messages before it group again.
           const at = i + Math.max(0, error.index);
-          prior.set(at, [error.cause]);
+          prior.set(at, [noteFailure(error.cause)]);
           singles.add(at);
           groupEnd = at;
         } else {

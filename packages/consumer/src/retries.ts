@@ -1,5 +1,6 @@
 import { isRetriable } from '@onceflow/core';
 import pRetry, { AbortError } from 'p-retry';
+import { noteFailure } from './dead-letters.ts';
 import type { Item, RunContext } from './partition-run.ts';
 
 /** Wraps an attempt's error for p-retry, which would otherwise never retry a TypeError. */
@@ -45,7 +46,7 @@ export function withRetries<T>(
       signal,
       shouldRetry: ({ error }) => isRetriable(error.cause) && !signal.aborted,
       onFailedAttempt: ({ error, attemptNumber, retriesLeft, retryDelay }) => {
-        errors.push(error.cause);
+        errors.push(noteFailure(error.cause));
         if (retriesLeft > 0 && isRetriable(error.cause) && !signal.aborted) {
           ctx.stats.retried++;
           ctx.events.emit('inbox:retry', {
