@@ -13,7 +13,20 @@
 #      KAFKA_BROKERS: an external broker list; then `start` only checks that the first
 #      host:port accepts TCP connections (KAFKA_CHECK_TIMEOUT, 30 s) and starts nothing;
 #      stop/restart/reset refuse, as that broker is not this script's.
+#
+# Cluster mode (three KRaft nodes on 9192-9194, controllers 9292-9294; scripts/kafka-cluster.sh):
+#   KAFKA_CLUSTER=3 bash scripts/kafka.sh start|stop|status|restart|reset
+#   bash scripts/kafka.sh node-start|node-stop|node-kill|node-freeze|node-thaw N   (N = 1..3)
+#   bash scripts/kafka.sh leader TOPIC PARTITION | isr [--wait] [TOPIC...] | brokers
+# The single broker above is not touched by any of them.
 set -euo pipefail
+
+case "${1:-start}" in
+  node-* | leader | isr | brokers) exec env KAFKA_CLUSTER="${KAFKA_CLUSTER:-3}" bash "$(dirname "${BASH_SOURCE[0]}")/kafka-cluster.sh" "$@" ;;
+esac
+if [ -n "${KAFKA_CLUSTER:-}" ]; then
+  exec bash "$(dirname "${BASH_SOURCE[0]}")/kafka-cluster.sh" "$@"
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
+import type { ClusterControl } from './cluster-control.ts';
 import type { KafkaControl } from './kafka-control.ts';
+import type { PgControl } from './pg-control.ts';
 import type { Fault, FaultKind } from './schedule.ts';
 import { describeFault } from './schedule.ts';
 import type { Supervisor } from './supervisor.ts';
@@ -20,7 +22,14 @@ export interface AppliedFault {
 /** What the fault executor needs from the run. */
 export interface FaultContext {
   readonly supervisor: Supervisor;
-  readonly kafka: KafkaControl;
+  /** The single broker's stop/start (single-broker profiles). */
+  readonly kafka: KafkaControl | undefined;
+  /** Node faults of the three-node cluster (cluster profiles). */
+  readonly cluster: ClusterControl | undefined;
+  /** The PostgreSQL server's stop/start (profiles with `pgRestarts`). */
+  readonly pg: PgControl | undefined;
+  /** The run's topics (a `kill-leader` fault names one by number). */
+  readonly topics: readonly string[];
   /** The harness's pool (its sessions are named `chaos-harness` and never terminated). */
   readonly knex: Knex;
   readonly relayName: (slot: number) => string;
@@ -85,11 +94,61 @@ async function apply(
       return { applied: true, detail: `SIGSTOP ${name} for ${fault.pauseMs} ms` };
     }
     case 'restart-kafka': {
-      await ctx.kafka.stop();
+      const kafka = needs(ctx.kafka, fault.kind);
+      await kafka.stop();
       await abortableSleep(fault.downMs, ctx.signal);
       const startedAt = Date.now();
-      await ctx.kafka.start();
+      await kafka.start();
       return { applied: true, detail: `broker down ${fault.downMs} ms, up again after ${Date.now() - startedAt} ms` };
+    }
+    case 'kill-leader': {
+      const cluster = needs(ctx.cluster, fault.kind);
+      const topic = ctx.topics[fault.topic] as string;
+      const leader = await cluster.leaderOf(topic, fault.partition).catch(() => -1);
+      if (leader < 0) return { applied: false, detail: `${topic}/${fault.partition} has no leader now` };
+      await cluster.node('kill', leader);
+      await abortableSleep(fault.downMs, ctx.signal);
+      const startedAt = Date.now();
+      await cluster.node('start', leader);
+      const upMs = Date.now() - startedAt;
+      const isr = await isrWhole(cluster, ctx);
+      return {
+        applied: true,
+        detail: `SIGKILL node ${leader} (leader of ${topic}/${fault.partition}), down ${fault.downMs} ms, up after ${upMs} ms, ${isr.detail}`,
+        ...isr.problem,
+      };
+    }
+    case 'freeze-broker': {
+      const cluster = needs(ctx.cluster, fault.kind);
+      await cluster.node('freeze', fault.node);
+      await abortableSleep(fault.freezeMs, ctx.signal);
+      await cluster.node('thaw', fault.node);
+      const isr = await isrWhole(cluster, ctx);
+      return { applied: true, detail: `SIGSTOP node ${fault.node} for ${fault.freezeMs} ms, SIGCONT, ${isr.detail}`, ...isr.problem };
+    }
+    case 'rolling-restart': {
+      const cluster = needs(ctx.cluster, fault.kind);
+      const steps: string[] = [];
+      for (const node of fault.order) {
+        const startedAt = Date.now();
+        await cluster.node('stop', node);
+        await cluster.node('start', node);
+        const isr = await isrWhole(cluster, ctx);
+        if (isr.problem !== undefined) return { applied: true, detail: `${steps.join(', ')}; node ${node}: ${isr.detail}`, ...isr.problem };
+        steps.push(`node ${node} ${Date.now() - startedAt} ms`);
+      }
+      return { applied: true, detail: `graceful restarts, each until the ISR was whole: ${steps.join(', ')}` };
+    }
+    case 'restart-pg': {
+      const pg = needs(ctx.pg, fault.kind);
+      await pg.stop();
+      await abortableSleep(fault.downMs, ctx.signal);
+      const startedAt = Date.now();
+      await pg.start();
+      return {
+        applied: true,
+        detail: `PostgreSQL stopped (fast), down ${fault.downMs} ms, accepting again after ${Date.now() - startedAt} ms`,
+      };
     }
     case 'terminate-pg': {
       const role = fault.scope === 'all' ? 'chaos-%' : `chaos-${fault.scope}-%`;
@@ -127,6 +186,30 @@ async function apply(
       );
       return { applied: true, detail: `re-published ${result.rowCount} rows (${fault.percent}%)` };
     }
+  }
+}
+
+function needs<T>(control: T | undefined, kind: string): T {
+  if (control === undefined) throw new Error(`a ${kind} fault, but the run has no control for it (a bug in the harness)`);
+  return control;
+}
+
+/** How long a broker may take to have every replica back in sync before the run counts it as a problem. */
+const ISR_TIMEOUT_MS = 180_000;
+
+/**
+ * Waits for every partition of the run's topics and of the group offsets topic to have a leader
+ * and its whole ISR, so the next broker fault never finds two brokers out (which would stall,
+ * not break, the run: min.insync.replicas is 2). A cluster that does not heal is a finding.
+ */
+async function isrWhole(cluster: ClusterControl, ctx: FaultContext): Promise<{ detail: string; problem?: { problem: string } }> {
+  const startedAt = Date.now();
+  try {
+    await cluster.waitIsrWhole([...ctx.topics, '__consumer_offsets'], ISR_TIMEOUT_MS);
+    return { detail: `ISR whole after ${Date.now() - startedAt} ms` };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { detail: message, problem: { problem: message } };
   }
 }
 

@@ -7,13 +7,15 @@ import { migrate } from '@onceflow/core';
 import { createKafka } from '@onceflow/kafka';
 import type { Admin } from 'kafkajs';
 import type { Knex } from 'knex';
-import { createTestDatabase } from '../support/database.ts';
+import { createTestDatabase, SERVER_URL } from '../support/database.ts';
 import type { CheckResult } from './checker.ts';
 import { checkInvariants, failures } from './checker.ts';
+import { CLUSTER_BROKERS, ClusterControl } from './cluster-control.ts';
 import type { ConsumerWorkerConfig } from './consumer-worker.ts';
 import type { AppliedFault } from './faults.ts';
 import { abortableSleep, runSchedule } from './faults.ts';
 import { KafkaControl } from './kafka-control.ts';
+import { PgControl } from './pg-control.ts';
 import { deriveSeed } from './prng.ts';
 import type { ProducerConfig } from './producer-worker.ts';
 import type { ChaosProfile } from './profiles.ts';
@@ -67,7 +69,7 @@ export interface ChaosReport {
  * One chaos run: a database and topics of its own, producer, relay and consumer processes, the
  * seeded fault schedule while producers write, a drain, the invariant checker, and a clean-up
  * that stops every process, drops the database and deletes the topics, also on failure. Kafka
- * is always left running.
+ * (the single broker, or all three nodes of the cluster) and PostgreSQL are always left running.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { profile, seed } = options;
@@ -78,15 +80,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const runId = `chaos_${seed}_${randomBytes(3).toString('hex')}`;
   const topics = Array.from({ length: profile.topics }, (_, t) => `${runId}_t${t}`);
   const groupId = `${runId}_group`;
-  const control = new KafkaControl(root);
-  const kafkaCommand = control.command(); // Fails here, before anything is made, when Kafka cannot be restarted.
+  const onCluster = profile.kafka === 'cluster';
+  const brokersBefore = process.env.KAFKA_BROKERS;
+  if (onCluster) useClusterBrokers();
+  // The controls fail here, before anything is made, when Kafka or PostgreSQL cannot be restarted.
+  const control = onCluster ? undefined : new KafkaControl(root);
+  const kafkaHow =
+    control === undefined ? `the three-node cluster ${CLUSTER_BROKERS}` : `Kafka restarts by \`${control.command()} stop|start\``;
+  const pg = profile.pgRestarts > 0 ? PgControl.for(SERVER_URL, root) : undefined;
   const logDir = await mkdtemp(join(tmpdir(), `onceflow-chaos-${seed}-`));
   await writeFile(join(logDir, 'schedule.txt'), `${schedule.map(describeFault).join('\n')}\n`);
   say(
-    `chaos: profile ${profile.name}, seed ${seed}, ${schedule.length} faults, logs in ${logDir}, Kafka restarts by \`${kafkaCommand} stop|start\``,
+    `chaos: profile ${profile.name}, seed ${seed}, ${schedule.length} faults, logs in ${logDir}, ${kafkaHow}` +
+      (pg === undefined ? '' : `, PostgreSQL restarts by \`${pg.command} stop|start\``),
   );
 
   const kafka = createKafka({ clientId: 'chaos-harness', retries: 8 });
+  const cluster = onCluster ? new ClusterControl(root, kafka) : undefined;
+  // Brings up the nodes that are down (the first run starts the cluster: about 20 s).
+  if (cluster !== undefined) await cluster.start();
   const db = await createTestDatabase(2);
   // One session kept open, so the harness is never locked out when the connection table is full.
   const knex = connectAs(db.url, 'chaos-harness', 3, 1);
@@ -101,7 +113,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     await migrate(knex);
     await createChaosTables(knex, topics, profile.keysPerTopic);
-    await createTopics(kafka.admin(), topics, profile.partitions);
+    await createTopics(kafka.admin(), topics, profile.partitions, onCluster ? 3 : 1);
+    if (cluster !== undefined) await cluster.waitIsrWhole(topics, 60_000);
     registerProcesses(supervisor, profile, {
       dbUrl: db.url,
       seed,
@@ -121,7 +134,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     const t0 = Date.now();
     for (const name of producerNames) supervisor.start(name);
-    const faultsDone = runSchedule(schedule, t0, { supervisor, kafka: control, knex, relayName, consumerName, log: say, signal });
+    const faultsDone = runSchedule(schedule, t0, {
+      supervisor,
+      kafka: control,
+      cluster,
+      pg,
+      topics,
+      knex,
+      relayName,
+      consumerName,
+      log: say,
+      signal,
+    });
     // Awaited below; when the schedule itself fails, end the run now rather than after the producers.
     faultsDone.catch((error: unknown) => {
       say(`chaos: the fault schedule failed: ${String(error)}`);
@@ -178,13 +202,31 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     supervisor.killAllNow();
     process.off('exit', killOnExit);
     signal.removeEventListener('abort', killOnExit);
-    if (control.down) await restartKafka(control, say);
+    if (pg?.down) await bringBack('PostgreSQL', () => pg.start(), say);
+    if (control?.down) await bringBack('Kafka', () => control.start(), say);
+    if (cluster !== undefined) {
+      if (cluster.impaired.length > 0) await bringBack(`cluster nodes ${cluster.impaired.join(',')}`, () => cluster.restore(), say);
+      await cluster.close();
+    }
     await supervisor.close();
     await deleteTopics(kafka.admin(), topics, groupId).catch((error: unknown) => say(`chaos: could not delete topics: ${String(error)}`));
     await knex.destroy();
     await db.drop();
     if (!keepLogs) await rm(logDir, { recursive: true, force: true });
+    if (brokersBefore === undefined) delete process.env.KAFKA_BROKERS;
+    else process.env.KAFKA_BROKERS = brokersBefore;
   }
+}
+
+/** Points this process and the workers it starts (they inherit the environment) at the cluster. */
+function useClusterBrokers(): void {
+  const set = process.env.KAFKA_BROKERS;
+  if (set !== undefined && set !== '' && set !== CLUSTER_BROKERS) {
+    throw new Error(
+      `--cluster runs against the local three-node cluster (${CLUSTER_BROKERS}), but KAFKA_BROKERS is ${set}: unset it, or run without --cluster`,
+    );
+  }
+  process.env.KAFKA_BROKERS = CLUSTER_BROKERS;
 }
 
 /** The one JSON line: the suite's headline counts first, then the details. */
@@ -369,12 +411,15 @@ async function groupLag(admin: Admin, groupId: string, topics: string[]): Promis
   }
 }
 
-async function createTopics(admin: Admin, topics: string[], partitions: number): Promise<void> {
+async function createTopics(admin: Admin, topics: string[], partitions: number, replicationFactor: number): Promise<void> {
   await admin.connect();
   try {
     await admin.createTopics({
-      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-      waitForLeaders: true,
+      topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
+      // kafkajs waits for leaders by asking any broker, and gives up on the first one that has
+      // not heard of the new topic yet (UNKNOWN_TOPIC_OR_PARTITION); on the cluster the caller
+      // waits for leaders and whole ISRs itself.
+      waitForLeaders: replicationFactor === 1,
     });
   } finally {
     await admin.disconnect();
@@ -391,14 +436,14 @@ async function deleteTopics(admin: Admin, topics: string[], groupId: string): Pr
   }
 }
 
-/** Kafka is always left running: a run that stopped it starts it again, retrying. */
-async function restartKafka(control: KafkaControl, say: (line: string) => void): Promise<void> {
+/** Kafka and PostgreSQL are always left running: a run that stopped one starts it again, retrying. */
+async function bringBack(what: string, start: () => Promise<void>, say: (line: string) => void): Promise<void> {
   for (let attempt = 1; attempt <= 5; attempt++) {
     try {
-      await control.start();
+      await start();
       return;
     } catch (error) {
-      say(`chaos: starting Kafka again failed (attempt ${attempt}): ${String(error)}`);
+      say(`chaos: starting ${what} again failed (attempt ${attempt}): ${String(error)}`);
       await new Promise((resolve) => setTimeout(resolve, 2_000));
     }
   }

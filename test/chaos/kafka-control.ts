@@ -41,7 +41,7 @@ export class KafkaControl {
 
   async stop(): Promise<void> {
     this.#down = true;
-    await run(this.command(), 'stop', this.#root);
+    await runCommand(this.command(), 'stop', this.#root);
     const deadline = Date.now() + 30_000;
     while (await portOpen(this.#host, this.#port)) {
       if (Date.now() > deadline) throw new Error(`Kafka at ${this.#host}:${this.#port} still accepts connections after \`stop\``);
@@ -50,7 +50,7 @@ export class KafkaControl {
   }
 
   async start(): Promise<void> {
-    await run(this.command(), 'start', this.#root);
+    await runCommand(this.command(), 'start', this.#root);
     const deadline = Date.now() + 120_000;
     while (!(await portOpen(this.#host, this.#port))) {
       if (Date.now() > deadline) throw new Error(`Kafka at ${this.#host}:${this.#port} is not up 120 s after \`start\``);
@@ -60,7 +60,8 @@ export class KafkaControl {
   }
 }
 
-function run(command: string, verb: string, cwd: string): Promise<void> {
+/** Runs `<command> <verb>` in bash; rejects with the end of its output when it fails. */
+export function runCommand(command: string, verb: string, cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-c', `${command} ${verb}`], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -26,8 +26,18 @@ export interface ChaosProfile {
   readonly durationMs: number;
   /** Faults in the schedule. */
   readonly faults: number;
-  /** Kafka restarts among them (each costs several seconds of broker start-up). */
-  readonly kafkaRestarts: number;
+  /** The Kafka the run uses: the single local broker, or the three-node cluster (`--cluster`). */
+  readonly kafka: 'single' | 'cluster';
+  /**
+   * Kafka faults among the faults (each costs seconds of broker start-up): whole-broker restarts
+   * on the single broker; on the cluster, leader kills, broker freezes and rolling restarts.
+   */
+  readonly kafkaFaults: number;
+  /**
+   * Real PostgreSQL server restarts among the faults (stop -m fast, then start). Only the long
+   * profile has any: other work on the machine shares that server.
+   */
+  readonly pgRestarts: number;
   readonly relayLeaseMs: number;
   readonly relayPollIntervalMs: number;
   readonly relayBatchSize: number;
@@ -66,7 +76,9 @@ export const profiles = {
     keysPerTopic: 150,
     durationMs: 150_000,
     faults: 36,
-    kafkaRestarts: 2,
+    kafka: 'single',
+    kafkaFaults: 2,
+    pgRestarts: 0,
     drainTimeoutMs: 240_000,
   },
   ci: {
@@ -81,7 +93,9 @@ export const profiles = {
     keysPerTopic: 120,
     durationMs: 110_000,
     faults: 26,
-    kafkaRestarts: 2,
+    kafka: 'single',
+    kafkaFaults: 2,
+    pgRestarts: 0,
     drainTimeoutMs: 90_000,
   },
   /** A quick look at the whole machinery (every fault kind once), for working on the harness. */
@@ -97,7 +111,9 @@ export const profiles = {
     keysPerTopic: 40,
     durationMs: 45_000,
     faults: 10,
-    kafkaRestarts: 1,
+    kafka: 'single',
+    kafkaFaults: 1,
+    pgRestarts: 0,
     drainTimeoutMs: 90_000,
   },
   long: {
@@ -112,10 +128,31 @@ export const profiles = {
     keysPerTopic: 1_000,
     durationMs: 1_200_000,
     faults: 320,
-    kafkaRestarts: 16,
+    kafka: 'single',
+    kafkaFaults: 16,
+    pgRestarts: 6,
     drainTimeoutMs: 600_000,
   },
 } as const satisfies Record<string, ChaosProfile>;
 
 /** A profile's name. */
 export type ProfileName = keyof typeof profiles;
+
+/**
+ * What `--cluster` changes in each profile. Broker faults on the cluster take longer than a
+ * single-broker restart (a rolling restart is three restarts, each followed by a wait for the
+ * ISR to be whole again), so the cluster profiles run longer.
+ */
+const clusterOverrides: Readonly<Record<ProfileName, Partial<ChaosProfile>>> = {
+  short: { durationMs: 180_000, kafkaFaults: 5 },
+  ci: { durationMs: 150_000, kafkaFaults: 4 },
+  // Enough time for two leader kills, two freezes and a rolling restart while producers write.
+  smoke: { messages: 4_000, durationMs: 150_000, faults: 16, kafkaFaults: 5, drainTimeoutMs: 120_000 },
+  // At least 200,000 messages and 100 faults: the bar of the three-broker long run.
+  long: { messages: 200_000, durationMs: 1_500_000, faults: 320, kafkaFaults: 24, drainTimeoutMs: 900_000 },
+};
+
+/** The profile run against the three-node cluster (`pnpm chaos --cluster`). */
+export function clusterProfile(name: ProfileName): ChaosProfile {
+  return { ...profiles[name], ...clusterOverrides[name], name: `${name}-cluster`, kafka: 'cluster' };
+}

@@ -1,15 +1,26 @@
 import { randomInt } from 'node:crypto';
 import { runChaos, summaryLine } from './harness.ts';
-import type { ProfileName } from './profiles.ts';
-import { profiles } from './profiles.ts';
+import type { ChaosProfile, ProfileName } from './profiles.ts';
+import { clusterProfile, profiles } from './profiles.ts';
 
 /**
- * `pnpm chaos [--long | --profile short|ci|long|smoke] [--seed N]`: one chaos run against the real
- * PostgreSQL (DATABASE_URL) and Kafka (KAFKA_BROKERS). Prints one JSON line on stdout, progress
- * on stderr, and exits 1 when an invariant fails.
+ * `pnpm chaos [--long | --profile short|ci|long|smoke] [--cluster] [--pg-restarts N] [--seed N]`:
+ * one chaos run against the real PostgreSQL (DATABASE_URL) and Kafka (KAFKA_BROKERS, or with
+ * `--cluster` the local three-node cluster). Prints one JSON line on stdout, progress on stderr,
+ * and exits 1 when an invariant fails.
  */
-function parseArgs(argv: string[]): { profile: ProfileName; seed: number; sabotage: 'dedup-by-offset' | undefined } {
+interface Args {
+  profile: ProfileName;
+  cluster: boolean;
+  pgRestarts: number | undefined;
+  seed: number;
+  sabotage: 'dedup-by-offset' | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
   let profile: ProfileName = 'short';
+  let cluster = false;
+  let pgRestarts: number | undefined;
   let sabotage: 'dedup-by-offset' | undefined;
   let seed = randomInt(1, 2 ** 31 - 1);
   for (let i = 0; i < argv.length; i++) {
@@ -20,7 +31,12 @@ function parseArgs(argv: string[]): { profile: ProfileName; seed: number; sabota
       return v as string;
     };
     if (arg === '--long') profile = 'long';
-    else if (arg === '--short') profile = 'short';
+    else if (arg === '--cluster') cluster = true;
+    else if (arg === '--pg-restarts') {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < 0 || v > 100) usage('--pg-restarts takes an integer from 0 to 100');
+      pgRestarts = v;
+    } else if (arg === '--short') profile = 'short';
     else if (arg === '--profile') {
       const name = value();
       if (!(name in profiles)) usage(`unknown profile ${name}`);
@@ -34,17 +50,28 @@ function parseArgs(argv: string[]): { profile: ProfileName; seed: number; sabota
       sabotage = 'dedup-by-offset';
     } else if (arg !== '--') usage(`unknown argument ${arg}`);
   }
-  return { profile, seed, sabotage };
+  return { profile, cluster, pgRestarts, seed, sabotage };
 }
 
 function usage(problem: string): never {
   process.stderr.write(
-    `${problem}\nusage: pnpm chaos [--long | --profile short|ci|long|smoke] [--seed N] [--sabotage dedup-by-offset (self-test: must fail)]\n`,
+    `${problem}\nusage: pnpm chaos [--long | --profile short|ci|long|smoke] [--cluster] [--pg-restarts N] [--seed N] [--sabotage dedup-by-offset (self-test: must fail)]\n` +
+      '  --cluster         the local three-node Kafka cluster (KAFKA_CLUSTER=3 bash scripts/kafka.sh start), with its broker faults\n' +
+      '  --pg-restarts N   real PostgreSQL restarts in the schedule (default: 6 in long, else 0; they restart the server of DATABASE_URL)\n',
   );
   process.exit(2);
 }
 
-const { profile, seed, sabotage } = parseArgs(process.argv.slice(2));
+const args = parseArgs(process.argv.slice(2));
+const { seed, sabotage } = args;
+const chosen: ChaosProfile = args.cluster ? clusterProfile(args.profile) : profiles[args.profile];
+const profile: ChaosProfile = args.pgRestarts === undefined ? chosen : { ...chosen, pgRestarts: args.pgRestarts };
+const replay = [
+  `--profile ${args.profile}`,
+  ...(args.cluster ? ['--cluster'] : []),
+  ...(args.pgRestarts === undefined ? [] : [`--pg-restarts ${args.pgRestarts}`]),
+  `--seed ${seed}`,
+].join(' ');
 const abort = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
@@ -54,18 +81,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 try {
   const report = await runChaos({
-    profile: profiles[profile],
+    profile,
     seed,
     signal: abort.signal,
     ...(sabotage === undefined ? {} : { sabotage }),
   });
   for (const crash of report.crashes) process.stderr.write(`chaos: crash: ${crash}\n`);
-  if (!report.ok)
-    process.stderr.write(`chaos: FAILED (${report.failures.join(', ')}); replay with: pnpm chaos --profile ${profile} --seed ${seed}\n`);
+  if (!report.ok) process.stderr.write(`chaos: FAILED (${report.failures.join(', ')}); replay with: pnpm chaos ${replay}\n`);
   process.stdout.write(`${JSON.stringify(summaryLine(report))}\n`);
   process.exitCode = report.ok ? 0 : 1;
 } catch (error) {
   process.stderr.write(`chaos: the run itself failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.stdout.write(`${JSON.stringify({ suite: 'chaos', seed, profile, ok: false, error: String(error) })}\n`);
+  process.stdout.write(`${JSON.stringify({ suite: 'chaos', seed, profile: profile.name, ok: false, error: String(error) })}\n`);
   process.exitCode = 1;
 }

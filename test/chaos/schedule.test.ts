@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { deriveSeed, Prng } from './prng.ts';
-import { profiles } from './profiles.ts';
-import { countByKind, FaultKinds, generateSchedule } from './schedule.ts';
+import type { ChaosProfile, ProfileName } from './profiles.ts';
+import { clusterProfile, profiles } from './profiles.ts';
+import { CLUSTER_BROKER_SESSION_MS, countByKind, FaultKinds, faultKindsOf, generateSchedule } from './schedule.ts';
+
+const names = Object.keys(profiles) as ProfileName[];
+const allProfiles: ChaosProfile[] = [...Object.values(profiles), ...names.map(clusterProfile)];
 
 describe('Prng', () => {
   it('replays the same stream from the same seed, and another from another seed', () => {
@@ -31,13 +35,19 @@ describe('generateSchedule', () => {
     expect(generateSchedule(123, profiles.short)).not.toEqual(generateSchedule(124, profiles.short));
   });
 
-  it.each(Object.values(profiles))('has every fault kind, in time order and in bounds ($name)', (profile) => {
+  it.each(allProfiles)('has every fault kind of its profile, in time order and in bounds ($name)', (profile) => {
     for (const seed of [1, 2, 3, 99, 4_000_000_000]) {
       const schedule = generateSchedule(seed, profile);
       expect(schedule).toHaveLength(profile.faults);
       const counts = countByKind(schedule);
-      for (const kind of FaultKinds) expect(counts[kind], `${kind} (seed ${seed})`).toBeGreaterThan(0);
-      expect(counts['restart-kafka']).toBe(profile.kafkaRestarts);
+      const kinds = faultKindsOf(profile);
+      for (const kind of FaultKinds) {
+        if (kinds.includes(kind)) expect(counts[kind], `${kind} (seed ${seed})`).toBeGreaterThan(0);
+        else expect(counts[kind], `${kind} (seed ${seed})`).toBe(0);
+      }
+      const clusterFaults = counts['kill-leader'] + counts['freeze-broker'] + counts['rolling-restart'];
+      expect(profile.kafka === 'single' ? counts['restart-kafka'] : clusterFaults).toBe(profile.kafkaFaults);
+      expect(counts['restart-pg']).toBe(profile.pgRestarts);
       const times = schedule.map((f) => f.atMs);
       expect(times).toEqual([...times].sort((a, b) => a - b));
       expect(Math.max(...times)).toBeLessThanOrEqual(profile.durationMs);
@@ -56,7 +66,37 @@ describe('generateSchedule', () => {
           expect(fault.pauseMs).toBeGreaterThan(profile.relayLeaseMs);
         }
         if (fault.kind === 'pause-consumer') expect(fault.pauseMs).toBeGreaterThan(profile.consumerSessionTimeoutMs);
+        if (fault.kind === 'freeze-broker') {
+          expect(fault.freezeMs).toBeGreaterThan(CLUSTER_BROKER_SESSION_MS);
+          expect([1, 2, 3]).toContain(fault.node);
+        }
+        if (fault.kind === 'kill-leader') {
+          expect(fault.topic).toBeLessThan(profile.topics);
+          expect(fault.partition).toBeLessThan(profile.partitions);
+        }
+        if (fault.kind === 'rolling-restart') expect([...fault.order].sort()).toEqual([1, 2, 3]);
       }
     }
+  });
+});
+
+describe('profiles', () => {
+  it('restarts the shared PostgreSQL server only in the long profile', () => {
+    for (const profile of allProfiles) expect(profile.pgRestarts > 0, profile.name).toBe(profile.name.startsWith('long'));
+  });
+
+  it('replaces whole-broker restarts by leader kills, freezes and rolling restarts on the cluster', () => {
+    for (const name of names) {
+      expect(faultKindsOf(profiles[name])).toContain('restart-kafka');
+      const cluster = faultKindsOf(clusterProfile(name));
+      expect(cluster).not.toContain('restart-kafka');
+      expect(cluster).toEqual(expect.arrayContaining(['kill-leader', 'freeze-broker', 'rolling-restart']));
+    }
+  });
+
+  it('gives the long cluster run at least 200,000 messages and 100 faults', () => {
+    const long = clusterProfile('long');
+    expect(long.messages).toBeGreaterThanOrEqual(200_000);
+    expect(long.faults).toBeGreaterThanOrEqual(100);
   });
 });

@@ -1,14 +1,18 @@
 import { deriveSeed, Prng } from './prng.ts';
 import type { ChaosProfile } from './profiles.ts';
 
-/** Every kind of fault the schedule injects. */
+/** Every kind of fault the schedule injects, over all profiles (see {@link faultKindsOf}). */
 export const FaultKinds = [
   'kill-relay',
   'kill-consumer',
   'pause-relay',
   'pause-consumer',
   'restart-kafka',
+  'kill-leader',
+  'freeze-broker',
+  'rolling-restart',
   'terminate-pg',
+  'restart-pg',
   'add-consumer',
   'remove-consumer',
   'duplicate-storm',
@@ -16,6 +20,15 @@ export const FaultKinds = [
 
 /** One of {@link FaultKinds}. */
 export type FaultKind = (typeof FaultKinds)[number];
+
+/** Kafka fault kinds of the three-node cluster, in the order they take turns. */
+const CLUSTER_FAULT_CYCLE = ['kill-leader', 'freeze-broker', 'rolling-restart', 'kill-leader', 'freeze-broker'] as const;
+
+/**
+ * `broker.session.timeout.ms` of the nodes of scripts/kafka-cluster.sh: a frozen broker stays
+ * silent longer than this, so the controllers fence it and move its leaderships away.
+ */
+export const CLUSTER_BROKER_SESSION_MS = 6_000;
 
 /** Whose PostgreSQL sessions a `terminate-pg` fault ends. */
 export type PgScope = 'all' | 'producer' | 'relay' | 'consumer';
@@ -25,11 +38,30 @@ export type Fault =
   | { readonly atMs: number; readonly kind: 'kill-relay' | 'kill-consumer'; readonly slot: number; readonly restartAfterMs: number }
   | { readonly atMs: number; readonly kind: 'pause-relay' | 'pause-consumer'; readonly slot: number; readonly pauseMs: number }
   | { readonly atMs: number; readonly kind: 'restart-kafka'; readonly downMs: number }
+  /** SIGKILL of the node leading partition `partition` of the run's topic number `topic`, started again after `downMs`. */
+  | { readonly atMs: number; readonly kind: 'kill-leader'; readonly topic: number; readonly partition: number; readonly downMs: number }
+  /** SIGSTOP of cluster node `node` (1..3) for `freezeMs`, longer than its session with the controllers. */
+  | { readonly atMs: number; readonly kind: 'freeze-broker'; readonly node: number; readonly freezeMs: number }
+  /** Graceful restart of each node in `order`, waiting for every ISR to be whole before the next. */
+  | { readonly atMs: number; readonly kind: 'rolling-restart'; readonly order: readonly number[] }
   | { readonly atMs: number; readonly kind: 'terminate-pg'; readonly scope: PgScope }
+  /** The PostgreSQL server stopped (`-m fast`) and started again after `downMs`. */
+  | { readonly atMs: number; readonly kind: 'restart-pg'; readonly downMs: number }
   | { readonly atMs: number; readonly kind: 'add-consumer' | 'remove-consumer'; readonly slot: number }
   | { readonly atMs: number; readonly kind: 'duplicate-storm'; readonly percent: number; readonly salt: number };
 
-const WEIGHTS: Readonly<Record<Exclude<FaultKind, 'restart-kafka'>, number>> = {
+/** Kinds drawn at random, by weight; Kafka faults and PostgreSQL restarts come in fixed numbers. */
+type DrawnKind =
+  | 'kill-relay'
+  | 'kill-consumer'
+  | 'pause-relay'
+  | 'pause-consumer'
+  | 'terminate-pg'
+  | 'add-consumer'
+  | 'remove-consumer'
+  | 'duplicate-storm';
+
+const WEIGHTS: Readonly<Record<DrawnKind, number>> = {
   'kill-relay': 3,
   'kill-consumer': 3,
   'pause-relay': 2,
@@ -39,6 +71,27 @@ const WEIGHTS: Readonly<Record<Exclude<FaultKind, 'restart-kafka'>, number>> = {
   'remove-consumer': 2,
   'duplicate-storm': 2,
 };
+
+function drawnKinds(profile: ChaosProfile): DrawnKind[] {
+  const all = Object.keys(WEIGHTS) as DrawnKind[];
+  return profile.extraConsumers > 0 ? all : all.filter((k) => k !== 'add-consumer' && k !== 'remove-consumer');
+}
+
+/** The Kafka faults (single broker: restarts; cluster: the kinds take turns) and PostgreSQL restarts. */
+function fixedKinds(profile: ChaosProfile): FaultKind[] {
+  const kafka = Array.from(
+    { length: profile.kafkaFaults },
+    (_, i): FaultKind =>
+      profile.kafka === 'single' ? 'restart-kafka' : (CLUSTER_FAULT_CYCLE[i % CLUSTER_FAULT_CYCLE.length] as FaultKind),
+  );
+  return [...kafka, ...Array.from({ length: profile.pgRestarts }, (): FaultKind => 'restart-pg')];
+}
+
+/** The kinds a profile's schedule contains, each at least once. */
+export function faultKindsOf(profile: ChaosProfile): FaultKind[] {
+  const present = new Set<FaultKind>([...fixedKinds(profile), ...drawnKinds(profile)]);
+  return FaultKinds.filter((kind) => present.has(kind));
+}
 
 /**
  * The fault schedule of a run: a pure function of the seed and the profile, so a printed seed
@@ -54,10 +107,9 @@ export function generateSchedule(seed: number, profile: ChaosProfile): Fault[] {
 }
 
 function tryGenerate(rng: Prng, profile: ChaosProfile): Fault[] | undefined {
-  const kafkaRestarts = Math.min(profile.kafkaRestarts, profile.faults);
-  const kinds: FaultKind[] = Array.from({ length: kafkaRestarts }, () => 'restart-kafka');
-  const others = Object.keys(WEIGHTS) as Array<keyof typeof WEIGHTS>;
-  const usable = profile.extraConsumers > 0 ? others : others.filter((k) => k !== 'add-consumer' && k !== 'remove-consumer');
+  const fixed = fixedKinds(profile);
+  const kinds: FaultKind[] = fixed.slice(0, profile.faults);
+  const usable = drawnKinds(profile);
   for (const kind of usable) if (kinds.length < profile.faults) kinds.push(kind);
   const total = usable.reduce((sum, k) => sum + WEIGHTS[k], 0);
   while (kinds.length < profile.faults) {
@@ -115,6 +167,31 @@ function tryGenerate(rng: Prng, profile: ChaosProfile): Fault[] | undefined {
       case 'restart-kafka':
         out.push({ atMs, kind, downMs: rng.int(1_000, 8_000) });
         break;
+      case 'kill-leader':
+        out.push({
+          atMs,
+          kind,
+          topic: rng.int(0, profile.topics - 1),
+          partition: rng.int(0, profile.partitions - 1),
+          downMs: rng.int(1_000, 8_000),
+        });
+        break;
+      case 'freeze-broker':
+        // Past the broker's session: the controllers fence it while it sleeps, and it wakes up
+        // believing it still leads its partitions.
+        out.push({
+          atMs,
+          kind,
+          node: rng.int(1, 3),
+          freezeMs: rng.int(Math.round(CLUSTER_BROKER_SESSION_MS * 1.5), Math.round(CLUSTER_BROKER_SESSION_MS * 2.5)),
+        });
+        break;
+      case 'rolling-restart':
+        out.push({ atMs, kind, order: rng.shuffle([1, 2, 3]) });
+        break;
+      case 'restart-pg':
+        out.push({ atMs, kind, downMs: rng.int(0, 3_000) });
+        break;
       case 'terminate-pg':
         out.push({ atMs, kind, scope: rng.pick(['all', 'all', 'producer', 'relay', 'consumer'] as const) });
         break;
@@ -137,8 +214,8 @@ function tryGenerate(rng: Prng, profile: ChaosProfile): Fault[] | undefined {
     }
   }
   const seen = new Set(out.map((f) => f.kind));
-  const wanted = profile.faults >= usable.length + kafkaRestarts ? [...usable, ...(kafkaRestarts > 0 ? ['restart-kafka'] : [])] : [];
-  return wanted.every((k) => seen.has(k as FaultKind)) ? out : undefined;
+  const wanted = profile.faults >= usable.length + fixed.length ? faultKindsOf(profile) : [];
+  return wanted.every((k) => seen.has(k)) ? out : undefined;
 }
 
 /** Counts faults per kind (every kind listed, zeros included). */

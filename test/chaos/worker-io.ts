@@ -60,6 +60,14 @@ export function connectAs(url: string, applicationName: string, pool: number, mi
     client: 'pg',
     connection: { connectionString: url, application_name: applicationName },
     pool: { min: minPool, max: pool },
+    // knex prints a dropped connection ("Connection Error: ...", e.g. while PostgreSQL restarts)
+    // on stdout, where the harness expects JSON lines and the run its one summary line.
+    log: {
+      warn: (message: string) => log('knex', { message }),
+      error: (message: string) => log('knex', { message }),
+      deprecate: (message: string) => log('knex', { message }),
+      debug: () => undefined,
+    },
   });
 }
 
