@@ -59,8 +59,6 @@ export function createKafka(options: KafkaConnectionOptions = {}): Kafka {
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...rest } = entry.log;
-      // Our relay retries above kafkajs on purpose, with the same records in the same order.
-      if (message.startsWith('Limiting retries for the idempotent producer')) return;
       const fields = { namespace: entry.namespace, ...rest };
       logger[kafkaLogLevel(entry.level, entry.namespace, rest)](fields, message);
     },

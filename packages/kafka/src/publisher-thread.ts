@@ -52,8 +52,8 @@ const connection: KafkaConnectionOptions = { ...setup.connection, logger: forwar
 const publisher = new KafkaPublisher(createKafka(connection), setup.publisher);
 
 // Requests run concurrently (as on a KafkaPublisher in the main thread), so the calls that
-// arrive at a fresh thread together must share one connect: two concurrent connects of the
-// idempotent producer would each fetch a producer id.
+// arrive at a fresh thread together must share one connect: two concurrent connects of one
+// kafkajs producer would race each other.
 let connecting: Promise<void> | undefined;
 function connect(): Promise<void> {
   connecting ??= publisher.connect().catch((error: unknown) => {

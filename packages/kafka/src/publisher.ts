@@ -4,33 +4,42 @@ import type { IHeaders, Kafka, Message, Producer, TopicMessages } from 'kafkajs'
 import { Partitioners } from 'kafkajs';
 import { BrokerProbe } from './broker-probe.ts';
 import { retryOptions } from './config.ts';
-import { kafkaErrorType, toPublishError } from './errors.ts';
+import { toPublishError } from './errors.ts';
 import { TopicInspector } from './topic-inspector.ts';
-
-/** Broker answers that mean the producer's id or sequence state is stale. */
-const SEQUENCE_FAULTS = new Set([
-  'OUT_OF_ORDER_SEQUENCE_NUMBER',
-  'UNKNOWN_PRODUCER_ID',
-  'INVALID_PRODUCER_EPOCH',
-  'INVALID_PRODUCER_ID_MAPPING',
-]);
 
 /** Options of {@link KafkaPublisher}. */
 export interface KafkaPublisherOptions {
-  /** Retries of kafkajs's request loop per publish, before our own backoff takes over. @defaultValue 5 */
+  /**
+   * Times a failed send is sent again, whole, before the failure reaches the relay (which then
+   * backs off and sends the batch again itself): covers a topic being created or a leader
+   * moving. kafkajs's own retry of a send is off: kafkajs 2.2.4 retries a produce only to the
+   * brokers that did not answer the first attempt, so the records of a partition whose leader
+   * moved to a broker that did answer are never sent while the send succeeds (lost records,
+   * found by `pnpm chaos --cluster`). A send sent again may write copies, which the inbox skips.
+   * @defaultValue 5
+   */
   retries?: number;
   /** Broker-side wait for all in-sync replicas. @defaultValue 30000 */
   ackTimeoutMs?: number;
 }
 
 /**
- * Publishes through an idempotent kafkajs producer with acks from all in-sync replicas and
- * one request in flight per broker, so a retried request can neither duplicate nor reorder
- * records. Keys map to partitions with kafkajs's default, Java-compatible murmur2 partitioner.
+ * Publishes through a kafkajs producer with acks from all in-sync replicas and one request in
+ * flight per broker. Keys map to partitions with kafkajs's default, Java-compatible murmur2
+ * partitioner.
+ *
+ * The producer is deliberately not idempotent. kafkajs 2.2.4's idempotent producer, when a
+ * request fails for one partition, rolls back the sequence numbers of every partition in that
+ * request, also of those the broker already wrote; the next send reuses the numbers, and the
+ * broker acknowledges it as a duplicate without writing it. On a replicated cluster, where a
+ * leader change fails some partitions of a request and not others, that lost acknowledged
+ * records (found by `pnpm chaos --cluster`). Without idempotence a retried request can write a
+ * record twice, which the consumers' inbox skips; per-key order holds because one key's records
+ * are in flight in one relay lane only, one batch at a time.
  */
 export class KafkaPublisher implements Publisher {
-  readonly #createProducer: () => Producer;
-  #producer: Producer;
+  readonly #producer: Producer;
+  readonly #retries: number;
   readonly #ackTimeoutMs: number;
   #connected = false;
   #wanted = false;
@@ -40,16 +49,16 @@ export class KafkaPublisher implements Publisher {
   constructor(kafka: Kafka, options: KafkaPublisherOptions = {}) {
     assertPeerVersion('kafkajs');
     this.#ackTimeoutMs = intOption('ackTimeoutMs', options.ackTimeoutMs, 30_000, 1);
-    const retry = retryOptions(intOption('retries', options.retries, 5, 1, 1_000));
-    this.#createProducer = () =>
-      kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: true,
-        createPartitioner: Partitioners.DefaultPartitioner,
-        retry,
-      });
-    this.#producer = this.#createProducer();
+    this.#retries = intOption('retries', options.retries, 5, 0, 1_000);
+    // kafkajs's own retry of a send stays off (see `retries`); publish() retries whole sends.
+    const retry = retryOptions(0);
+    this.#producer = kafka.producer({
+      idempotent: false,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry,
+    });
     this.#probe = new BrokerProbe(kafka);
     this.#inspector = new TopicInspector(kafka);
   }
@@ -86,29 +95,19 @@ export class KafkaPublisher implements Publisher {
       }
       group.messages.push(r.raw === undefined ? { key: r.key, value: r.value, headers: { ...r.headers } } : rawMessage(r.raw));
     }
-    // A producer replaced after a sequence fault is connected again on first use.
     if (!this.#connected && this.#wanted) await this.connect();
-    const producer = this.#producer;
-    try {
-      await producer.sendBatch({ topicMessages: [...byTopic.values()], acks: -1, timeout: this.#ackTimeoutMs });
-    } catch (error) {
-      if (SEQUENCE_FAULTS.has(kafkaErrorType(error) ?? '')) this.#replace(producer);
-      throw toPublishError(error, byTopic.size === 1 ? records[0]?.topic : undefined);
+    const topicMessages = [...byTopic.values()];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // A fresh sendBatch each time: every partition of the batch is sent again.
+        await this.#producer.sendBatch({ topicMessages, acks: -1, timeout: this.#ackTimeoutMs });
+        return;
+      } catch (error) {
+        const failure = toPublishError(error, byTopic.size === 1 ? records[0]?.topic : undefined);
+        if (!failure.retriable || attempt >= this.#retries) throw failure;
+        await new Promise((resolve) => setTimeout(resolve, sendRetryDelayMs(attempt)));
+      }
     }
-  }
-
-  /**
-   * After a broker restart or a send that failed half-way, kafkajs's idempotent producer can
-   * keep sequence numbers the broker no longer agrees with and then fails every send with
-   * OUT_OF_ORDER_SEQUENCE_NUMBER. A new producer gets a new producer id and starts its
-   * sequences afresh; records the old one may have written are then sent again (duplicates,
-   * which consumers drop by id), never lost.
-   */
-  #replace(failed: Producer): void {
-    if (this.#producer !== failed) return;
-    this.#producer = this.#createProducer();
-    this.#connected = false;
-    void failed.disconnect().catch(() => undefined);
   }
 
   async disconnect(): Promise<void> {
@@ -119,6 +118,11 @@ export class KafkaPublisher implements Publisher {
     this.#connected = false;
     await this.#producer.disconnect();
   }
+}
+
+/** Wait before sending a failed batch again: 100 ms doubling to 2 s, with jitter. */
+function sendRetryDelayMs(attempt: number): number {
+  return Math.min(2_000, 100 * 2 ** attempt) * (0.8 + Math.random() * 0.4);
 }
 
 /** A kafkajs message of exactly these bytes; kafkajs writes a repeated name's values in order. */

@@ -42,7 +42,7 @@ let workerOf: (publisher: ThreadedKafkaPublisher) => Worker | undefined;
  * A {@link KafkaPublisher} that runs in a worker thread of its own. Encoding Kafka records
  * costs kafkajs more CPU than anything else the relay does, and on the main thread it would
  * take turns with reading and marking outbox rows; in its own thread it runs beside them.
- * Same guarantees as KafkaPublisher (idempotent producer, acks from all in-sync replicas, one
+ * Same guarantees as KafkaPublisher (acks from all in-sync replicas, one
  * request in flight); records cross in one transferred buffer per batch.
  *
  * If the thread dies, every publish in flight fails as a broker-wide, retriable error (the
