@@ -68,9 +68,12 @@ async function readRaw(topic: string, count: number): Promise<Array<{ partition:
   return read.sort((a, b) => Number(a.message.offset) - Number(b.message.offset));
 }
 
-it('replays a binary key, a tombstone and repeated headers byte for byte, to the same partition', async () => {
+it('replays a binary key, a tombstone and repeated headers byte for byte, to the same partition, and so parks them on the dead-letter topic', async () => {
   const topic = uniqueName('replay');
+  const deadLetterTopic = uniqueName('replay_dlq');
   await createTopic(kafka, topic, PARTITIONS);
+  await createTopic(kafka, deadLetterTopic, PARTITIONS);
+  const deadLetterPublisher = new KafkaPublisher(kafka);
   const key = binaryKey();
   const headers: IHeaders = {
     'onceflow-id': 'replay-1',
@@ -89,6 +92,8 @@ it('replays a binary key, a tombstone and repeated headers byte for byte, to the
     consumer = await startConsumer(kafka, groupId, [topic], {
       knex: db.knex,
       consumerName,
+      deadLetterTopic,
+      deadLetterPublisher,
       handler: async () => {
         throw new FatalHandlerError('not today');
       },
@@ -96,7 +101,15 @@ it('replays a binary key, a tombstone and repeated headers byte for byte, to the
     await waitFor('the record parked and its offset committed', async () => (await committedTotal(kafka, groupId, topic)) === 1);
   } finally {
     await consumer?.stop();
+    await deadLetterPublisher.disconnect();
   }
+  const [parked] = await readRaw(deadLetterTopic, 1);
+  expect(parked?.partition).toBe(partitionOf(key));
+  expect(parked?.message.key).toEqual(key);
+  expect(parked?.message.value).toBeNull();
+  expect(parked?.message.headers?.['x-repeated']).toEqual(headers['x-repeated']);
+  expect(parked?.message.headers?.['x-binary']).toEqual(headers['x-binary']);
+  expect(String(parked?.message.headers?.['onceflow-dead-letter-consumer'])).toBe(consumerName);
   const deadLetters = new DeadLetters({ knex: db.knex });
   const [letter] = await deadLetters.list({ consumerName });
   expect(letter?.value).toBeNull();

@@ -70,19 +70,26 @@ export async function parkMessage(ctx: RunContext, item: Item, errors: readonly 
   const deadLetter = options.deadLetter;
   if (deadLetterId !== null && deadLetter !== undefined) {
     const lastError = history.at(-1);
+    const key = message.key ?? item.dedupKey ?? message.headers[HeaderNames.id] ?? describeRecord(message);
+    const added: Record<string, string> = {
+      [DeadLetterHeaders.source]: describeRecord(message),
+      [DeadLetterHeaders.consumer]: inbox.options.consumerName,
+      [DeadLetterHeaders.attempts]: String(attempts),
+      [DeadLetterHeaders.error]: (lastError?.message ?? '').slice(0, 1_000).toWellFormed(),
+      [DeadLetterHeaders.id]: deadLetterId,
+    };
     try {
       await deadLetter.publisher.publish([
         {
           topic: deadLetter.topic,
-          key: message.key ?? item.dedupKey ?? message.headers[HeaderNames.id] ?? describeRecord(message),
+          key,
           value: message.value ?? Buffer.alloc(0),
-          headers: {
-            ...message.headers,
-            [DeadLetterHeaders.source]: describeRecord(message),
-            [DeadLetterHeaders.consumer]: inbox.options.consumerName,
-            [DeadLetterHeaders.attempts]: String(attempts),
-            [DeadLetterHeaders.error]: (lastError?.message ?? '').slice(0, 1_000).toWellFormed(),
-            [DeadLetterHeaders.id]: deadLetterId,
+          headers: { ...message.headers, ...added },
+          // The record's own bytes: a binary key, a tombstone and repeated headers survive, as in a replay.
+          raw: {
+            key: message.rawKey ?? Buffer.from(key, 'utf8'),
+            value: message.value,
+            headers: [...message.rawHeaders, ...Object.entries(added).map(([name, value]) => [name, Buffer.from(value, 'utf8')] as const)],
           },
         },
       ]);
