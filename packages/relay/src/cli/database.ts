@@ -1,4 +1,4 @@
-import { checkSchemaVersion, OnceflowError, SCHEMA_VERSION, SchemaVersionError } from '@onceflow/core';
+import { assertPeerVersion, checkSchemaVersion, OnceflowError, SCHEMA_VERSION, SchemaVersionError } from '@onceflow/core';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
 import type { CommonFlags } from './args.ts';
@@ -17,6 +17,7 @@ export interface WithKnexOptions {
  * schema is reported in one line that names `onceflow migrate`, never as a failed query.
  */
 export async function withKnex<T>(common: CommonFlags, work: (knex: Knex) => Promise<T>, options: WithKnexOptions = {}): Promise<T> {
+  assertPeerVersion('knex');
   // compileSqlOnError false: knex then prefixes the query's text without bindings, which the
   // listener below strips again; with bindings interpolated the prefix could not be found.
   const knex = knexFactory({
