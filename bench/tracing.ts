@@ -2,10 +2,10 @@
  * `pnpm bench tracing`: what Onceflow's tracing costs per message when no OpenTelemetry SDK is
  * registered (the API installed, as in this workspace, but only its no-op tracer). Times, in
  * the same run, a handler called directly (the baseline) and the same handler through
- * withProcessSpan, plus injectTraceContext at enqueue and a publish span per batch of 100.
+ * withProcessSpan, plus activeTraceHeaders at enqueue and a publish span per batch of 100.
  * A consumer transaction takes milliseconds; the added cost is shown in nanoseconds per message.
  */
-import { injectTraceContext, startPublishSpan, withProcessSpan } from '@onceflow/core';
+import { activeTraceHeaders, startPublishSpan, withProcessSpan } from '@onceflow/core';
 
 const HEADERS = {
   'onceflow-id': '0193b7e2-0000-7000-8000-000000000000',
@@ -32,7 +32,7 @@ export async function main(args: string[]): Promise<void> {
     });
   }
   const best = (pick: (r: { direct: number; traced: number }) => number) => Math.min(...rounds.map(pick));
-  const inject = await timeNs(iterations, () => injectTraceContext({ 'onceflow-id': 'x' }));
+  const inject = await timeNs(iterations, () => activeTraceHeaders());
   const batch = Array.from({ length: 100 }, () => HEADERS);
   const publishPerMessage = (await timeNs(iterations / 100, () => startPublishSpan(['bench.topic'], batch).end())) / 100;
   const direct = best((r) => r.direct);

@@ -25,6 +25,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+# shellcheck source=scripts/kafka-jvm.sh
+. "$ROOT/scripts/kafka-jvm.sh"
 KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
 KAFKA_HOME="${KAFKA_HOME:-$ROOT/.kafka}"
 HEAP="${KAFKA_CLUSTER_HEAP:-512m}"
@@ -105,23 +107,13 @@ replica.lag.time.max.ms=8000
 # the default 128 MiB dedupe buffer is much of a small heap
 log.cleaner.dedupe.buffer.size=1048577
 EOF
-  cat >"$dir/config/log4j.properties" <<'EOF'
-log4j.rootLogger=INFO, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.request.logger=WARN
-log4j.logger.state.change.logger=WARN
-EOF
+  write_log4j "$dir/config/log4j.properties"
 }
 
-JAVA_ARGS=()
 java_args() {
   local dir
   dir="$(node_dir "$1")"
-  JAVA_ARGS=("-Xmx$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
-    -Djava.awt.headless=true "-Dlog4j.configuration=file:$dir/config/log4j.properties"
-    "-Dkafka.logs.dir=$dir/logs" -cp "$LIBS/*")
+  kafka_java_args "$HEAP" "$dir/config/log4j.properties" "$dir/logs" "$LIBS"
 }
 
 cluster_id() {

@@ -29,6 +29,8 @@ if [ -n "${KAFKA_CLUSTER:-}" ]; then
 fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+# shellcheck source=scripts/kafka-jvm.sh
+. "$ROOT/scripts/kafka-jvm.sh"
 KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
 KAFKA_HOME="${KAFKA_HOME:-$ROOT/.kafka}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
@@ -142,22 +144,10 @@ group.min.session.timeout.ms=1000
 # the default 128 MiB dedupe buffer is much of a small heap
 log.cleaner.dedupe.buffer.size=1048577
 EOF
-  cat >"$CONF/log4j.properties" <<'EOF'
-log4j.rootLogger=INFO, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.request.logger=WARN
-log4j.logger.state.change.logger=WARN
-EOF
+  write_log4j "$CONF/log4j.properties"
 }
 
-JAVA_ARGS=()
-java_args() {
-  JAVA_ARGS=("-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
-    -Djava.awt.headless=true "-Dlog4j.configuration=file:$CONF/log4j.properties"
-    "-Dkafka.logs.dir=$LOGS" -cp "$LIBS/*")
-}
+java_args() { kafka_java_args "$KAFKA_HEAP" "$CONF/log4j.properties" "$LOGS" "$LIBS"; }
 
 format_storage() {
   [ -f "$DATA/meta.properties" ] && return 0

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@onceflow/core';
+import { withTimeout } from '@onceflow/core';
 import type { RedisClient } from './redis-client.ts';
 
 /** One message as the fast path files it: its inbox scope ('' or the topic) and dedup key. */
@@ -60,7 +61,7 @@ export class RedisFastPath {
     if (entries.length === 0) return new Set();
     try {
       const keys = entries.map((e) => fastPathKey(this.#settings, e));
-      const values = await withTimeout(this.#redis.mget(keys), this.#settings.timeoutMs);
+      const values = await withTimeout(this.#redis.mget(keys), this.#settings.timeoutMs, 'Redis');
       const out = new Set<number>();
       values.forEach((v, i) => {
         if (v !== null) out.add(i);
@@ -77,17 +78,8 @@ export class RedisFastPath {
     if (entries.length === 0) return;
     const pipeline = this.#redis.pipeline();
     for (const e of entries) pipeline.set(fastPathKey(this.#settings, e), '1', 'PX', this.#settings.ttlMs);
-    withTimeout(pipeline.exec(), this.#settings.timeoutMs).catch((error: unknown) => {
+    withTimeout(pipeline.exec(), this.#settings.timeoutMs, 'Redis').catch((error: unknown) => {
       this.#settings.logger.debug({ error }, 'Redis fast path write failed; the database still has the rows');
     });
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

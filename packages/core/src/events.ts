@@ -18,6 +18,11 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown }> {
     this.#emitter.off(event, listener);
   }
 
+  /** Whether anything listens to `event`: payloads that cost work to build are built only then. */
+  listens<K extends keyof Events & string>(event: K): boolean {
+    return this.#emitter.listenerCount(event) > 0;
+  }
+
   /** Emits `event`; a throwing listener is isolated from the caller. */
   emit<K extends keyof Events & string>(event: K, payload: Events[K]): void {
     for (const listener of this.#emitter.listeners(event)) {

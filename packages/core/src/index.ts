@@ -30,6 +30,7 @@ export {
   knexMigrationConfig,
   MIGRATIONS_TABLE,
   migrate,
+  missingSchemaError,
   onceflowKnexfile,
 } from './migrate.ts';
 export type { MigrationSql } from './migration-sql.ts';
@@ -44,12 +45,12 @@ export type { PeerName, SupportedRange } from './runtime.ts';
 export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';
 export { channelFor, DEFAULT_SCHEMA, defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
+export { withTimeout } from './timeout.ts';
 export type { PublishSpan, SpanAttributes } from './tracing.ts';
 export {
-  injectTraceContext,
+  activeTraceHeaders,
   recordProcessOutcome,
   startPublishSpan,
-  TRACE_HEADERS,
   withBatchProcessSpan,
   withProcessSpan,
 } from './tracing.ts';

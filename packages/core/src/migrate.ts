@@ -151,6 +151,17 @@ export async function installedVersion(knex: Knex, schema: string): Promise<numb
 }
 
 /**
+ * A {@link SchemaVersionError} for `schema` when `error` is PostgreSQL's "relation does not
+ * exist" (42P01) or "schema does not exist" (3F000), so a statement run against a schema without
+ * Onceflow's tables reports that and the command that fixes it, never the failed SQL; undefined
+ * for any other error.
+ */
+export function missingSchemaError(error: unknown, schema: string): SchemaVersionError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '42P01' || code === '3F000' ? new SchemaVersionError(schema, null, SCHEMA_VERSION) : undefined;
+}
+
+/**
  * Refuses a database whose Onceflow schema is missing or at another version than this code
  * understands. Relays and consumers call it once at start.
  */

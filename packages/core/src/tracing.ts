@@ -65,18 +65,18 @@ function tracer(a: OtelApi): Tracer {
   return a.trace.getTracer('onceflow');
 }
 
-/** The W3C trace context headers Onceflow stores with a message and sends to Kafka. */
-export const TRACE_HEADERS = ['traceparent', 'tracestate'] as const;
-
 /**
- * Adds the active context's `traceparent` (and `tracestate`) to `headers`, unless the caller set
- * a `traceparent` of its own. The producer calls it at `enqueue`, so the trace that was active
- * then continues in the relay's publish and around the consumer's handler.
+ * The active context's W3C `traceparent` (and `tracestate`), or undefined when there is none
+ * (no API, no SDK, no active span). The producer reads it once per `enqueue` and stores it with
+ * each message that has no `traceparent` of its own, so the trace active then continues in the
+ * relay's publish and around the consumer's handler.
  */
-export function injectTraceContext(headers: Record<string, string>): void {
+export function activeTraceHeaders(): Readonly<Record<string, string>> | undefined {
   const a = otel();
-  if (a === null || headers.traceparent !== undefined) return;
-  a.propagation.inject(a.context.active(), headers);
+  if (a === null) return undefined;
+  const carrier: Record<string, string> = {};
+  a.propagation.inject(a.context.active(), carrier);
+  return carrier.traceparent === undefined ? undefined : carrier;
 }
 
 /** Attributes of a span, named after OpenTelemetry's messaging semantic conventions. */

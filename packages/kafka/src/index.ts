@@ -1,3 +1,4 @@
+export { ClusterAdmin } from './cluster-admin.ts';
 export type { KafkaConnectionOptions } from './config.ts';
 export { createKafka, defaultBrokers, kafkaLogLevel, retryOptions } from './config.ts';
 export { kafkaErrorType, publishErrorScope, toPublishError } from './errors.ts';
@@ -7,4 +8,3 @@ export type { KafkaSubscriberOptions } from './subscriber.ts';
 export { KafkaSubscriber } from './subscriber.ts';
 export type { ThreadedKafkaPublisherOptions } from './threaded-publisher.ts';
 export { ThreadedKafkaPublisher } from './threaded-publisher.ts';
-export { TopicInspector } from './topic-inspector.ts';

@@ -2,10 +2,9 @@ import type { OutgoingRecord, Publisher, RawRecordParts, TopicFacts } from '@onc
 import { assertPeerVersion, intOption } from '@onceflow/core';
 import type { IHeaders, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
-import { BrokerProbe } from './broker-probe.ts';
+import { ClusterAdmin } from './cluster-admin.ts';
 import { retryOptions } from './config.ts';
 import { toPublishError } from './errors.ts';
-import { TopicInspector } from './topic-inspector.ts';
 
 /** Options of {@link KafkaPublisher}. */
 export interface KafkaPublisherOptions {
@@ -43,8 +42,7 @@ export class KafkaPublisher implements Publisher {
   readonly #ackTimeoutMs: number;
   #connected = false;
   #wanted = false;
-  readonly #probe: BrokerProbe;
-  readonly #inspector: TopicInspector;
+  readonly #admin: ClusterAdmin;
 
   constructor(kafka: Kafka, options: KafkaPublisherOptions = {}) {
     assertPeerVersion('kafkajs');
@@ -59,18 +57,17 @@ export class KafkaPublisher implements Publisher {
       createPartitioner: Partitioners.DefaultPartitioner,
       retry,
     });
-    this.#probe = new BrokerProbe(kafka);
-    this.#inspector = new TopicInspector(kafka);
+    this.#admin = new ClusterAdmin(kafka);
   }
 
   /** Resolves when a broker answers a metadata request now (readiness). */
   check(): Promise<void> {
-    return this.#probe.check();
+    return this.#admin.check();
   }
 
   /** Replication, `min.insync.replicas` and record size limit of those of `topics` that exist. */
   describeTopics(topics: readonly string[]): Promise<TopicFacts[]> {
-    return this.#inspector.describe(topics);
+    return this.#admin.describe(topics);
   }
 
   async connect(): Promise<void> {
@@ -112,8 +109,7 @@ export class KafkaPublisher implements Publisher {
 
   async disconnect(): Promise<void> {
     this.#wanted = false;
-    await this.#probe.close();
-    await this.#inspector.close();
+    await this.#admin.close();
     if (!this.#connected) return;
     this.#connected = false;
     await this.#producer.disconnect();

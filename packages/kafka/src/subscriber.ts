@@ -10,9 +10,9 @@ import {
   stringOption,
 } from '@onceflow/core';
 import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { ClusterAdmin } from './cluster-admin.ts';
 import { retryOptions } from './config.ts';
 import { kafkaErrorType } from './errors.ts';
-import { TopicInspector } from './topic-inspector.ts';
 
 /** Options of {@link KafkaSubscriber}. */
 export interface KafkaSubscriberOptions {
@@ -99,7 +99,7 @@ export class KafkaSubscriber implements Subscriber {
   #running = false;
   readonly #feeds = new Map<string, PartitionFeed>();
   readonly #detachAfterMs: number;
-  readonly #inspector: TopicInspector;
+  readonly #admin: ClusterAdmin;
 
   constructor(kafka: Kafka, options: KafkaSubscriberOptions) {
     assertPeerVersion('kafkajs');
@@ -111,7 +111,7 @@ export class KafkaSubscriber implements Subscriber {
     this.#fromBeginning = boolOption('fromBeginning', options.fromBeginning, true);
     this.#concurrency = intOption('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, 4, 1, 1_000);
     this.#kafka = kafka;
-    this.#inspector = new TopicInspector(kafka);
+    this.#admin = new ClusterAdmin(kafka);
     this.#logger = options.logger ?? silentLogger;
     this.#detachAfterMs = intOption('detachAfterMs', options.detachAfterMs, 200, 0);
     this.#config = {
@@ -362,11 +362,11 @@ export class KafkaSubscriber implements Subscriber {
 
   /** Replication and `min.insync.replicas` of those of `topics` that exist (the consumer's durability check). */
   describeTopics(topics: readonly string[]): Promise<TopicFacts[]> {
-    return this.#inspector.describe(topics);
+    return this.#admin.describe(topics);
   }
 
   async stop(): Promise<void> {
-    await this.#inspector.close();
+    await this.#admin.close();
     this.#running = false;
     for (const feed of this.#feeds.values()) this.#wakeIdle(feed);
     await Promise.allSettled([...this.#feeds.values()].map((f) => f.draining));

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger, OutgoingRecord, Publisher, TopicFacts } from '@onceflow/core';
 import { assertPeerVersion, OptionError, PublishError, silentLogger } from '@onceflow/core';
-import { BrokerProbe } from './broker-probe.ts';
+import { ClusterAdmin } from './cluster-admin.ts';
 import type { KafkaConnectionOptions } from './config.ts';
 import { createKafka } from './config.ts';
 import { toPublishError } from './errors.ts';
@@ -9,7 +9,6 @@ import type { KafkaPublisherOptions } from './publisher.ts';
 import { KafkaPublisher } from './publisher.ts';
 import type { PackedRecords, ThreadReply, ThreadRequest, ThreadSetup } from './thread-protocol.ts';
 import { deserializeError, packRecords, transferList } from './thread-protocol.ts';
-import { TopicInspector } from './topic-inspector.ts';
 
 /** Options of {@link ThreadedKafkaPublisher}. */
 export interface ThreadedKafkaPublisherOptions extends KafkaPublisherOptions {
@@ -55,8 +54,7 @@ export class ThreadedKafkaPublisher implements Publisher {
   readonly #logger: Logger;
   #thread: Thread | undefined;
   #nextId = 1;
-  readonly #probe: BrokerProbe;
-  readonly #inspector: TopicInspector;
+  readonly #admin: ClusterAdmin;
 
   static {
     workerOf = (publisher) => publisher.#thread?.worker;
@@ -80,18 +78,17 @@ export class ThreadedKafkaPublisher implements Publisher {
     // Throws an OptionError naming a bad broker list, timeout or retry count; connects nothing.
     const kafka = createKafka(plain);
     new KafkaPublisher(kafka, publisher);
-    this.#probe = new BrokerProbe(kafka);
-    this.#inspector = new TopicInspector(kafka);
+    this.#admin = new ClusterAdmin(kafka);
   }
 
   /** Resolves when a broker answers a metadata request now (readiness); asked from this thread. */
   check(): Promise<void> {
-    return this.#probe.check();
+    return this.#admin.check();
   }
 
   /** Replication, `min.insync.replicas` and record size limit of those of `topics` that exist; asked from this thread. */
   describeTopics(topics: readonly string[]): Promise<TopicFacts[]> {
-    return this.#inspector.describe(topics);
+    return this.#admin.describe(topics);
   }
 
   /** Starts the thread if none runs and connects its producer. */
@@ -117,8 +114,7 @@ export class ThreadedKafkaPublisher implements Publisher {
 
   /** Disconnects the producer and ends the thread; without a thread it does nothing. */
   async disconnect(): Promise<void> {
-    await this.#probe.close();
-    await this.#inspector.close();
+    await this.#admin.close();
     const thread = this.#thread;
     if (thread === undefined) return;
     // Calls from now on start a new thread; calls still in flight on this one fail as retriable.

@@ -1,14 +1,13 @@
 import type { EncodedMessage, MessageInput } from '@onceflow/core';
 import {
+  activeTraceHeaders,
   assertPeerVersion,
   ErrorCodes,
   encodeMessage,
-  injectTraceContext,
   keyLockId,
+  missingSchemaError,
   newMessageId,
   OnceflowError,
-  SCHEMA_VERSION,
-  SchemaVersionError,
   shardOf,
   ValidationError,
 } from '@onceflow/core';
@@ -86,6 +85,7 @@ export class OutboxWriter {
     const idempotencyKeys = messages.map((m, i) => m.idempotencyKey ?? (ids[i] as string));
     const topics = messages.map((m) => m.topic);
     const shards = messages.map((m) => shardOf(m.topic, m.key));
+    const trace = activeTraceHeaders();
     let inserted: Awaited<ReturnType<typeof insertMessages>>;
     try {
       inserted = await insertMessages(trx, tables, lockIds, {
@@ -96,11 +96,14 @@ export class OutboxWriter {
         idempotencyKeys,
         types: messages.map((m) => m.type ?? null),
         payloads: messages.map((m) => m.payload.toString('base64')),
-        headers: messages.map((m) => JSON.stringify(withTraceContext(m.headers))),
+        headers: messages.map((m) =>
+          // The trace active at enqueue, unless the caller set a traceparent of its own.
+          JSON.stringify(trace === undefined || m.headers.traceparent !== undefined ? m.headers : { ...m.headers, ...trace }),
+        ),
         availableAt: messages.map((m) => m.availableAt?.toISOString() ?? null),
       });
     } catch (error) {
-      throw missingSchema(error, tables.schema) ?? error;
+      throw missingSchemaError(error, tables.schema) ?? error;
     }
 
     const written = new Set(inserted.map((r) => r.id));
@@ -135,27 +138,6 @@ export class OutboxWriter {
       return { ...r, id: existingId };
     });
   }
-}
-
-/**
- * `headers` plus the W3C trace context active at enqueue (unless the caller set its own
- * `traceparent`), so the relay's publish and the consumer's handler continue that trace.
- */
-function withTraceContext(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out = { ...headers };
-  injectTraceContext(out);
-  return out;
-}
-
-/**
- * A SchemaVersionError (naming the schema and the command that fixes it) for PostgreSQL's
- * "relation does not exist" (42P01) or "schema does not exist" (3F000), instead of the raw
- * error with its SQL text; undefined for any other error.
- */
-function missingSchema(error: unknown, schema: string): SchemaVersionError | undefined {
-  const code = (error as { code?: unknown }).code;
-  if (code !== '42P01' && code !== '3F000') return undefined;
-  return new SchemaVersionError(schema, null, SCHEMA_VERSION);
 }
 
 function compareBigIntText(a: string, b: string): number {

@@ -1,3 +1,4 @@
+import { withTimeout } from '@onceflow/core';
 import type { Relay } from './relay.ts';
 
 /** One readiness check: whether it passed, and what was found. */
@@ -17,14 +18,6 @@ export interface RelayLiveness {
 export interface RelayReadiness {
   readonly ready: boolean;
   readonly checks: { readonly database: HealthCheck; readonly publisher: HealthCheck; readonly leases: HealthCheck };
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 function describe(error: unknown): string {

@@ -274,14 +274,17 @@ export class Lane {
         const durationMs = Math.round(performance.now() - started);
         counters.published += count;
         counters.batches++;
-        const ackedAt = Date.now();
-        const topics: Record<string, number> = {};
-        const sinceEnqueueMs: number[] = [];
-        for (const row of marked) {
-          topics[row.topic] = (topics[row.topic] ?? 0) + 1;
-          sinceEnqueueMs.push(ackedAt - Date.parse(row.created_at));
+        // Per-row figures for the hooks (metrics), built only when something listens.
+        if (events.listens('relay:batch:published')) {
+          const ackedAt = Date.now();
+          const topics: Record<string, number> = {};
+          const sinceEnqueueMs: number[] = [];
+          for (const row of marked) {
+            topics[row.topic] = (topics[row.topic] ?? 0) + 1;
+            sinceEnqueueMs.push(ackedAt - Date.parse(row.created_at));
+          }
+          events.emit('relay:batch:published', { shards: [...held], count, durationMs, topics, sinceEnqueueMs });
         }
-        events.emit('relay:batch:published', { shards: [...held], count, durationMs, topics, sinceEnqueueMs });
         options.logger.debug({ lane: this.index, count, durationMs }, 'Batch published');
       }
     }

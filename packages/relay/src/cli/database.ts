@@ -1,4 +1,4 @@
-import { assertPeerVersion, checkSchemaVersion, OnceflowError, SCHEMA_VERSION, SchemaVersionError } from '@onceflow/core';
+import { assertPeerVersion, checkSchemaVersion, missingSchemaError, OnceflowError } from '@onceflow/core';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
 import type { CommonFlags } from './args.ts';
@@ -41,10 +41,8 @@ export async function withKnex<T>(common: CommonFlags, work: (knex: Knex) => Pro
     if (options.checkSchema !== false) await checkSchemaVersion(knex, common.schema);
     return await work(knex);
   } catch (error) {
-    // A table or the schema dropped after the check: 42P01 undefined_table, 3F000 invalid_schema_name.
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code === '42P01' || code === '3F000') throw new SchemaVersionError(common.schema, null, SCHEMA_VERSION);
-    throw error;
+    // A table or the schema dropped after the check.
+    throw missingSchemaError(error, common.schema) ?? error;
   } finally {
     await knex.destroy();
   }

@@ -6,26 +6,36 @@ import { toPublishError } from './errors.ts';
 const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 /**
- * Reads what the cluster says about topics (replication factor, `min.insync.replicas`,
- * `max.message.bytes`) through an admin client of its own. Topics that do not exist yet are
- * left out of the answer and never created by asking: the list of topics is read first.
+ * The one admin client of a publisher or subscriber: it answers readiness checks (does a broker
+ * answer now?) and reads what the cluster says about topics (replication factor,
+ * `min.insync.replicas`, `max.message.bytes`). Topics that do not exist yet are left out of the
+ * answer and never created by asking: the list of topics is read first. After a failure the
+ * client is dropped, so the next call connects afresh.
  */
-export class TopicInspector {
+export class ClusterAdmin {
   readonly #kafka: Kafka;
   #admin: Admin | undefined;
+  #checking: Promise<void> | undefined;
 
   constructor(kafka: Kafka) {
     this.#kafka = kafka;
+  }
+
+  /** Resolves when a broker answers a metadata request now; concurrent checks share one request. */
+  check(): Promise<void> {
+    this.#checking ??= this.#ask(async (admin) => {
+      await admin.describeCluster();
+    }).finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
   }
 
   /** Facts of those of `topics` that exist; rejects with a PublishError when the cluster cannot answer. */
   async describe(topics: readonly string[]): Promise<TopicFacts[]> {
     const wanted = [...new Set(topics)];
     if (wanted.length === 0) return [];
-    this.#admin ??= this.#kafka.admin({ retry: { retries: 1 } });
-    const admin = this.#admin;
-    try {
-      await admin.connect();
+    return this.#ask(async (admin) => {
       const existing = new Set(await admin.listTopics());
       const present = wanted.filter((t) => existing.has(t));
       if (present.length === 0) return [];
@@ -49,6 +59,16 @@ export class TopicInspector {
           maxMessageBytes: value('max.message.bytes'),
         };
       });
+    });
+  }
+
+  /** Runs `work` on the connected admin client; a failure drops the client and is a PublishError. */
+  async #ask<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
+    this.#admin ??= this.#kafka.admin({ retry: { retries: 1 } });
+    const admin = this.#admin;
+    try {
+      await admin.connect();
+      return await work(admin);
     } catch (error) {
       await this.close();
       throw toPublishError(error);
