@@ -121,8 +121,8 @@ describe('InboxConsumer on Kafka', () => {
       // Fetched and handled while partition 0 waits 2 s for its retry.
       await send(1, 20);
       await waitFor('partition 1 handled', () => [...handledAt.keys()].filter((k) => k.startsWith('1:')).length === 20);
-      const partition1Done = Date.now();
-      expect(partition1Done - failedAt).toBeLessThan(1_800);
+      // All of partition 1 was handled while partition 0's message still waited for its retry
+      // (an order, not a duration: a loaded machine only makes the wait look longer).
       expect(handledAt.has('0:0')).toBe(false);
       await waitFor('the retry on partition 0', () => handledAt.has('0:0'));
       expect(attempts.get(0)).toBe(2);
