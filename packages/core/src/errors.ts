@@ -12,6 +12,7 @@ export const ErrorCodes = {
   notFound: 'ONCEFLOW_NOT_FOUND',
   runtime: 'ONCEFLOW_RUNTIME',
   usage: 'ONCEFLOW_USAGE',
+  retryStopped: 'ONCEFLOW_RETRY_STOPPED',
 } as const;
 
 /** One of {@link ErrorCodes}. */

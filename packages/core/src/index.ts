@@ -41,6 +41,8 @@ export { boolOption, choiceOption, intOption, requiredOption, stringOption } fro
 export { prepared } from './prepared.ts';
 export { decodeRawHeaders, encodeRawHeaders } from './raw-headers.ts';
 export { checkReplication, DURABLE_REPLICATION, ReplicationError, replicationProblems } from './replication.ts';
+export type { RetryDecision, RetryNotice, RetryPolicyOptions, RetryRunOptions, RetryStop, Sleeper } from './retry-policy.ts';
+export { RetryPolicy, RetryStopped, sleep } from './retry-policy.ts';
 export type { PeerName, SupportedRange } from './runtime.ts';
 export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';
