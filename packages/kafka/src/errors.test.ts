@@ -29,4 +29,14 @@ describe('publish error classification', () => {
     expect(toPublishError(protocolError('MESSAGE_TOO_LARGE', false)).retriable).toBe(false);
     expect(toPublishError(new KafkaJSConnectionError('closed')).retriable).toBe(true);
   });
+
+  it('takes a missing cluster permission as broker-wide, so no message is charged or parked for it', () => {
+    const clusterDenied = toPublishError(protocolError('CLUSTER_AUTHORIZATION_FAILED', false));
+    expect(clusterDenied.scope).toBe('broker');
+    expect(clusterDenied.retriable).toBe(true);
+    // A topic the client may not write to is that topic's records' fault: parked at once.
+    const topicDenied = toPublishError(protocolError('TOPIC_AUTHORIZATION_FAILED', false));
+    expect(topicDenied.scope).toBe('record');
+    expect(topicDenied.retriable).toBe(false);
+  });
 });

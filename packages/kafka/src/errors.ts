@@ -8,7 +8,6 @@ const FATAL_TYPES = new Set([
   'INVALID_RECORD',
   'INVALID_TOPIC_EXCEPTION',
   'TOPIC_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
   'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
   'UNSUPPORTED_FOR_MESSAGE_FORMAT',
   'INVALID_REQUIRED_ACKS',
@@ -62,6 +61,11 @@ const BROKER_TYPES = new Set([
   'INVALID_PRODUCER_EPOCH',
   'CONCURRENT_TRANSACTIONS',
   'THROTTLING_QUOTA_EXCEEDED',
+  // Not in FATAL_TYPES: the client may not act on the cluster at all (an ACL such as
+  // IdempotentWrite is missing), so every record fails alike and none is to blame. Sending the
+  // same record again cannot fix it, but parking it would dead-letter the whole outbox for a
+  // configuration fault; as a broker-wide failure the rows stay pending, uncharged, and go out
+  // once an operator grants the permission.
   'CLUSTER_AUTHORIZATION_FAILED',
 ]);
 
@@ -92,7 +96,7 @@ function isKafkajsBrokerError(error: unknown): boolean {
 
 /**
  * Wraps a kafkajs publish failure. It is retriable unless the broker named a fault in the
- * record or in our permissions: kafkajs's "retries exceeded" is retriable for us, since our
+ * record or in our permissions on its topic: kafkajs's "retries exceeded" is retriable for us, since our
  * own backoff runs above kafkajs's.
  */
 export function toPublishError(error: unknown, topic?: string): PublishError {
