@@ -3,6 +3,7 @@ import { migrations } from '@onceflow/migrations';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
 import { SchemaVersionError } from './errors.ts';
+import { RetryPolicy, RetryStopped } from './retry-policy.ts';
 import { assertPeerVersion } from './runtime.ts';
 import { defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
 
@@ -95,20 +96,29 @@ export async function knexMigrationConfig(knex: Knex, options: MigrateOptions = 
 export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise<void> {
   const config = await knexMigrationConfig(knex, options);
   // Knex's migration lock fails at once instead of waiting: wait for the other process's
-  // migrations (which may take long on a big inbox) for up to two minutes.
+  // migrations (which may take long on a big inbox) for up to two minutes, polling every 100
+  // to 200 ms (a constant step of 200 with the policy's equal jitter).
   const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      await knex.migrate.latest(config);
-      return;
-    } catch (error) {
-      const locked = error instanceof Error && error.name === 'MigrationLocked';
-      // Two processes creating knex's lock table at once: one gets a unique violation.
-      const racedCreate = (error as { code?: unknown }).code === '23505' || (error as { code?: unknown }).code === '42P07';
-      if (!(locked || racedCreate) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 100));
-    }
+  const lockWait = new RetryPolicy({
+    maxAttempts: Number.POSITIVE_INFINITY,
+    minDelayMs: 200,
+    maxDelayMs: 200,
+    retriable: (error) => isMigrationLockBusy(error) && Date.now() <= deadline,
+  });
+  try {
+    await lockWait.run(() => knex.migrate.latest(config));
+  } catch (error) {
+    // The caller sees the migration's own failure, as before there was a retry.
+    throw error instanceof RetryStopped ? error.cause : error;
   }
+}
+
+/** Whether `error` says another process holds or is creating knex's migration lock. */
+function isMigrationLockBusy(error: unknown): boolean {
+  if (error instanceof Error && error.name === 'MigrationLocked') return true;
+  // Two processes creating knex's lock table at once: one gets a unique violation.
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === '42P07';
 }
 
 /**

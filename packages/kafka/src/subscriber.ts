@@ -6,6 +6,8 @@ import {
   intOption,
   isValidTopic,
   OptionError,
+  RetryPolicy,
+  RetryStopped,
   silentLogger,
   stringOption,
 } from '@onceflow/core';
@@ -170,19 +172,35 @@ export class KafkaSubscriber implements Subscriber {
     // Batches of the crashed consumer no longer own their partitions.
     this.#dropAll();
     await crashed.disconnect().catch(() => undefined);
-    for (let delay = 500; this.#running; delay = Math.min(delay * 2, 10_000)) {
-      const next = this.#newConsumer();
-      this.#consumer = next;
-      try {
-        await this.#run(next);
-        this.#logger.info({}, 'Kafka consumer replaced after a crash');
-        break;
-      } catch (error) {
-        this.#logger.warn({ error, retryInMs: delay }, 'Replacing the crashed Kafka consumer failed; trying again');
-        await next.disconnect().catch(() => undefined);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
+    // Any failure is tried again while the subscriber runs: kafkajs marks the very errors that
+    // made it give up (a refused connection, no group coordinator) as not retriable.
+    const replacing = new RetryPolicy({
+      maxAttempts: Number.POSITIVE_INFINITY,
+      minDelayMs: 500,
+      maxDelayMs: 10_000,
+      retriable: () => this.#running,
+    });
+    await replacing
+      .run(
+        async () => {
+          if (!this.#running) return;
+          const next = this.#newConsumer();
+          this.#consumer = next;
+          try {
+            await this.#run(next);
+          } catch (error) {
+            await next.disconnect().catch(() => undefined);
+            throw error;
+          }
+          this.#logger.info({}, 'Kafka consumer replaced after a crash');
+        },
+        {
+          onRetry: ({ error, delayMs }) =>
+            this.#logger.warn({ error, retryInMs: delayMs }, 'Replacing the crashed Kafka consumer failed; trying again'),
+        },
+      )
+      // It gives up only once the subscriber stops.
+      .catch(() => undefined);
     this.#replacing = undefined;
   }
 
@@ -192,16 +210,19 @@ export class KafkaSubscriber implements Subscriber {
    */
   async #subscribe(consumer: Consumer): Promise<void> {
     const deadline = Date.now() + 30_000;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
-      try {
-        await consumer.subscribe({ topics: [...this.#topics], fromBeginning: this.#fromBeginning });
-        return;
-      } catch (error) {
+    const waitForTopics = new RetryPolicy({
+      maxAttempts: Number.POSITIVE_INFINITY,
+      minDelayMs: 100,
+      maxDelayMs: 2_000,
+      retriable: (error) => {
         const type = kafkaErrorType(error);
-        const creating = type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'LEADER_NOT_AVAILABLE';
-        if (!creating || Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
+        return (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'LEADER_NOT_AVAILABLE') && Date.now() <= deadline;
+      },
+    });
+    try {
+      await waitForTopics.run(() => consumer.subscribe({ topics: [...this.#topics], fromBeginning: this.#fromBeginning }));
+    } catch (error) {
+      throw error instanceof RetryStopped ? error.cause : error;
     }
   }
 
