@@ -3,7 +3,6 @@ export type { MigrateOptions } from '@onceflow/core';
 export { knexMigrationConfig, migrate, onceflowKnexfile } from '@onceflow/core';
 export type { PruneOutboxOptions, SchemaOption, TopicStatus } from './admin.ts';
 export { outboxStatus, pruneOutbox } from './admin.ts';
-export { backoffMs } from './backoff.ts';
 export type { AttemptError, DeadBatchOptions, DeadMessage, DeadSelection, ListDeadOptions, RequeueSelection } from './dead-admin.ts';
 export { getDead, listDead, purgeDead, requeueDead } from './dead-admin.ts';
 export { DeadMessageError } from './errors.ts';

@@ -15,7 +15,7 @@ describe('LaneLayout', () => {
     for (let shard = 0; shard < 32; shard++) expect(servedBy(layout, 4, shard)).toEqual([0]);
   });
 
-  it('puts every lane to work after a full batch, once all lanes have parked', async () => {
+  it('puts every lane to work after a full batch, once all lanes wait for the layout', async () => {
     let wakes = 0;
     const changes: number[] = [];
     const layout = layoutOf(3, {
@@ -27,15 +27,15 @@ describe('LaneLayout', () => {
     expect(wakes).toBe(1);
     const signal = new AbortController().signal;
     let applied = false;
-    const first = layout.park(signal).then(() => {
+    const first = layout.waitForLayout(signal).then(() => {
       applied = true;
     });
-    const second = layout.park(signal);
+    const second = layout.waitForLayout(signal);
     await new Promise((resolve) => setImmediate(resolve));
-    // Two of three lanes parked: nothing changes yet, and the parked lanes wait.
+    // Two of three lanes wait: nothing changes yet, and those two keep waiting.
     expect(applied).toBe(false);
     expect(layout.active).toBe(1);
-    await layout.park(signal);
+    await layout.waitForLayout(signal);
     await Promise.all([first, second]);
     expect(layout.changing).toBe(false);
     expect(layout.active).toBe(3);
@@ -47,7 +47,7 @@ describe('LaneLayout', () => {
     const layout = layoutOf(2);
     const signal = new AbortController().signal;
     layout.full(1_000);
-    await Promise.all([layout.park(signal), layout.park(signal)]);
+    await Promise.all([layout.waitForLayout(signal), layout.waitForLayout(signal)]);
     expect(layout.active).toBe(2);
     layout.check(2_999);
     expect(layout.changing).toBe(false);
@@ -56,17 +56,17 @@ describe('LaneLayout', () => {
     expect(layout.changing).toBe(false);
     layout.check(4_500);
     expect(layout.changing).toBe(true);
-    await Promise.all([layout.park(signal), layout.park(signal)]);
+    await Promise.all([layout.waitForLayout(signal), layout.waitForLayout(signal)]);
     expect(layout.active).toBe(1);
   });
 
-  it('releases parked lanes when the relay stops', async () => {
+  it('releases waiting lanes when the relay stops', async () => {
     const layout = layoutOf(2);
     const stop = new AbortController();
     layout.full(0);
-    const parked = layout.park(stop.signal);
+    const waiting = layout.waitForLayout(stop.signal);
     stop.abort();
-    await parked;
+    await waiting;
     expect(layout.active).toBe(1);
   });
 

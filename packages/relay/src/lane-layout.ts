@@ -10,7 +10,7 @@ export interface LaneLayoutOptions {
    * them all in one burst).
    */
   readonly adaptive: boolean;
-  /** Ends every lane's sleep, so that lanes sleeping when a change is wanted come to park. */
+  /** Ends every lane's sleep, so that lanes sleeping when a change is wanted come to wait for it. */
   readonly wakeAll: () => void;
   /** Hears each new number of lanes in use. */
   readonly changed: (active: number) => void;
@@ -27,15 +27,15 @@ export interface LaneLayoutOptions {
  * do so for a few of them: fewer statements and sends for the same messages.
  *
  * A shard changes lanes only while nothing is in flight: a change is wanted first, each lane
- * then finishes its batch, waits for its marks and parks, and the change applies once every
- * lane has parked. So a key is never in two lanes' batches at once, and no lane skips rows
- * that another lane's unwritten marks cover.
+ * then finishes its batch, waits for its marks and calls {@link LaneLayout.waitForLayout}, and
+ * the change applies once every lane waits there. So a key is never in two lanes' batches at
+ * once, and no lane skips rows that another lane's unwritten marks cover.
  */
 export class LaneLayout {
   readonly #options: LaneLayoutOptions;
   #active: number;
   #wanted: number | undefined;
-  #parked = 0;
+  #waiting = 0;
   #lastFullAt = Number.NEGATIVE_INFINITY;
   #gate = Promise.withResolvers<void>();
 
@@ -54,7 +54,7 @@ export class LaneLayout {
     return index < this.#active && shard % this.#active === index;
   }
 
-  /** A change is wanted: lanes should finish their batch, settle and {@link park}. */
+  /** A change is wanted: lanes should finish their batch, settle and {@link LaneLayout.waitForLayout}. */
   get changing(): boolean {
     return this.#wanted !== undefined;
   }
@@ -73,15 +73,15 @@ export class LaneLayout {
 
   /**
    * Called by a lane with nothing in flight while a change is wanted; resolves once every lane
-   * has parked and the new layout is in force, or when `signal` aborts (the relay stops).
+   * waits here and the new layout is in force, or when `signal` aborts (the relay stops).
    */
-  async park(signal: AbortSignal): Promise<void> {
+  async waitForLayout(signal: AbortSignal): Promise<void> {
     const gate = this.#gate;
-    this.#parked++;
-    if (this.#parked === this.#options.lanes) {
+    this.#waiting++;
+    if (this.#waiting === this.#options.lanes) {
       this.#active = this.#wanted ?? this.#active;
       this.#wanted = undefined;
-      this.#parked = 0;
+      this.#waiting = 0;
       this.#gate = Promise.withResolvers<void>();
       gate.resolve();
       this.#options.changed(this.#active);

@@ -1,33 +1,34 @@
-import type { TypedEmitter } from '@onceflow/core';
-import { isRetriable, startPublishSpan } from '@onceflow/core';
-import pRetry from 'p-retry';
-import { backoffMs } from './backoff.ts';
+import type { Sleeper, TypedEmitter } from '@onceflow/core';
+import { BrokerUnavailableError } from './errors.ts';
 import type { RelayEvents } from './events.ts';
 import type { LaneLayout } from './lane-layout.ts';
 import type { HeldLease, LeaseTable } from './leases.ts';
 import type { ResolvedRelayOptions } from './options.ts';
-import type { PublishOutcome } from './publish-rows.ts';
-import { publishRows } from './publish-rows.ts';
-import type { OutboxRow } from './sql/claim-batch.ts';
-import { claimBatch } from './sql/claim-batch.ts';
-import type { Fence } from './sql/fence.ts';
-import type { FailedAttempt } from './sql/mark-failed.ts';
-import { markFailed } from './sql/mark-failed.ts';
-import { markPublished } from './sql/mark-published.ts';
+import type { OutboxStore } from './outbox-store.ts';
+import { PendingMarks } from './pending-marks.ts';
+import type { Counters, RecordContext } from './record-outcome.ts';
+import { recordOutcome } from './record-outcome.ts';
+import type { RelayRetryPolicies } from './relay-retry.ts';
+import type { SentTurn } from './send-batch.ts';
+import { claimAndSend } from './send-batch.ts';
 import type { TopicLimits } from './topic-limits.ts';
 
-/** Mutable counters shared by a relay's lanes. */
-export interface Counters {
-  published: number;
-  batches: number;
-  retried: number;
-  dead: number;
-  brokerFailures: number;
+/** The relay options a {@link Lane} reads. */
+export type LaneOptions = Pick<ResolvedRelayOptions, 'relayId' | 'publisher' | 'batchSize' | 'maxBatchBytes' | 'pollIntervalMs' | 'logger'>;
+
+/** How a lane reads the time and waits. */
+export interface LaneClock {
+  /** Monotonic milliseconds, the clock leases are judged by (`performance.now()`). */
+  now(): number;
+  /** Idle and backoff waits; the retry policies are built on the same one. */
+  readonly sleep: Sleeper;
 }
 
 /** What a {@link Lane} needs from its relay. */
 export interface LaneContext {
-  readonly options: ResolvedRelayOptions;
+  readonly options: LaneOptions;
+  /** The outbox: claims, marks and releases. */
+  readonly store: OutboxStore;
   readonly leases: LeaseTable;
   /** Which lanes are in use and which shards each serves. */
   readonly layout: LaneLayout;
@@ -35,46 +36,85 @@ export interface LaneContext {
   readonly counters: Counters;
   /** The largest record each topic accepts, where known. */
   readonly topicLimits: TopicLimits;
+  readonly retry: RelayRetryPolicies;
+  readonly clock: LaneClock;
+  /** Aborts when the relay stops: the lane ends its wait and returns once nothing is in flight. */
   readonly signal: AbortSignal;
-  isStopping(): boolean;
   /** The lease of `shard` with `token` is gone (a fenced write was refused). */
   leaseLost(shard: number, token: string): void;
-  /** Hands `shard` over: releases its lease. Nothing of the shard is in flight then. */
-  release(shard: number): Promise<void>;
 }
 
-/** The broker was unavailable; the batch is retried with backoff and no message is charged. */
-class BrokerUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super(`Broker unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'BrokerUnavailableError';
-  }
-}
+/** A wait a turn of the lane ends with. */
+type Wait =
+  /** Idle, after a partial batch, or after a failure; a wake ends it early. */
+  | { readonly kind: 'sleep'; readonly ms: number }
+  /** After a broker-wide failure; only stopping ends it early. */
+  | { readonly kind: 'broker-backoff'; readonly ms: number };
 
-type BatchResult = 'full' | 'partial' | 'empty';
+/** What the lane decided to do in a turn, before it reads anything. */
+type Plan =
+  | { readonly kind: 'stop' }
+  | { readonly kind: 'wait-for-layout' }
+  | { readonly kind: 'hand-over'; readonly shards: readonly number[] }
+  | Wait
+  | { readonly kind: 'publish'; readonly leases: readonly HeldLease[] };
+
+/** What a turn does once the previous batch's marks are written. */
+type Turn =
+  | Exclude<Plan, { kind: 'publish' }>
+  | ({ readonly kind: 'sent' } & SentTurn)
+  | { readonly kind: 'failed'; readonly error: unknown };
 
 /**
  * One of a relay's `concurrency` publishing loops. In use, lane `i` serves the held shards the
  * {@link LaneLayout} gives it, so a shard (and every key in it) is only ever in one lane, and a
- * lane sends one batch at a time: a key's rows are sent strictly one batch after the other
- * (a lane uses up to two database connections: one batch's marks beside the next's read). A
+ * lane sends one batch at a time: a key's rows are sent strictly one batch after the other. A
  * batch spans all of the lane's shards, in seq order, so it reads and updates rows that lie
  * together on disk. Full batches follow each other at once; otherwise the lane sleeps until a
  * notification, the poll interval, a new lease or a hand-over wakes it.
+ *
+ * Each turn of the loop decides what to do next; when that is publishing, it reads and sends
+ * a batch while the previous clean batch's marks are still written ({@link PendingMarks}: a lane
+ * uses up to two database connections). Then, at one point, it waits for those marks, and only
+ * after that does what must not overlap them: write this batch's marks, wait for a layout
+ * change, hand shards over, sleep or stop.
+ *
+ * Failures: a record-level failure charges the row an attempt (dead after `maxAttempts` or when
+ * not retriable); a broker-wide failure charges nothing and the batch is tried again after the
+ * broker backoff, without limit; any other failure (the database) is reported and the lane
+ * waits a backoff. Rows not marked stay pending: they are sent again, never lost.
  */
 export class Lane {
   readonly index: number;
   /** Settles when the lane has stopped (relay stopping). */
   readonly done: Promise<void>;
   readonly #ctx: LaneContext;
+  readonly #pending = new PendingMarks();
   #wakeRequested = false;
   #wakeSleeper: (() => void) | undefined;
-  /** The marks of the last clean batch, still being written, and the seqs it sent per shard. */
-  #inflight: { done: Promise<void>; sent: Map<number, string[]> } | undefined;
+  /** Broker-wide failures in a row. */
+  #outages = 0;
+  /** Failed batches in a row, other than broker-wide failures. */
+  #failures = 0;
+  /** The wait the next turn begins with, as the last batch or failure decided. */
+  #then: Wait | undefined;
+  readonly #recordContext: RecordContext;
 
   constructor(ctx: LaneContext, index: number) {
     this.#ctx = ctx;
     this.index = index;
+    this.#recordContext = {
+      lane: index,
+      store: ctx.store,
+      leases: ctx.leases,
+      counters: ctx.counters,
+      events: ctx.events,
+      logger: ctx.options.logger,
+      record: ctx.retry.record,
+      now: () => ctx.clock.now(),
+      leaseLost: (shard, token) => ctx.leaseLost(shard, token),
+    };
+    ctx.signal.addEventListener('abort', () => this.wake(), { once: true });
     this.done = this.#run();
   }
 
@@ -89,166 +129,125 @@ export class Lane {
     this.#wakeSleeper?.();
   }
 
-  async #sleep(ms: number): Promise<void> {
-    if (this.#wakeRequested) {
-      this.#wakeRequested = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wakeSleeper = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wakeSleeper = done;
-    });
-    this.#wakeRequested = false;
-  }
-
+  /**
+   * A turn: plan, and when publishing, read and send a batch (this overlaps the previous
+   * batch's marks); then the one wait for those marks; then act. Recording a batch or a
+   * failure decides the wait the next turn begins with.
+   */
   async #run(): Promise<void> {
-    const { options, leases, events, layout } = this.#ctx;
-    let failures = 0;
-    while (!this.#ctx.isStopping()) {
-      layout.check(performance.now());
-      if (layout.changing) {
-        // Shards change lanes only while no lane has anything in flight.
-        await this.#settle();
-        await layout.park(this.#ctx.signal);
-        continue;
+    const { layout, signal, retry } = this.#ctx;
+    for (;;) {
+      const turn = await this.#readAndSend();
+      // The one wait for the previous clean batch's marks: nothing below overlaps them.
+      await this.#pending.settled();
+      switch (turn.kind) {
+        case 'stop':
+          return;
+        case 'wait-for-layout':
+          await layout.waitForLayout(signal);
+          break;
+        case 'hand-over':
+          await this.#handOver(turn.shards);
+          break;
+        case 'sleep':
+          await this.#sleep(turn.ms);
+          break;
+        case 'broker-backoff':
+          await retry.lane.wait(turn.ms, signal);
+          break;
+        case 'sent':
+          this.#then = await this.#record(turn);
+          break;
+        case 'failed':
+          this.#then = this.#failed(turn.error);
+          break;
       }
-      const mine = leases.all().filter((l) => this.serves(l.shard));
-      if (mine.some((l) => l.draining)) {
-        // Once the last marks are written nothing of the lane is in flight: hand over now.
-        await this.#settle();
-        for (const lease of mine) if (lease.draining) await this.#ctx.release(lease.shard);
-      }
-      const now = performance.now();
-      const ready = mine.filter((l) => !l.draining && leases.isValid(l.shard, l.token, now));
-      if (ready.length === 0) {
-        await this.#settle();
-        await this.#sleep(options.pollIntervalMs);
-        continue;
-      }
-      let result: BatchResult | 'error';
-      try {
-        result = await this.#batchWithBrokerRetry(ready);
-        failures = 0;
-      } catch (error) {
-        if (this.#ctx.isStopping()) break;
-        failures++;
-        result = 'error';
-        events.emit('relay:error', { error, during: `lane ${this.index} batch` });
-        options.logger.error({ lane: this.index, error }, 'Relay batch failed; retrying after backoff');
-      }
-      if (result === 'full') {
-        layout.full(performance.now());
-        // Stay hot, but let timers, notifications and other lanes run between batches.
-        await new Promise((resolve) => setImmediate(resolve));
-        continue;
-      }
-      await this.#settle();
-      await this.#sleep(result === 'error' ? backoffMs(failures, options.minBackoffMs, options.maxBackoffMs) : options.pollIntervalMs);
     }
-    await this.#settle();
   }
 
-  /** Waits until the marks of the last clean batch are written (they never reject). */
-  async #settle(): Promise<void> {
-    const inflight = this.#inflight;
-    this.#inflight = undefined;
-    await inflight?.done;
+  /** Plans the turn; when that is publishing, claims and sends a batch. */
+  async #readAndSend(): Promise<Turn> {
+    const plan = this.#plan();
+    if (plan.kind !== 'publish') return plan;
+    try {
+      const sent = await claimAndSend(this.#ctx, plan.leases, this.#pending);
+      return sent === undefined ? { kind: 'sleep', ms: this.#ctx.options.pollIntervalMs } : { kind: 'sent', ...sent };
+    } catch (error) {
+      return { kind: 'failed', error };
+    }
   }
 
-  /** One batch; while the broker is unavailable it is retried with growing delays. */
-  #batchWithBrokerRetry(leases: readonly HeldLease[]): Promise<BatchResult> {
-    const { options, counters, events } = this.#ctx;
-    const shards = leases.map((l) => l.shard);
-    return pRetry(() => this.#batch(leases), {
-      retries: Number.POSITIVE_INFINITY,
-      factor: 2,
-      minTimeout: options.minBackoffMs,
-      maxTimeout: options.maxBackoffMs,
-      randomize: true,
-      signal: this.#ctx.signal,
-      shouldRetry: ({ error }) => error instanceof BrokerUnavailableError && !this.#ctx.isStopping(),
-      onFailedAttempt: ({ error, attemptNumber, retryDelay }) => {
-        if (!(error instanceof BrokerUnavailableError)) return;
-        counters.brokerFailures++;
-        events.emit('relay:retry', { scope: 'broker', shards, attempt: attemptNumber, delayMs: retryDelay, error: error.cause });
-        options.logger.warn(
-          { lane: this.index, attempt: attemptNumber, retryInMs: retryDelay, error: error.cause },
-          'Broker unavailable; batch kept pending, retrying after backoff',
-        );
-      },
-    });
+  #plan(): Plan {
+    const { leases, layout, signal, clock, options } = this.#ctx;
+    if (signal.aborted) return { kind: 'stop' };
+    const then = this.#then;
+    this.#then = undefined;
+    if (then !== undefined) return then;
+    layout.check(clock.now());
+    // Shards change lanes only while no lane has anything in flight.
+    if (layout.changing) return { kind: 'wait-for-layout' };
+    const mine = leases.all().filter((l) => this.serves(l.shard));
+    const draining = mine.filter((l) => l.draining).map((l) => l.shard);
+    if (draining.length > 0) return { kind: 'hand-over', shards: draining };
+    const now = clock.now();
+    const ready = mine.filter((l) => leases.isValid(l.shard, l.token, now));
+    return ready.length === 0 ? { kind: 'sleep', ms: options.pollIntervalMs } : { kind: 'publish', leases: ready };
   }
 
   /**
-   * Claims, sends and marks one batch. After a clean batch (everything published) the marks
-   * are written while the next batch is already read and sent: that read skips exactly the
-   * rows just sent, so nothing is sent twice, a key's rows still go out one batch after the
-   * other, and a row whose transaction committed late is taken in its seq place at once.
-   * After any failure the marks are written before going on.
+   * Writes a sent batch's marks: in the background when it went out clean (the next batch is
+   * read and sent meanwhile), else before going on. Answers the wait the next turn begins with.
    */
-  async #batch(requested: readonly HeldLease[]): Promise<BatchResult> {
-    const { options, leases } = this.#ctx;
-    const { knex, tables } = options;
-    // Judge leases by the local clock before reading and again before sending: a relay that
-    // was paused past its lease must not publish what another relay may own by now.
-    const valid = (now = performance.now()) => requested.filter((l) => leases.isValid(l.shard, l.token, now));
-    const before = valid();
-    if (before.length === 0) return 'empty';
-    const sent = this.#inflight?.sent;
-    const sending = sent === undefined ? undefined : before.map((l) => sent.get(l.shard) ?? []);
-    const claimed = await claimBatch(
-      knex,
-      tables,
-      before.map((l) => l.shard),
-      options.batchSize,
-      sending,
-      before.some((l) => l.mayHoldKeys),
-    );
-    if (claimed.length === 0) return 'empty';
-    const still = valid();
-    const stillShards = new Set(still.map((l) => l.shard));
-    // Rows of a shard whose lease lapsed meanwhile are left pending, whole shard at a time,
-    // so no key loses its order.
-    const rows = stillShards.size === before.length ? claimed : claimed.filter((r) => stillShards.has(r.shard));
-    if (rows.length === 0) return 'empty';
-
-    const started = performance.now();
-    const maxRecordBytes = await this.#ctx.topicLimits.of(rows.map((r) => r.topic));
-    const maxBatchBytes = Math.min(options.maxBatchBytes, ...maxRecordBytes.values());
-    const span = startPublishSpan(
-      [...new Set(rows.map((r) => r.topic))],
-      rows.map((r) => r.headers),
-    );
-    const outcome = await publishRows(options.publisher, rows, { maxBatchBytes, maxRecordBytes }).catch((error: unknown) => {
-      span.end(error);
-      throw error;
-    });
-    span.end(outcome.brokerError ?? outcome.failed[0]?.error);
-    // The fence covers the shards this batch has rows in, not every shard of the lane: each
-    // fenced shard is a row lock in the marking statement, and a small batch touches few.
-    const batchShards = new Set(rows.map((r) => r.shard));
-    const fenced = still.filter((l) => batchShards.has(l.shard));
-    const fence: Fence = { relayId: options.relayId, shards: fenced.map((l) => l.shard), tokens: fenced.map((l) => l.token) };
-    // One batch's marks at a time: the previous ones are written before these start.
-    await this.#settle();
+  async #record(sent: Extract<Turn, { kind: 'sent' }>): Promise<Wait | undefined> {
+    const { batch } = sent;
+    const { outcome } = batch;
     if (outcome.failed.length === 0 && outcome.brokerError === undefined) {
-      const sentSeqs = new Map<number, string[]>();
-      for (const row of rows) {
-        const seqs = sentSeqs.get(row.shard);
-        if (seqs === undefined) sentSeqs.set(row.shard, [row.seq]);
-        else seqs.push(row.seq);
-      }
-      this.#inflight = { done: this.#record(outcome, fence, started).catch((error: unknown) => this.#markFailed(error)), sent: sentSeqs };
+      this.#pending.add(
+        batch.rows,
+        recordOutcome(this.#recordContext, batch).catch((error: unknown) => this.#markFailed(error)),
+      );
     } else {
-      await this.#record(outcome, fence, started);
-      if (outcome.brokerError !== undefined) throw new BrokerUnavailableError(outcome.brokerError);
+      try {
+        await recordOutcome(this.#recordContext, batch);
+      } catch (error) {
+        return this.#failed(error);
+      }
+      if (outcome.brokerError !== undefined) return this.#brokerOutage(new BrokerUnavailableError(outcome.brokerError), sent.shards);
     }
-    return claimed.length >= options.batchSize ? 'full' : 'partial';
+    this.#outages = 0;
+    this.#failures = 0;
+    if (!sent.full) return { kind: 'sleep', ms: this.#ctx.options.pollIntervalMs };
+    this.#ctx.layout.full(this.#ctx.clock.now());
+    // Stay hot, but let timers, notifications and other lanes run between batches.
+    await new Promise((resolve) => setImmediate(resolve));
+    return undefined;
+  }
+
+  /** The broker was unavailable: no row is charged; the batch is tried again after the backoff. */
+  #brokerOutage(outage: BrokerUnavailableError, shards: readonly number[]): Wait | undefined {
+    const { retry, counters, events, options } = this.#ctx;
+    this.#outages++;
+    counters.brokerFailures++;
+    const decision = retry.lane.decide(outage, this.#outages);
+    if (!decision.retry) return this.#failed(outage);
+    const { delayMs } = decision;
+    events.emit('relay:retry', { scope: 'broker', shards: [...shards], attempt: this.#outages, delayMs, error: outage.cause });
+    options.logger.warn(
+      { lane: this.index, attempt: this.#outages, retryInMs: delayMs, error: outage.cause },
+      'Broker unavailable; batch kept pending, retrying after backoff',
+    );
+    return { kind: 'broker-backoff', ms: delayMs };
+  }
+
+  /** A batch failed for another reason than the broker: reported, then a backoff. */
+  #failed(error: unknown): Wait | undefined {
+    const { events, options, retry, signal } = this.#ctx;
+    this.#outages = 0;
+    if (signal.aborted) return undefined;
+    this.#failures++;
+    events.emit('relay:error', { error, during: `lane ${this.index} batch` });
+    options.logger.error({ lane: this.index, error }, 'Relay batch failed; retrying after backoff');
+    return { kind: 'sleep', ms: retry.lane.delayMs(this.#failures) };
   }
 
   /** A mark written in the background failed: the rows stay pending and are sent again later. */
@@ -257,96 +256,32 @@ export class Lane {
     this.#ctx.options.logger.error({ lane: this.index, error }, 'Marking a published batch failed; its rows will be published again');
   }
 
-  /** Marks what was published and charges failed rows an attempt, both fenced. */
-  async #record(outcome: PublishOutcome, fence: Fence, started: number): Promise<void> {
-    const { options, counters, events } = this.#ctx;
-    if (outcome.published.length > 0) {
-      const held = await markPublished(
-        options.knex,
-        options.tables,
-        fence,
-        outcome.published.map((r) => r.id),
-        options.deletePublished,
-      );
-      const marked = this.#checkFence(fence, held, outcome.published);
-      const count = marked.length;
-      if (count > 0) {
-        const durationMs = Math.round(performance.now() - started);
-        counters.published += count;
-        counters.batches++;
-        // Per-row figures for the hooks (metrics), built only when something listens.
-        if (events.listens('relay:batch:published')) {
-          const ackedAt = Date.now();
-          const topics: Record<string, number> = {};
-          const sinceEnqueueMs: number[] = [];
-          for (const row of marked) {
-            topics[row.topic] = (topics[row.topic] ?? 0) + 1;
-            sinceEnqueueMs.push(ackedAt - Date.parse(row.created_at));
-          }
-          events.emit('relay:batch:published', { shards: [...held], count, durationMs, topics, sinceEnqueueMs });
-        }
-        options.logger.debug({ lane: this.index, count, durationMs }, 'Batch published');
+  /** Hands `shards` over: releases their leases. Nothing of this lane is in flight then. */
+  async #handOver(shards: readonly number[]): Promise<void> {
+    const { leases, store, events, options } = this.#ctx;
+    for (const shard of shards) {
+      const lease = leases.drop(shard);
+      if (lease === undefined) continue;
+      try {
+        await store.release([lease]);
+      } catch (error) {
+        events.emit('relay:error', { error, during: `release shard ${shard}` });
       }
+      events.emit('relay:lease:lost', { shard, fencingToken: lease.token, reason: 'released' });
+      options.logger.info({ shard }, 'Shard handed over');
     }
-    if (outcome.failed.length === 0) return;
-    const at = new Date();
-    const attempts: FailedAttempt[] = outcome.failed.map(({ row, error }) => {
-      const attempt = row.attempts + 1;
-      return {
-        id: row.id,
-        entry: errorEntry(at, attempt, error),
-        delayMs: backoffMs(attempt, options.minBackoffMs, options.maxBackoffMs),
-        dead: !isRetriable(error) || attempt >= options.maxAttempts,
-      };
-    });
-    // Claims look for held keys from now on, also while this write is under way; and a
-    // check for held keys that ran before it commits is not trusted (bumped again after).
-    const failedShards = new Set(outcome.failed.map((f) => f.row.shard));
-    for (const shard of failedShards) this.#ctx.leases.failureRecorded(shard);
-    let held: Set<number>;
-    try {
-      held = new Set(await markFailed(options.knex, options.tables, fence, attempts, options.onDead === 'block'));
-    } finally {
-      for (const shard of failedShards) this.#ctx.leases.failureRecorded(shard);
-    }
-    this.#checkFence(
-      fence,
-      [...held],
-      outcome.failed.map((f) => f.row),
-    );
-    outcome.failed.forEach(({ row, error }, i) => {
-      if (!held.has(row.shard)) return;
-      const a = attempts[i] as FailedAttempt;
-      const attempt = row.attempts + 1;
-      const fields = { id: row.id, topic: row.topic, key: row.key, attempt, error };
-      if (a.dead) {
-        counters.dead++;
-        events.emit('relay:dead', { id: row.id, topic: row.topic, key: row.key, attempts: attempt, error });
-        options.logger.error(fields, 'Message is dead: parked with its error history (list and requeue it)');
-      } else {
-        counters.retried++;
-        const nextAttemptAt = new Date(at.getTime() + a.delayMs);
-        events.emit('relay:retry', { scope: 'record', id: row.id, topic: row.topic, key: row.key, attempt, nextAttemptAt, error });
-        options.logger.warn({ ...fields, nextAttemptAt }, 'Publishing a message failed; retrying later, its key waits');
-      }
-    });
   }
 
-  /** Reports shards whose fence failed as lost; answers how many of `rows` were in held shards. */
-  #checkFence(fence: Fence, held: readonly number[], rows: readonly OutboxRow[]): readonly OutboxRow[] {
-    const heldSet = new Set(held);
-    fence.shards.forEach((shard, i) => {
-      if (!heldSet.has(shard)) this.#ctx.leaseLost(shard, fence.tokens[i] as string);
-    });
-    return heldSet.size === fence.shards.length ? rows : rows.filter((r) => heldSet.has(r.shard));
+  /** Waits `ms`, or less when woken (or the relay stops). */
+  async #sleep(ms: number): Promise<void> {
+    if (this.#wakeRequested) {
+      this.#wakeRequested = false;
+      return;
+    }
+    const wake = new AbortController();
+    this.#wakeSleeper = () => wake.abort();
+    await this.#ctx.clock.sleep(ms, wake.signal);
+    this.#wakeSleeper = undefined;
+    this.#wakeRequested = false;
   }
-}
-
-/** One entry of a row's `errors` history. */
-function errorEntry(at: Date, attempt: number, error: unknown): Record<string, unknown> {
-  const message = error instanceof Error ? error.message : String(error);
-  const code = error !== null && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
-  const entry: Record<string, unknown> = { at: at.toISOString(), attempt, error: message.slice(0, 2_000) };
-  if (typeof code === 'string') entry.code = code;
-  return entry;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from '@onceflow/core';
+import { RetryPolicy } from '@onceflow/core';
 import type { ClientConfig, Notification } from 'pg';
 import pg from 'pg';
-import { backoffMs } from './backoff.ts';
 
 /** Options of {@link NotificationListener}. */
 export interface NotificationListenerOptions {
@@ -12,6 +12,9 @@ export interface NotificationListenerOptions {
   onNotify(shards: number[] | null): void;
   onError(error: unknown): void;
 }
+
+/** Reconnects of the LISTEN connection: without limit, from half a second up to 30 s. */
+const reconnects = new RetryPolicy({ maxAttempts: Number.POSITIVE_INFINITY, minDelayMs: 500, maxDelayMs: 30_000 });
 
 /**
  * A dedicated PostgreSQL connection LISTENing on the outbox channel. Producers' inserts
@@ -64,7 +67,7 @@ export class NotificationListener {
     void client.end().catch(() => undefined);
     this.#failures++;
     this.#options.onError(error);
-    const delay = backoffMs(this.#failures, 500, 30_000);
+    const delay = reconnects.delayMs(this.#failures);
     this.#options.logger.warn({ error, retryInMs: delay }, 'LISTEN connection failed; polling meanwhile');
     this.#retryTimer = setTimeout(() => void this.#connect(), delay);
   }

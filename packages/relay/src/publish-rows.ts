@@ -148,10 +148,10 @@ async function publishSend(publisher: Publisher, rows: readonly OutboxRow[], iso
   };
 
   const queue = [...groups.values()];
-  const lanes = Array.from({ length: Math.min(isolationConcurrency, queue.length) }, async () => {
+  const workers = Array.from({ length: Math.min(isolationConcurrency, queue.length) }, async () => {
     for (let group = queue.shift(); group !== undefined; group = queue.shift()) await sendGroup(group);
   });
-  await Promise.all(lanes);
+  await Promise.all(workers);
   return { published: rows.filter((r) => published.has(r)), failed, brokerError };
 }
 

@@ -1,19 +1,21 @@
-import { assertPeerVersion, checkReplication, checkSchemaVersion, SHARD_COUNT, TypedEmitter } from '@onceflow/core';
+import { assertPeerVersion, checkReplication, checkSchemaVersion, sleep, TypedEmitter } from '@onceflow/core';
 import type { RelayEvents, RelayStats } from './events.ts';
-import type { Counters } from './lane.ts';
+import type { LaneClock } from './lane.ts';
 import { Lane } from './lane.ts';
 import { LaneLayout } from './lane-layout.ts';
-import { leasePlan, shardShare } from './lease-share.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 import { LeaseTable } from './leases.ts';
 import { NotificationListener } from './listener.ts';
 import type { RelayOptions, ResolvedRelayOptions } from './options.ts';
 import { resolveRelayOptions } from './options.ts';
-import { claimShards, releaseShards, renewShards } from './sql/claim-shards.ts';
-import { heartbeat, unregister } from './sql/heartbeat.ts';
-import { selectShardBacklog } from './sql/outbox-status.ts';
+import type { OutboxStore } from './outbox-store.ts';
+import { sqlOutboxStore } from './outbox-store.ts';
+import type { Counters } from './record-outcome.ts';
+import type { RelayRetryPolicies } from './relay-retry.ts';
+import { relayRetryPolicies } from './relay-retry.ts';
+import { unregister } from './sql/heartbeat.ts';
 import { selectOutboxTopics } from './sql/outbox-topics.ts';
 import { pruneBatch } from './sql/prune-outbox.ts';
-import { shardsHoldingKeys } from './sql/shards-holding-keys.ts';
 import { TopicLimits } from './topic-limits.ts';
 
 /** Where a relay is in its life. */
@@ -35,25 +37,35 @@ export class Relay {
   /** Typed hooks: batches, retries, dead messages, leases, background errors. */
   readonly events = new TypedEmitter<RelayEvents>();
   readonly #leases: LeaseTable;
+  readonly #keeper: LeaseKeeper;
+  readonly #store: OutboxStore;
+  readonly #retry: RelayRetryPolicies;
+  readonly #clock: LaneClock = { now: () => performance.now(), sleep };
   #lanes: Lane[] = [];
   readonly #layout: LaneLayout;
   readonly #topicLimits: TopicLimits;
   readonly #counters: Counters = { published: 0, batches: 0, retried: 0, dead: 0, brokerFailures: 0 };
   readonly #abort = new AbortController();
-  #backlog = { backlog: 0, oldestPendingAgeMs: null as number | null };
   #state: RelayState = 'new';
-  #tickTimer: NodeJS.Timeout | undefined;
-  #tickRunning: Promise<void> | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #pruneRunning: Promise<void> | undefined;
   #listener: NotificationListener | undefined;
   #stopping: Promise<void> | undefined;
-  readonly #ticks: { attemptedAt: number | null; succeededAt: number | null } = { attemptedAt: null, succeededAt: null };
 
   constructor(options: RelayOptions) {
     assertPeerVersion('knex');
     this.options = resolveRelayOptions(options);
     this.#leases = new LeaseTable(this.options.leaseMs);
+    this.#keeper = new LeaseKeeper({
+      options: this.options,
+      leases: this.#leases,
+      events: this.events,
+      isStopping: () => this.#isStopping(),
+      wake: (shards) => this.#wake(shards),
+    });
+    const { knex, tables, relayId, deletePublished, onDead } = this.options;
+    this.#store = sqlOutboxStore({ knex, tables, relayId, deletePublished, blockOnDead: onDead === 'block' });
+    this.#retry = relayRetryPolicies(this.options, this.#clock);
     this.#topicLimits = new TopicLimits(this.options.publisher, this.options.maxRecordBytes, this.options.logger);
     this.#layout = new LaneLayout({
       lanes: this.options.concurrency,
@@ -105,10 +117,9 @@ export class Relay {
       }
     }
     this.#lanes = Array.from({ length: this.options.concurrency }, (_, i) => this.#newLane(i));
-    await this.#runTick();
-    this.#scheduleTick();
+    await this.#keeper.start();
     if (this.options.retentionMs > 0) this.#schedulePrune();
-    logger.info({ shards: this.#leases.all().map((l) => l.shard) }, 'Relay started');
+    logger.info({ shards: this.#leases.shards() }, 'Relay started');
   }
 
   /**
@@ -128,13 +139,12 @@ export class Relay {
   async #stop(): Promise<void> {
     const { knex, tables, relayId, logger, publisher } = this.options;
     this.#state = 'stopping';
+    // The lanes hear it: a sleep or a broker backoff ends at once.
     this.#abort.abort(new Error('Relay stopping'));
-    clearTimeout(this.#tickTimer);
     clearTimeout(this.#pruneTimer);
-    for (const lane of this.#lanes) lane.wake();
     let timer: NodeJS.Timeout | undefined;
     const settled = await Promise.race([
-      Promise.allSettled([this.#tickRunning, this.#pruneRunning, ...this.#lanes.map((lane) => lane.done)]).then(() => true),
+      Promise.allSettled([this.#keeper.stop(), this.#pruneRunning, ...this.#lanes.map((lane) => lane.done)]).then(() => true),
       new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), this.options.stopTimeoutMs);
       }),
@@ -144,7 +154,7 @@ export class Relay {
       logger.warn({ stopTimeoutMs: this.options.stopTimeoutMs }, 'In-flight batches did not finish in time; releasing leases anyway');
     const held = this.#leases.all();
     try {
-      await releaseShards(knex, tables, relayId, held);
+      await this.#store.release(held);
       await unregister(knex, tables, relayId);
     } catch (error) {
       // The leases then simply expire; nothing is lost.
@@ -166,11 +176,8 @@ export class Relay {
     return {
       ...this.#counters,
       activeLanes: this.#layout.active,
-      shards: this.#leases
-        .all()
-        .map((l) => l.shard)
-        .sort((a, b) => a - b),
-      ...this.#backlog,
+      shards: this.#leases.shards().sort((a, b) => a - b),
+      ...this.#keeper.backlog,
     };
   }
 
@@ -181,148 +188,35 @@ export class Relay {
 
   /** When the lease loop last ran and last succeeded (epoch ms), for liveness and readiness. */
   leaseTicks(): { readonly attemptedAt: number | null; readonly succeededAt: number | null } {
-    return { ...this.#ticks };
+    return this.#keeper.ticks();
   }
 
   #isStopping(): boolean {
     return this.#state !== 'running';
   }
 
+  /** Wakes the lanes serving any of `shards`, or every lane for null. */
   #wake(shards: readonly number[] | null): void {
     for (const lane of this.#lanes) if (shards === null || shards.some((s) => lane.serves(s))) lane.wake();
-  }
-
-  #scheduleTick(): void {
-    if (this.#isStopping()) return;
-    this.#tickTimer = setTimeout(
-      async () => {
-        await this.#runTick();
-        this.#scheduleTick();
-      },
-      Math.floor(this.options.leaseMs / 3),
-    );
-  }
-
-  async #runTick(): Promise<void> {
-    this.#ticks.attemptedAt = Date.now();
-    this.#tickRunning = this.#tick().then(
-      () => {
-        this.#ticks.succeededAt = Date.now();
-      },
-      (error: unknown) => {
-        this.events.emit('relay:error', { error, during: 'lease tick' });
-        this.options.logger.error({ error }, 'Lease tick failed; held leases stay valid until they expire');
-      },
-    );
-    await this.#tickRunning;
-  }
-
-  /**
-   * Heartbeat, renew, then move towards this relay's share of shards: hand over the excess
-   * (each once its current batch is done) or claim free and expired leases.
-   */
-  async #tick(): Promise<void> {
-    const { knex, tables, relayId, leaseMs, logger } = this.options;
-    const live = await heartbeat(knex, tables, relayId, leaseMs);
-
-    const sentAt = performance.now();
-    const held = this.#leases.all();
-    const renewed = new Set(await renewShards(knex, tables, relayId, held, leaseMs));
-    for (const lease of held) {
-      if (renewed.has(lease.shard)) this.#leases.hold(lease, sentAt);
-      else this.#leaseLost(lease.shard, lease.token);
-    }
-    if (this.#isStopping()) return;
-
-    const active = this.#leases.all().filter((l) => !l.draining);
-    const plan = leasePlan(active.length, shardShare(SHARD_COUNT, live));
-    if (plan.release > 0) {
-      for (const lease of active.slice(-plan.release)) {
-        lease.draining = true;
-        this.#wake([lease.shard]);
-        logger.info({ shard: lease.shard, liveRelays: live }, 'Handing shard over to balance relays');
-      }
-    }
-    const claimed = plan.release === 0 && plan.claim > 0 ? await this.#claimLeases(plan.claim) : [];
-    // Before new shards are worked on, so their first claims already know whether to probe.
-    await this.#checkHeldKeys();
-    this.#wake(claimed);
-    this.#backlog = await selectShardBacklog(
-      knex,
-      tables,
-      this.#leases.all().map((l) => l.shard),
-    );
-  }
-
-  /** Claims up to `count` free or expired shard leases; answers the shards gained. */
-  async #claimLeases(count: number): Promise<number[]> {
-    const { knex, tables, relayId, leaseMs, logger } = this.options;
-    const claimedAt = performance.now();
-    const claimed = await claimShards(knex, tables, relayId, count, leaseMs);
-    for (const lease of claimed) {
-      this.#leases.hold(lease, claimedAt);
-      this.events.emit('relay:lease:gained', { shard: lease.shard, fencingToken: lease.token });
-      logger.debug({ shard: lease.shard, fencingToken: lease.token }, 'Shard lease gained');
-    }
-    return claimed.map((l) => l.shard);
-  }
-
-  /**
-   * Clears `mayHoldKeys` of held shards found to have no holding row, so their claims skip
-   * that probe. A shard whose failures were recorded while the check ran keeps it.
-   */
-  async #checkHeldKeys(): Promise<void> {
-    const suspects = this.#leases.all().filter((l) => l.mayHoldKeys);
-    if (suspects.length === 0) return;
-    const versions = suspects.map((l) => l.holdsVersion);
-    const holding = await shardsHoldingKeys(
-      this.options.knex,
-      this.options.tables,
-      suspects.map((l) => l.shard),
-    );
-    suspects.forEach((lease, i) => {
-      if (!holding.has(lease.shard) && lease.holdsVersion === versions[i] && this.#leases.get(lease.shard) === lease) {
-        lease.mayHoldKeys = false;
-      }
-    });
   }
 
   #newLane(index: number): Lane {
     return new Lane(
       {
         options: this.options,
+        store: this.#store,
         leases: this.#leases,
         layout: this.#layout,
         events: this.events,
         counters: this.#counters,
         topicLimits: this.#topicLimits,
+        retry: this.#retry,
+        clock: this.#clock,
         signal: this.#abort.signal,
-        isStopping: () => this.#isStopping(),
-        leaseLost: (s, token) => this.#leaseLost(s, token),
-        release: (s) => this.#release(s),
+        leaseLost: (shard, token) => this.#keeper.leaseLost(shard, token),
       },
       index,
     );
-  }
-
-  #leaseLost(shard: number, token: string): void {
-    const lease = this.#leases.get(shard);
-    if (lease === undefined || lease.token !== token) return;
-    this.#leases.drop(shard);
-    this.events.emit('relay:lease:lost', { shard, fencingToken: token, reason: 'taken' });
-    this.options.logger.warn({ shard, fencingToken: token }, 'Shard lease lost to another relay');
-  }
-
-  async #release(shard: number): Promise<void> {
-    const lease = this.#leases.drop(shard);
-    if (lease === undefined) return;
-    try {
-      await releaseShards(this.options.knex, this.options.tables, this.options.relayId, [lease]);
-    } catch (error) {
-      this.events.emit('relay:error', { error, during: `release shard ${shard}` });
-    }
-    this.events.emit('relay:lease:lost', { shard, fencingToken: lease.token, reason: 'released' });
-    this.options.logger.info({ shard }, 'Shard handed over');
   }
 
   #schedulePrune(): void {
