@@ -15,7 +15,7 @@ export interface InboxConsumerEvents {
   'inbox:duplicate': { readonly message: ConsumedMessage; readonly dedupKey: string; readonly fastPath: boolean };
   /** An attempt failed and another follows after `delayMs`. */
   'inbox:retry': { readonly message: ConsumedMessage; readonly attempt: number; readonly error: unknown; readonly delayMs: number };
-  /** A message was parked as a dead letter (null id: it had been parked before). */
+  /** A message was dead-lettered (null id: it had been dead-lettered before). */
   'inbox:dead': {
     readonly message: ConsumedMessage;
     readonly dedupKey: string | null;
@@ -29,7 +29,7 @@ export interface InboxConsumerEvents {
   'inbox:fenced': { readonly message: ConsumedMessage; readonly dedupKey: string };
   /** An offset was committed for a partition (the next offset to read). */
   'inbox:committed': { readonly topic: string; readonly partition: number; readonly offset: string };
-  /** A background problem (heartbeat, commit, parking); the consumer keeps running. */
+  /** A background problem (heartbeat, commit, dead-lettering); the consumer keeps running. */
   'inbox:error': { readonly error: unknown; readonly topic?: string; readonly partition?: number };
 }
 
@@ -43,7 +43,7 @@ export interface InboxConsumerStats {
   fastPathHits: number;
   /** Failed attempts followed by another attempt. */
   retried: number;
-  /** Messages parked as dead letters. */
+  /** Messages dead-lettered. */
   deadLettered: number;
   /** Side-effect copies that met a live lease and waited. */
   busy: number;
