@@ -56,6 +56,14 @@ export interface InboxConsumerOptions<Payload = unknown> extends InboxOptions {
   deadLetterTopic?: string;
   /** Publisher for `deadLetterTopic`; the consumer connects it at start, you disconnect it. */
   deadLetterPublisher?: Publisher;
+  /**
+   * Handle only messages of these types (the `onceflow-type` header, `ConsumedMessage.type`),
+   * like tags: any other message is skipped without an inbox row and without calling the
+   * handler, and its offset is committed as finished (counted as `filtered`, event
+   * `inbox:filtered`). A record without a type header is skipped too. Each entry must be a
+   * non-empty string. @defaultValue every message
+   */
+  types?: readonly string[];
   /** Check the Onceflow schema version at start. @defaultValue true */
   checkSchema?: boolean;
   /**
@@ -85,6 +93,8 @@ export interface ResolvedConsumerOptions {
   readonly retryMaxDelayMs: number;
   readonly heartbeatIntervalMs: number;
   readonly deadLetter: { readonly topic: string; readonly publisher: Publisher } | undefined;
+  /** The message types to handle; undefined: every message. */
+  readonly types: ReadonlySet<string> | undefined;
   readonly checkSchema: boolean;
   readonly strictReplication: boolean;
 }
@@ -112,6 +122,7 @@ export function resolveConsumerOptions<Payload>(options: InboxConsumerOptions<Pa
     retryMaxDelayMs,
     heartbeatIntervalMs: intOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 1_000, 10, 600_000),
     deadLetter: resolveDeadLetter(options),
+    types: resolveTypes(options.types),
     checkSchema: boolOption('checkSchema', options.checkSchema, true),
     strictReplication: boolOption('strictReplication', options.strictReplication, false),
   };
@@ -154,6 +165,15 @@ export function consumerRetryPolicy(
     minWaitMs: retryMinDelayMs,
     ...clock,
   });
+}
+
+function resolveTypes(types: unknown): ReadonlySet<string> | undefined {
+  if (types === undefined) return undefined;
+  if (!Array.isArray(types) || types.length === 0) throw new OptionError('types', types, 'a non-empty array of message types');
+  for (const [i, type] of types.entries()) {
+    if (typeof type !== 'string' || type.length === 0) throw new OptionError(`types[${i}]`, type, 'a non-empty string (a message type)');
+  }
+  return new Set(types as string[]);
 }
 
 function resolveDeadLetter<Payload>(options: InboxConsumerOptions<Payload>): ResolvedConsumerOptions['deadLetter'] {

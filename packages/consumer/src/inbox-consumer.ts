@@ -40,7 +40,7 @@ export class InboxConsumer<Payload = unknown> {
     assertPeerVersion('knex');
     this.inbox = new Inbox(options);
     this.options = resolveConsumerOptions(options);
-    const { concurrency, heartbeatIntervalMs, deadLetter } = this.options;
+    const { concurrency, heartbeatIntervalMs, types, deadLetter } = this.options;
     const logger = this.inbox.options.logger.child({ consumer: this.inbox.options.consumerName });
     const deadLetters = { inbox: this.inbox.options, deadLetter, events: this.events, stats: this.#stats, logger };
     this.#context = {
@@ -50,6 +50,7 @@ export class InboxConsumer<Payload = unknown> {
       deadLetter: (item, errors, attempts) => deadLetterMessage(deadLetters, item, errors, attempts),
       concurrency,
       heartbeatIntervalMs,
+      types,
       events: this.events,
       stats: this.#stats,
       logger,

@@ -75,6 +75,22 @@ describe('resolveConsumerOptions', () => {
     );
     expect(optionError(() => resolveConsumerOptions({ knex, consumerName: 'c', handler })).option).toBe('subscriber');
   });
+
+  it('takes message types as a set of non-empty strings, naming a bad one', () => {
+    expect(resolveConsumerOptions({ knex, consumerName: 'c', subscriber, handler }).types).toBeUndefined();
+    expect([
+      ...(resolveConsumerOptions({ knex, consumerName: 'c', subscriber, handler, types: ['paid', 'refunded'] }).types ?? []),
+    ]).toEqual(['paid', 'refunded']);
+    const empty = optionError(() => resolveConsumerOptions({ knex, consumerName: 'c', subscriber, handler, types: [] }));
+    expect(empty.option).toBe('types');
+    expect(empty.value).toBe('an array of 0');
+    const blank = optionError(() => resolveConsumerOptions({ knex, consumerName: 'c', subscriber, handler, types: ['paid', ''] }));
+    expect(blank.option).toBe('types[1]');
+    expect(blank.message).toContain('received ""');
+    expect(optionError(() => resolveConsumerOptions({ knex, consumerName: 'c', subscriber, handler, types: 'paid' as never })).option).toBe(
+      'types',
+    );
+  });
 });
 
 describe('consumerRetryPolicy', () => {

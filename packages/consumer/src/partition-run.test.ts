@@ -18,7 +18,8 @@ function records(spec: readonly string[]): IncomingRecord[] {
     offset: String(offset),
     key,
     value: Buffer.from('{}'),
-    headers: key === 'nokey' ? {} : { [HeaderNames.idempotencyKey]: `${key}-${offset}` },
+    headers:
+      key === 'nokey' ? {} : { [HeaderNames.idempotencyKey]: `${key}-${offset}`, [HeaderNames.type]: key === 'other' ? 'other' : 'paid' },
     timestamp: '0',
   }));
 }
@@ -119,7 +120,7 @@ function scriptedStrategy(options: {
 function setup(
   spec: readonly string[],
   strategy: ConsumerStrategy,
-  options: { auto?: boolean; concurrency?: number; maxAttempts?: number } = {},
+  options: { auto?: boolean; concurrency?: number; maxAttempts?: number; types?: string[] } = {},
 ) {
   const { batch, state } = fakeBatch(records(spec));
   const clock = fakeClock(options.auto ?? true);
@@ -146,6 +147,7 @@ function setup(
     },
     concurrency: options.concurrency ?? 1,
     heartbeatIntervalMs: 60_000,
+    types: options.types === undefined ? undefined : new Set(options.types),
     events,
     stats,
     logger: silentLogger,
@@ -347,5 +349,17 @@ describe('PartitionRun', () => {
     expect(s.load.most).toBe(2);
     expect(t.stats).toMatchObject({ handled: 16, retried: 16, deadLettered: 0 });
     expect(t.state.commits.at(-1)).toBe('16');
+  });
+
+  it('skips messages of types not asked for: never attempted, counted, and committed past', async () => {
+    const s = scriptedStrategy({ groupSize: 32 });
+    const t = setup(['a', 'other', 'b', 'other'], s.strategy, { types: ['paid'] });
+    const filtered: string[] = [];
+    t.events.on('inbox:filtered', (e) => filtered.push(`${e.message.offset}:${e.type}`));
+    await t.run();
+    expect(s.calls).toEqual([['0', '2']]);
+    expect(filtered).toEqual(['1:other', '3:other']);
+    expect(t.stats).toMatchObject({ handled: 2, filtered: 2 });
+    expect(t.state.commits.at(-1)).toBe('4');
   });
 });

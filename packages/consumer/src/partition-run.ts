@@ -27,7 +27,7 @@ export class PartitionRun {
   readonly #slots: TransactionSlots;
   /** Queues being worked, those split off included; each settles without rejecting. */
   readonly #running = new Set<Promise<void>>();
-  /** Messages finished (handled, skipped, fenced or dead-lettered), in any order. */
+  /** Messages finished (handled, skipped, fenced, filtered or dead-lettered), in any order. */
   #finished = 0;
 
   constructor(ctx: RunContext, batch: PartitionBatch, commits: CommitQueue) {
@@ -46,10 +46,7 @@ export class PartitionRun {
     ctx.stopping.addEventListener('abort', onStop, { once: true });
     const ticker = setInterval(() => this.#tick(), ctx.heartbeatIntervalMs);
     try {
-      const layout = ctx.strategy.layout(
-        this.#batch.records.map((r) => this.#item(toConsumedMessage(r))),
-        ctx.concurrency,
-      );
+      const layout = ctx.strategy.layout(this.#accepted(), ctx.concurrency);
       for (const items of layout.queues) this.#start(new KeyQueue(items, layout));
       while (this.#running.size > 0) await Promise.all(this.#running);
     } finally {
@@ -58,6 +55,24 @@ export class PartitionRun {
     }
     this.#committer.request();
     ctx.stats.abandoned += this.#batch.records.length - this.#finished;
+  }
+
+  /** The batch's messages to work on; those of types not asked for are finished at once. */
+  #accepted(): Item[] {
+    const { types, stats, events } = this.#ctx;
+    const items: Item[] = [];
+    for (const record of this.#batch.records) {
+      const message = toConsumedMessage(record);
+      if (types === undefined || (message.type !== undefined && types.has(message.type))) {
+        items.push(this.#item(message));
+        continue;
+      }
+      this.#markDone(message);
+      stats.filtered++;
+      events.emit('inbox:filtered', { message, type: message.type ?? null });
+    }
+    if (items.length < this.#batch.records.length) this.#committer.request();
+    return items;
   }
 
   #item(message: ConsumedMessage): Item {

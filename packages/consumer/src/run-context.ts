@@ -71,6 +71,8 @@ export interface RunContext {
   /** Most transactions of one batch at once. */
   readonly concurrency: number;
   readonly heartbeatIntervalMs: number;
+  /** Message types to handle; undefined: every message. */
+  readonly types: ReadonlySet<string> | undefined;
   readonly events: TypedEmitter<InboxConsumerEvents>;
   readonly stats: InboxConsumerStats;
   readonly logger: Logger;
