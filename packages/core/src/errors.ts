@@ -151,7 +151,7 @@ export class PublishError extends OnceflowError {
 }
 
 /**
- * Thrown by a handler to say that trying again cannot help (the message is parked at once).
+ * Thrown by a handler to say that trying again cannot help (the message is dead-lettered at once).
  * Any other error counts as retriable.
  */
 export class FatalHandlerError extends OnceflowError {
