@@ -132,8 +132,8 @@ export class PartitionRun {
         this.#committer.request();
         return true;
       }
-      if (!this.#active()) return false;
       const error = noteFailure(result.error);
+      if (!this.#active()) return false;
       if (items.length === 1 || result.isolate === 'none') failures.push(error);
       else {
         if (result.isolate === 'each') queue.isolateEach(items.length);
