@@ -7,22 +7,22 @@ import type { Item } from './run-context.ts';
 describe('splitByKey', () => {
   const items = Array.from({ length: 200 }, (_, i) => ({ key: `k${i % 17}`, n: i }));
 
-  it('keeps every key in one lane, in order', () => {
-    const lanes = splitByKey(items, (i) => i.key, 4);
-    expect(lanes.length).toBeLessThanOrEqual(4);
-    expect(lanes.flat()).toHaveLength(200);
-    const laneOf = new Map<string, number>();
-    lanes.forEach((lane, l) => {
-      for (const item of lane) {
-        expect(laneOf.get(item.key) ?? l).toBe(l);
-        laneOf.set(item.key, l);
+  it('keeps every key in one queue, in order', () => {
+    const queues = splitByKey(items, (i) => i.key, 4);
+    expect(queues.length).toBeLessThanOrEqual(4);
+    expect(queues.flat()).toHaveLength(200);
+    const queueOf = new Map<string, number>();
+    queues.forEach((queue, l) => {
+      for (const item of queue) {
+        expect(queueOf.get(item.key) ?? l).toBe(l);
+        queueOf.set(item.key, l);
       }
-      const ns = lane.map((i) => i.n);
+      const ns = queue.map((i) => i.n);
       expect(ns).toEqual([...ns].sort((a, b) => a - b));
     });
   });
 
-  it('uses one lane when the limit is 1, and spreads keyless items', () => {
+  it('uses one queue when the limit is 1, and spreads keyless items', () => {
     expect(splitByKey(items, (i) => i.key, 1)).toEqual([items]);
     const keyless = splitByKey([1, 2, 3, 4], () => null, 2);
     expect(keyless).toEqual([
