@@ -16,6 +16,8 @@ export interface TestRecord {
   bare?: boolean;
   /** Send to this partition instead of the key's. */
   partition?: number;
+  /** The message type (`onceflow-type` header); none when left out. */
+  type?: string;
 }
 
 /** Publishes records in order with an idempotent kafkajs producer. */
@@ -36,6 +38,7 @@ export async function publish(kafka: Kafka, topic: string, records: readonly Tes
             : {
                 [HeaderNames.id]: r.id ?? `id-${r.idempotencyKey ?? r.key}`,
                 [HeaderNames.idempotencyKey]: r.idempotencyKey ?? r.id ?? r.key,
+                ...(r.type === undefined ? {} : { [HeaderNames.type]: r.type }),
               },
         })),
       });

@@ -4,7 +4,7 @@ import { HeaderNames, ValidationError } from '@onceflow/core';
 /**
  * A record as a handler sees it: the transport's fields plus Onceflow's headers decoded.
  * `payload` is the value parsed as JSON on first access (a value that is not JSON throws a
- * {@link ValidationError}, which parks the message); `value` keeps the raw bytes.
+ * {@link ValidationError}, which dead-letters the message); `value` keeps the raw bytes.
  */
 export interface ConsumedMessage<Payload = unknown> {
   readonly topic: string;
@@ -17,7 +17,7 @@ export interface ConsumedMessage<Payload = unknown> {
   readonly value: Buffer | null;
   /** Every header, decoded as text. */
   readonly headers: Headers;
-  /** The key's bytes as delivered (`key` is their UTF-8 decoding); parking and replay keep them. */
+  /** The key's bytes as delivered (`key` is their UTF-8 decoding); dead letters and replay keep them. */
   readonly rawKey: Buffer | null;
   /** Every header as delivered, in order, repeats and null values included. */
   readonly rawHeaders: readonly RawHeader[];

@@ -15,7 +15,7 @@ export interface InboxConsumerEvents {
   'inbox:duplicate': { readonly message: ConsumedMessage; readonly dedupKey: string; readonly fastPath: boolean };
   /** An attempt failed and another follows after `delayMs`. */
   'inbox:retry': { readonly message: ConsumedMessage; readonly attempt: number; readonly error: unknown; readonly delayMs: number };
-  /** A message was parked as a dead letter (null id: it had been parked before). */
+  /** A message was dead-lettered (null id: it had been dead-lettered before). */
   'inbox:dead': {
     readonly message: ConsumedMessage;
     readonly dedupKey: string | null;
@@ -29,7 +29,12 @@ export interface InboxConsumerEvents {
   'inbox:fenced': { readonly message: ConsumedMessage; readonly dedupKey: string };
   /** An offset was committed for a partition (the next offset to read). */
   'inbox:committed': { readonly topic: string; readonly partition: number; readonly offset: string };
-  /** A background problem (heartbeat, commit, parking); the consumer keeps running. */
+  /**
+   * A message was skipped because its type (`onceflow-type` header; null: none) is not among the
+   * consumer's `types`: no inbox row, no handler call; its offset is committed as finished.
+   */
+  'inbox:filtered': { readonly message: ConsumedMessage; readonly type: string | null };
+  /** A background problem (heartbeat, commit, dead-lettering); the consumer keeps running. */
   'inbox:error': { readonly error: unknown; readonly topic?: string; readonly partition?: number };
 }
 
@@ -43,8 +48,10 @@ export interface InboxConsumerStats {
   fastPathHits: number;
   /** Failed attempts followed by another attempt. */
   retried: number;
-  /** Messages parked as dead letters. */
+  /** Messages dead-lettered. */
   deadLettered: number;
+  /** Messages skipped because their type is not among the consumer's `types`. */
+  filtered: number;
   /** Side-effect copies that met a live lease and waited. */
   busy: number;
   /** Side-effect runs whose `done` was refused by the fencing token. */
@@ -65,6 +72,7 @@ export function emptyStats(): InboxConsumerStats {
     fastPathHits: 0,
     retried: 0,
     deadLettered: 0,
+    filtered: 0,
     busy: 0,
     fenced: 0,
     abandoned: 0,

@@ -1,5 +1,5 @@
-import type { Publisher, Subscriber } from '@onceflow/core';
-import { boolOption, intOption, isValidTopic, OptionError, requiredOption } from '@onceflow/core';
+import type { Publisher, RetryPolicyOptions, Subscriber } from '@onceflow/core';
+import { boolOption, intOption, isValidTopic, OptionError, RetryPolicy, requiredOption } from '@onceflow/core';
 import type { BatchHandler, MessageHandler } from './inbox.ts';
 import type { InboxOptions } from './inbox-options.ts';
 import type { LeaseStore } from './side-effect/lease-store.ts';
@@ -24,26 +24,29 @@ export interface InboxConsumerOptions<Payload = unknown> extends InboxOptions {
   /** Side-effect lease length. @defaultValue 60000 */
   leaseMs?: number;
   /**
-   * Lanes of one partition batch that run at the same time; each key stays in one lane, in
-   * order. In transactional mode a batch opens one lane per `maxMessagesPerTransaction`
+   * Key queues of one partition batch that run at the same time; each key stays in one queue,
+   * in order. In transactional mode a batch opens one queue per `maxMessagesPerTransaction`
    * messages, up to this many, so a small batch is one transaction; lower
-   * `maxMessagesPerTransaction` to spread slow handlers over more lanes. A message waiting for a
-   * retry sends the other keys of its lane on in a lane of their own; however many lanes that
-   * makes, at most this many transactions of one batch run at once (the others wait their
+   * `maxMessagesPerTransaction` to spread slow handlers over more queues. A message waiting for
+   * a retry sends the other keys of its queue on in a queue of their own; however many queues
+   * that makes, at most this many transactions of one batch run at once (the others wait their
    * turn), so retries never draw more than this on your knex pool. @defaultValue 8
    */
   concurrency?: number;
   /**
-   * Transactional mode: messages of one lane that share a transaction when they are ready
+   * Transactional mode: messages of one key queue that share a transaction when they are ready
    * together (fewer commits). A failing message is retried alone, so it never holds others'
    * effects back. 1 gives every message its own transaction. @defaultValue 32
    */
   maxMessagesPerTransaction?: number;
   /** Batch mode: most messages per batch transaction. @defaultValue 1000 */
   maxBatchSize?: number;
-  /** Attempts of a message (the first included) before it is parked as a dead letter. @defaultValue 5 */
+  /** Attempts of a message (the first included) before it is dead-lettered. @defaultValue 5 */
   maxAttempts?: number;
-  /** Backoff before the second attempt; it doubles per attempt, with jitter. @defaultValue 200 */
+  /**
+   * Backoff before the second attempt: at least this, and with jitter up to twice this; it
+   * doubles per attempt, up to `retryMaxDelayMs`. @defaultValue 200
+   */
   retryMinDelayMs?: number;
   /** Longest backoff between attempts. @defaultValue 10000 */
   retryMaxDelayMs?: number;
@@ -53,6 +56,14 @@ export interface InboxConsumerOptions<Payload = unknown> extends InboxOptions {
   deadLetterTopic?: string;
   /** Publisher for `deadLetterTopic`; the consumer connects it at start, you disconnect it. */
   deadLetterPublisher?: Publisher;
+  /**
+   * Handle only messages of these types (the `onceflow-type` header, `ConsumedMessage.type`),
+   * like tags: any other message is skipped without an inbox row and without calling the
+   * handler, and its offset is committed as finished (counted as `filtered`, event
+   * `inbox:filtered`). A record without a type header is skipped too. Each entry must be a
+   * non-empty string. @defaultValue every message
+   */
+  types?: readonly string[];
   /** Check the Onceflow schema version at start. @defaultValue true */
   checkSchema?: boolean;
   /**
@@ -82,6 +93,8 @@ export interface ResolvedConsumerOptions {
   readonly retryMaxDelayMs: number;
   readonly heartbeatIntervalMs: number;
   readonly deadLetter: { readonly topic: string; readonly publisher: Publisher } | undefined;
+  /** The message types to handle; undefined: every message. */
+  readonly types: ReadonlySet<string> | undefined;
   readonly checkSchema: boolean;
   readonly strictReplication: boolean;
 }
@@ -109,6 +122,7 @@ export function resolveConsumerOptions<Payload>(options: InboxConsumerOptions<Pa
     retryMaxDelayMs,
     heartbeatIntervalMs: intOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 1_000, 10, 600_000),
     deadLetter: resolveDeadLetter(options),
+    types: resolveTypes(options.types),
     checkSchema: boolOption('checkSchema', options.checkSchema, true),
     strictReplication: boolOption('strictReplication', options.strictReplication, false),
   };
@@ -130,6 +144,36 @@ function resolveMode<Payload>(options: InboxConsumerOptions<Payload>): ConsumerM
   if (options.batchHandler !== undefined) return { kind: 'batch', handler: options.batchHandler as BatchHandler<unknown> };
   const store = requiredOption('leaseStore', options.leaseStore, 'a LeaseStore (PostgresLeaseStore or RedisLeaseStore) for effectHandler');
   return { kind: 'side-effect', handler: options.effectHandler as EffectHandler<unknown>, store };
+}
+
+/**
+ * The consumer's one {@link RetryPolicy}: attempts, backoff and the retriable judgement. No wait
+ * is shorter than `retryMinDelayMs` nor longer than `retryMaxDelayMs`; the first retry waits
+ * between the minimum and twice it, and each later step doubles.
+ */
+export function consumerRetryPolicy(
+  options: Pick<ResolvedConsumerOptions, 'maxAttempts' | 'retryMinDelayMs' | 'retryMaxDelayMs'>,
+  clock: Pick<RetryPolicyOptions, 'random' | 'sleep'> = {},
+): RetryPolicy {
+  const { maxAttempts, retryMinDelayMs, retryMaxDelayMs } = options;
+  return new RetryPolicy({
+    maxAttempts,
+    // The policy's equal jitter draws from the upper half of each step: a first step of twice
+    // the minimum keeps the first wait between the minimum and twice it.
+    minDelayMs: Math.min(2 * retryMinDelayMs, retryMaxDelayMs),
+    maxDelayMs: retryMaxDelayMs,
+    minWaitMs: retryMinDelayMs,
+    ...clock,
+  });
+}
+
+function resolveTypes(types: unknown): ReadonlySet<string> | undefined {
+  if (types === undefined) return undefined;
+  if (!Array.isArray(types) || types.length === 0) throw new OptionError('types', types, 'a non-empty array of message types');
+  for (const [i, type] of types.entries()) {
+    if (typeof type !== 'string' || type.length === 0) throw new OptionError(`types[${i}]`, type, 'a non-empty string (a message type)');
+  }
+  return new Set(types as string[]);
 }
 
 function resolveDeadLetter<Payload>(options: InboxConsumerOptions<Payload>): ResolvedConsumerOptions['deadLetter'] {

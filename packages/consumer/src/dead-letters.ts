@@ -19,7 +19,7 @@ export interface AttemptError {
   readonly message: string;
 }
 
-/** A parked message. */
+/** A dead-lettered message. */
 export interface DeadLetter {
   readonly id: string;
   readonly consumerName: string;
@@ -134,7 +134,7 @@ export class DeadLetters {
    * Replays every dead letter not replayed yet of one consumer (`{ consumerName }`), or of all
    * (`{ all: true }`), oldest first, one batch per publish; returns how many were replayed.
    * Stops at the first batch that cannot be replayed (a record without a key), leaving it and
-   * those after it parked.
+   * those after it waiting.
    */
   async replayAll(
     selection: { consumerName?: string; all?: boolean },
@@ -232,12 +232,12 @@ function idProblem(id: unknown): string | undefined {
   return undefined;
 }
 
-/** The key's bytes; rows parked before schema version 6 have only the text. */
+/** The key's bytes; rows stored before schema version 6 have only the text. */
 function rawKeyOf(r: StoredDeadLetter): Buffer | null {
   return r.raw_key ?? (r.key === null ? null : Buffer.from(r.key, 'utf8'));
 }
 
-/** Every header as bytes; rows parked before schema version 6 have only the first value of each, as text. */
+/** Every header as bytes; rows stored before schema version 6 have only the first value of each, as text. */
 function rawHeadersOf(r: StoredDeadLetter): RawHeader[] {
   if (r.raw_headers !== null) return decodeRawHeaders(r.raw_headers);
   return Object.entries(r.headers).map(([name, value]) => [name, Buffer.from(value, 'utf8')]);
@@ -255,7 +255,7 @@ function toReplayRecord(r: StoredDeadLetter): OutgoingRecord {
   };
 }
 
-/** When each attempt's error happened, noted where it is caught; the history is written later, at parking. */
+/** When each attempt's error happened, noted where it is caught; the history is written later, when the message is dead-lettered. */
 const failureTimes = new WeakMap<object, Date>();
 
 /** Notes that `error` ended an attempt now, for its entry in a dead letter's history; returns it. */

@@ -15,12 +15,12 @@ export type DedupMode = 'idempotencyKey' | 'id' | ((message: ConsumedMessage) =>
  *
  * The key goes into two unique indexes (the inbox's and dead_letters'), and a btree entry
  * above about 2,700 bytes is refused by PostgreSQL (54000), which would make a record both
- * unhandleable and unparkable. Bounding in bytes rather than hashing long keys: the key stays
+ * unhandleable and impossible to dead-letter. Bounding in bytes rather than hashing long keys: the key stays
  * what the producer wrote, so an operator can find it in the inbox and in dead letters; there
  * is no hash to reason about when two keys meet; and every key Onceflow's producer lets
  * through fits. 1,024 bytes of key plus a consumer name (at most 200 characters) and a topic
  * (at most 249 ASCII characters) stays under that limit even uncompressed. A record with a
- * longer key is parked with its reason; a dedup function can hash such keys itself.
+ * longer key is dead-lettered with its reason; a dedup function can hash such keys itself.
  */
 export const MAX_DEDUP_KEY_BYTES = 1024;
 

@@ -1,6 +1,6 @@
 import { ErrorCodes, OnceflowError } from '@onceflow/core';
 
-/** No dedup key could be derived from a message; it is parked as a dead letter, not retried. */
+/** No dedup key could be derived from a message; it is dead-lettered, not retried. */
 export class DedupKeyError extends OnceflowError {
   /** `topic/partition@offset` of the message. */
   readonly record: string;

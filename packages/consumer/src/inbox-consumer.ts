@@ -4,18 +4,22 @@ import { CommitQueue } from './commit-queue.ts';
 import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
 import { emptyStats } from './consumer-events.ts';
 import type { InboxConsumerOptions, ResolvedConsumerOptions } from './consumer-options.ts';
-import { resolveConsumerOptions } from './consumer-options.ts';
+import { consumerRetryPolicy, resolveConsumerOptions } from './consumer-options.ts';
+import { deadLetterMessage } from './dead-letter-message.ts';
 import { Inbox } from './inbox.ts';
-import type { RunContext } from './partition-run.ts';
 import { PartitionRun } from './partition-run.ts';
+import type { ConsumerStrategy, RunContext } from './run-context.ts';
 import { SideEffectInbox } from './side-effect/side-effect-inbox.ts';
+import { BatchStrategy } from './strategies/batch-strategy.ts';
+import { SideEffectStrategy } from './strategies/side-effect-strategy.ts';
+import { TransactionalStrategy } from './strategies/transactional-strategy.ts';
 
 /**
  * Runs a handler for every message of a {@link Subscriber} (e.g. KafkaSubscriber) with
  * exactly-once effects: transactional (default), batch or side-effect mode. Within a
  * partition, different keys run in parallel and each key in order; offsets are committed
  * only after the effects are durable, as a contiguous watermark. Failing messages are retried
- * with backoff and then parked as dead letters, and the partition moves on.
+ * with backoff and then dead-lettered, and the partition moves on.
  */
 export class InboxConsumer<Payload = unknown> {
   /** Typed events: `inbox:handled`, `inbox:duplicate`, `inbox:retry`, `inbox:dead`, ... */
@@ -36,21 +40,39 @@ export class InboxConsumer<Payload = unknown> {
     assertPeerVersion('knex');
     this.inbox = new Inbox(options);
     this.options = resolveConsumerOptions(options);
-    const mode = this.options.mode;
-    const { consumerName, dedup, dedupScope, logger } = this.inbox.options;
-    const effects =
-      mode.kind === 'side-effect'
-        ? new SideEffectInbox({ store: mode.store, consumerName, dedup, dedupScope, leaseMs: this.options.leaseMs, logger })
-        : undefined;
+    const { concurrency, heartbeatIntervalMs, types, deadLetter } = this.options;
+    const logger = this.inbox.options.logger.child({ consumer: this.inbox.options.consumerName });
+    const deadLetters = { inbox: this.inbox.options, deadLetter, events: this.events, stats: this.#stats, logger };
     this.#context = {
-      inbox: this.inbox,
-      effects,
-      options: this.options,
+      strategy: this.#strategy(),
+      policy: consumerRetryPolicy(this.options),
+      dedupKeyOf: (message) => this.inbox.dedupKeyOf(message),
+      deadLetter: (item, errors, attempts) => deadLetterMessage(deadLetters, item, errors, attempts),
+      concurrency,
+      heartbeatIntervalMs,
+      types,
       events: this.events,
       stats: this.#stats,
-      logger: logger.child({ consumer: consumerName }),
+      logger,
       stopping: this.#stop.signal,
     };
+  }
+
+  /** The strategy of the configured mode, holding only what that mode needs. */
+  #strategy(): ConsumerStrategy {
+    const { mode, maxMessagesPerTransaction, maxBatchSize, leaseMs } = this.options;
+    const inbox = this.inbox;
+    switch (mode.kind) {
+      case 'transactional':
+        return new TransactionalStrategy({ inbox, handler: mode.handler, maxMessagesPerTransaction });
+      case 'batch':
+        return new BatchStrategy({ inbox, handler: mode.handler, maxBatchSize });
+      case 'side-effect': {
+        const { consumerName, dedup, dedupScope, logger } = inbox.options;
+        const effects = new SideEffectInbox({ store: mode.store, consumerName, dedup, dedupScope, leaseMs, logger });
+        return new SideEffectStrategy({ effects, handler: mode.handler, leaseMs });
+      }
+    }
   }
 
   /** Checks the schema version, joins the group and starts handling; resolves once running. */
@@ -69,7 +91,7 @@ export class InboxConsumer<Payload = unknown> {
     await this.options.deadLetter?.publisher.connect();
     await this.options.subscriber.start((batch) => this.#onBatch(batch));
     this.#state = 'running';
-    this.#context.logger.info({ mode: this.options.mode.kind }, 'Inbox consumer started');
+    this.#context.logger.info({ mode: this.#context.strategy.mode }, 'Inbox consumer started');
   }
 
   /**

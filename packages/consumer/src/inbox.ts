@@ -1,5 +1,5 @@
 import type { SpanAttributes } from '@onceflow/core';
-import { recordProcessOutcome, withBatchProcessSpan, withProcessSpan } from '@onceflow/core';
+import { ErrorCodes, isRetriable, OnceflowError, recordProcessOutcome, withBatchProcessSpan, withProcessSpan } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { ConsumedMessage } from './consumed-message.ts';
 import type { DedupMode } from './dedup.ts';
@@ -27,18 +27,26 @@ export interface GroupResult {
 }
 
 /**
- * A group transaction failed. `index` is the message whose handler threw, or -1 when the
- * failure was the database's (the inbox insert or the commit); every write was rolled back.
+ * A group transaction failed (code `ONCEFLOW_TRANSACTION`). `index` is the message whose
+ * handler threw, or -1 when the failure was the database's (the inbox insert or the commit);
+ * every write was rolled back. `cause` is the failure itself, and `retriable` is its own.
  */
-export class GroupFailure extends Error {
+export class GroupFailure extends OnceflowError {
   /** Index of the message whose handler threw, or -1. */
   readonly index: number;
 
   constructor(index: number, cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
-    this.name = 'GroupFailure';
+    super(ErrorCodes.transaction, cause instanceof Error ? cause.message : String(cause), { cause, retriable: isRetriable(cause) });
     this.index = index;
   }
+}
+
+/** The transactions of an {@link Inbox} that the consumer's strategies run through. */
+export interface InboxTransactions {
+  /** See {@link Inbox.handleGroup}. */
+  handleGroup(messages: readonly ConsumedMessage[], dedupKeys: readonly string[], handler: MessageHandler<unknown>): Promise<GroupResult>;
+  /** See {@link Inbox.handleBatch}. */
+  handleBatch(messages: readonly ConsumedMessage[], dedupKeys: readonly string[], handler: BatchHandler<unknown>): Promise<GroupResult>;
 }
 
 /**
@@ -48,7 +56,7 @@ export class GroupFailure extends Error {
  * transaction: the handler's writes commit if and only if the row does, and a copy whose row
  * exists (or is being written by a transaction still open) is skipped.
  */
-export class Inbox {
+export class Inbox implements InboxTransactions {
   /** The validated options. */
   readonly options: ResolvedInboxOptions;
   readonly #fastPath: RedisFastPath | undefined;

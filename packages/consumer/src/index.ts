@@ -6,6 +6,7 @@ export { describeRecord, toConsumedMessage } from './consumed-message.ts';
 export type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
 export type { ConsumerMode, InboxConsumerOptions, ResolvedConsumerOptions } from './consumer-options.ts';
 export { resolveConsumerOptions } from './consumer-options.ts';
+export { DeadLetterHeaders, RawDeadLetterHeaders } from './dead-letter-message.ts';
 export type {
   AttemptError,
   DeadLetter,
@@ -24,7 +25,6 @@ export { InboxConsumer } from './inbox-consumer.ts';
 export type { InboxOptions, ResolvedInboxOptions } from './inbox-options.ts';
 export { resolveInboxOptions } from './inbox-options.ts';
 export { OffsetTracker } from './offset-tracker.ts';
-export { DeadLetterHeaders, RawDeadLetterHeaders } from './park.ts';
 export type { RedisClient, RedisPipeline } from './redis-client.ts';
 export type { InboxRetentionOptions, ResolvedInboxRetentionOptions } from './retention.ts';
 export { pruneInbox, resolveInboxRetentionOptions } from './retention.ts';

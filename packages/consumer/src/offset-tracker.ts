@@ -17,7 +17,7 @@ export class OffsetTracker {
     for (const [i, o] of offsets.entries()) this.#index.set(o, i);
   }
 
-  /** Marks one offset finished (handled, skipped as duplicate, or parked). */
+  /** Marks one offset finished (handled, skipped as duplicate, or dead-lettered). */
   markDone(offset: string): void {
     const i = this.#index.get(offset);
     if (i === undefined) throw new Error(`Offset ${offset} is not part of this batch`);

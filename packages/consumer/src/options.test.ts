@@ -1,11 +1,10 @@
 import { OptionError } from '@onceflow/core';
 import knexFactory from 'knex';
 import { describe, expect, it } from 'vitest';
-import { resolveConsumerOptions } from './consumer-options.ts';
+import { consumerRetryPolicy, resolveConsumerOptions } from './consumer-options.ts';
 import { resolveInboxOptions } from './inbox-options.ts';
 import { resolveInboxRetentionOptions } from './retention.ts';
 import { resolveSideEffectInboxOptions } from './side-effect/side-effect-inbox.ts';
-import { backoffDelay } from './sleep.ts';
 
 const knex = knexFactory({ client: 'pg' });
 const subscriber = { start: async () => undefined, stop: async () => undefined };
@@ -76,6 +75,44 @@ describe('resolveConsumerOptions', () => {
     );
     expect(optionError(() => resolveConsumerOptions({ knex, consumerName: 'c', handler })).option).toBe('subscriber');
   });
+
+  it('takes message types as a set of non-empty strings, naming a bad one', () => {
+    expect(resolveConsumerOptions({ knex, consumerName: 'c', subscriber, handler }).types).toBeUndefined();
+    expect([
+      ...(resolveConsumerOptions({ knex, consumerName: 'c', subscriber, handler, types: ['paid', 'refunded'] }).types ?? []),
+    ]).toEqual(['paid', 'refunded']);
+    const empty = optionError(() => resolveConsumerOptions({ knex, consumerName: 'c', subscriber, handler, types: [] }));
+    expect(empty.option).toBe('types');
+    expect(empty.value).toBe('an array of 0');
+    const blank = optionError(() => resolveConsumerOptions({ knex, consumerName: 'c', subscriber, handler, types: ['paid', ''] }));
+    expect(blank.option).toBe('types[1]');
+    expect(blank.message).toContain('received ""');
+    expect(optionError(() => resolveConsumerOptions({ knex, consumerName: 'c', subscriber, handler, types: 'paid' as never })).option).toBe(
+      'types',
+    );
+  });
+});
+
+describe('consumerRetryPolicy', () => {
+  const waits = (min: number, max: number, random: number) =>
+    [1, 2, 3, 4, 5, 6].map((n) =>
+      consumerRetryPolicy({ maxAttempts: 5, retryMinDelayMs: min, retryMaxDelayMs: max }, { random: () => random }).delayMs(n),
+    );
+
+  it('waits at least retryMinDelayMs and at most retryMaxDelayMs, doubling in between', () => {
+    expect(waits(100, 10_000, 0)).toEqual([100, 200, 400, 800, 1_600, 3_200]);
+    expect(waits(100, 10_000, 0.999_999)).toEqual([200, 400, 800, 1_600, 3_200, 6_400]);
+    expect(waits(100, 1_000, 0)).toEqual([100, 200, 400, 500, 500, 500]);
+    expect(waits(2_000, 2_000, 0)).toEqual([2_000, 2_000, 2_000, 2_000, 2_000, 2_000]);
+    expect(waits(50, 60, 0)).toEqual([50, 50, 50, 50, 50, 50]);
+    expect(waits(0, 0, 0.5)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('retries what is retriable while attempts remain', () => {
+    const policy = consumerRetryPolicy({ maxAttempts: 2, retryMinDelayMs: 10, retryMaxDelayMs: 20 });
+    expect(policy.decide(new Error('down'), 1).retry).toBe(true);
+    expect(policy.decide(new Error('down'), 2)).toEqual({ retry: false, reason: 'exhausted' });
+  });
 });
 
 describe('resolveInboxRetentionOptions', () => {
@@ -96,14 +133,5 @@ describe('resolveSideEffectInboxOptions', () => {
     expect(optionError(() => resolveSideEffectInboxOptions({ store })).option).toBe('consumerName');
     expect(resolveSideEffectInboxOptions({ store, consumerName: 'x' }).leaseMs).toBe(60_000);
     expect(optionError(() => resolveSideEffectInboxOptions({ store, consumerName: 'x', leaseMs: 0 })).option).toBe('leaseMs');
-  });
-});
-
-describe('backoffDelay', () => {
-  it('doubles from the minimum up to the maximum, with up to 50% jitter', () => {
-    expect(backoffDelay(2, 100, 10_000, () => 0)).toBe(100);
-    expect(backoffDelay(3, 100, 10_000, () => 0)).toBe(200);
-    expect(backoffDelay(4, 100, 10_000, () => 1)).toBe(600);
-    expect(backoffDelay(30, 100, 10_000, () => 1)).toBe(10_000);
   });
 });

@@ -1,50 +1,22 @@
-import type { Logger, PartitionBatch, TypedEmitter } from '@onceflow/core';
-import { isRetriable } from '@onceflow/core';
-import { AbortError } from 'p-retry';
+import type { PartitionBatch } from '@onceflow/core';
 import type { CommitQueue } from './commit-queue.ts';
 import type { ConsumedMessage } from './consumed-message.ts';
 import { toConsumedMessage } from './consumed-message.ts';
-import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
-import type { ResolvedConsumerOptions } from './consumer-options.ts';
 import { noteFailure } from './dead-letters.ts';
-import type { Inbox } from './inbox.ts';
-import { GroupFailure } from './inbox.ts';
-import { splitIntoLanes } from './lanes.ts';
+import { KeyQueue } from './key-queue.ts';
 import { OffsetTracker } from './offset-tracker.ts';
-import { parkMessage } from './park.ts';
-import { withRetries } from './retries.ts';
-import type { SideEffectInbox } from './side-effect/side-effect-inbox.ts';
-import { backoffDelay, sleep } from './sleep.ts';
+import type { AttemptResult, Item, Outcome, RunContext } from './run-context.ts';
+import { TransactionSlots } from './transaction-slots.ts';
 import { WatermarkCommitter } from './watermark-committer.ts';
-import { WorkPermits } from './work-permits.ts';
-
-/** What a partition run needs from its {@link InboxConsumer}. */
-export interface RunContext {
-  readonly inbox: Inbox;
-  readonly effects: SideEffectInbox | undefined;
-  readonly options: ResolvedConsumerOptions;
-  readonly events: TypedEmitter<InboxConsumerEvents>;
-  readonly stats: InboxConsumerStats;
-  readonly logger: Logger;
-  /** Aborted when the consumer stops: take no new work, finish what runs, commit. */
-  readonly stopping: AbortSignal;
-}
-
-/** A message with its dedup key, or the reason it has none. */
-export interface Item {
-  readonly message: ConsumedMessage;
-  readonly dedupKey: string | undefined;
-  readonly keyError: unknown;
-}
-
-type Outcome = 'handled' | 'duplicate' | 'fenced';
 
 /**
- * Works one fetched partition batch: messages of different keys in parallel lanes, each key in
- * order, and commits the contiguous watermark as it advances, one commit in flight at a time.
- * Heartbeats while it works; once the partition is revoked (or a heartbeat fails) it takes no
- * new work and commits nothing more. Unfinished messages are not resolved, so they are fetched
- * again by whoever owns the partition next.
+ * Works one fetched partition batch. The strategy lays the messages out into key queues that
+ * run side by side, each worked one unit at a time from its front (which keeps each key in
+ * order); at most `concurrency` transactions run at once. The contiguous watermark is
+ * committed as it advances, one commit in flight at a time. Heartbeats while it works; once
+ * the partition is revoked (or a heartbeat fails) it takes no new work and commits nothing
+ * more. Unfinished messages are not resolved, so they are fetched again by whoever owns the
+ * partition next.
  */
 export class PartitionRun {
   readonly #ctx: RunContext;
@@ -52,19 +24,18 @@ export class PartitionRun {
   readonly #tracker: OffsetTracker;
   readonly #abort = new AbortController();
   readonly #committer: WatermarkCommitter;
-  /** Messages finished (handled, skipped, fenced or parked), in any order. */
+  readonly #slots: TransactionSlots;
+  /** Queues being worked, those split off included; each settles without rejecting. */
+  readonly #running = new Set<Promise<void>>();
+  /** Messages finished (handled, skipped, fenced, filtered or dead-lettered), in any order. */
   #finished = 0;
-  /** Lanes split off from a lane whose message waits for a retry; they never reject. */
-  readonly #spilled: Promise<void>[] = [];
-  /** At most `concurrency` transactions at once, however many lanes have split off. */
-  readonly #permits: WorkPermits;
 
   constructor(ctx: RunContext, batch: PartitionBatch, commits: CommitQueue) {
     this.#ctx = ctx;
     this.#batch = batch;
     this.#tracker = new OffsetTracker(batch.records.map((r) => r.offset));
     this.#committer = new WatermarkCommitter(batch, this.#tracker, commits);
-    this.#permits = new WorkPermits(ctx.options.concurrency);
+    this.#slots = new TransactionSlots(ctx.concurrency);
   }
 
   /** Runs the batch to its end (or until revocation or stop) and asks for the last commit. */
@@ -73,21 +44,11 @@ export class PartitionRun {
     if (ctx.stopping.aborted || !this.#batch.isActive() || this.#batch.records.length === 0) return;
     const onStop = () => this.#abort.abort();
     ctx.stopping.addEventListener('abort', onStop, { once: true });
-    const ticker = setInterval(() => this.#tick(), ctx.options.heartbeatIntervalMs);
+    const ticker = setInterval(() => this.#tick(), ctx.heartbeatIntervalMs);
     try {
-      const items = this.#batch.records.map((r) => this.#item(toConsumedMessage(r)));
-      if (ctx.options.mode.kind === 'batch') await this.#runBatchMode(items);
-      else {
-        // One lane per transaction's worth of messages, up to `concurrency`: a small batch runs
-        // as one transaction instead of a round of single-message ones.
-        const count = Math.min(ctx.options.concurrency, Math.ceil(items.length / this.#groupSize()));
-        // allSettled: a lane that fails unexpectedly must not leave the others running unobserved.
-        const lanes = splitIntoLanes(items, (i) => i.message.key, count);
-        const results = await Promise.allSettled(lanes.map((lane) => this.#runLane(lane)));
-        for (const r of results) if (r.status === 'rejected') this.#fail(r.reason);
-        // Lanes split off while a message waited for its retry.
-        while (this.#spilled.length > 0) await Promise.all(this.#spilled.splice(0));
-      }
+      const layout = ctx.strategy.layout(this.#accepted(), ctx.concurrency);
+      for (const items of layout.queues) this.#start(new KeyQueue(items, layout));
+      while (this.#running.size > 0) await Promise.all(this.#running);
     } finally {
       clearInterval(ticker);
       ctx.stopping.removeEventListener('abort', onStop);
@@ -96,15 +57,152 @@ export class PartitionRun {
     ctx.stats.abandoned += this.#batch.records.length - this.#finished;
   }
 
+  /** The batch's messages to work on; those of types not asked for are finished at once. */
+  #accepted(): Item[] {
+    const { types, stats, events } = this.#ctx;
+    const items: Item[] = [];
+    for (const record of this.#batch.records) {
+      const message = toConsumedMessage(record);
+      if (types === undefined || (message.type !== undefined && types.has(message.type))) {
+        items.push(this.#item(message));
+        continue;
+      }
+      this.#markDone(message);
+      stats.filtered++;
+      events.emit('inbox:filtered', { message, type: message.type ?? null });
+    }
+    if (items.length < this.#batch.records.length) this.#committer.request();
+    return items;
+  }
+
   #item(message: ConsumedMessage): Item {
     try {
-      return { message, dedupKey: this.#ctx.inbox.dedupKeyOf(message), keyError: undefined };
+      return { message, dedupKey: this.#ctx.dedupKeyOf(message), keyError: undefined };
     } catch (error) {
       return { message, dedupKey: undefined, keyError: error };
     }
   }
 
+  #start(queue: KeyQueue): void {
+    const worked = this.#work(queue)
+      .catch((error: unknown) => this.#fail(error))
+      .finally(() => this.#running.delete(worked));
+    this.#running.add(worked);
+  }
+
+  /** Works `queue` from its front until it is empty, abandoned, or a dead letter cannot be stored. */
+  async #work(queue: KeyQueue): Promise<void> {
+    for (let unit = queue.next(); unit !== undefined; unit = queue.next()) {
+      if (!this.#active()) return;
+      const goOn =
+        unit.kind === 'dead-letter'
+          ? await this.#deadLetter(queue, unit.item, [unit.item.keyError], 0)
+          : await this.#attempts(queue, unit.items, unit.failures);
+      if (!goOn) return;
+    }
+  }
+
+  /**
+   * Attempts one unit as the retry policy says, until it is done, dead-lettered, or handed back
+   * to the queue to run in smaller units. `prior`: the failures it had before. False: the queue
+   * stops (revoked, stopped, or its dead letter could not be stored).
+   */
+  async #attempts(queue: KeyQueue, items: readonly Item[], prior: readonly unknown[]): Promise<boolean> {
+    const { policy, stats, events } = this.#ctx;
+    const failures = [...prior];
+    for (;;) {
+      if (failures.length > 0) {
+        const error = failures.at(-1);
+        const decision = policy.decide(error, failures.length);
+        if (!decision.retry) return this.#giveUp(queue, items, failures);
+        stats.retried++;
+        events.emit('inbox:retry', { message: (items[0] as Item).message, attempt: failures.length, error, delayMs: decision.delayMs });
+        const rest = queue.splitOff(items.length);
+        if (rest !== undefined) this.#start(rest);
+        // A stop or revocation during the wait abandons the message: it is fetched again, not dead-lettered.
+        if (!(await policy.wait(decision.delayMs, this.#abort.signal)) || !this.#active()) return false;
+      }
+      const attempt = await this.#attempt(items);
+      if (attempt === undefined) return false;
+      const [result, durationMs] = attempt;
+      if (result.kind === 'done') {
+        for (const [i, item] of items.entries())
+          this.#finish(item, result.outcomes[i] ?? 'duplicate', result.fastPathHits.has(i), durationMs);
+        queue.complete(items.length);
+        this.#committer.request();
+        return true;
+      }
+      const error = noteFailure(result.error);
+      if (!this.#active()) return false;
+      if (items.length === 1 || result.isolate === 'none') failures.push(error);
+      else {
+        if (result.isolate === 'each') queue.isolateEach(items.length);
+        else queue.isolate(result.isolate, [error]);
+        return true;
+      }
+    }
+  }
+
+  /**
+   * One attempt in a transaction slot, with its duration. A busy answer (a live lease elsewhere)
+   * is waited out and asked again, as it is no attempt; undefined when that wait was abandoned.
+   */
+  async #attempt(items: readonly Item[]): Promise<[Exclude<AttemptResult, { kind: 'busy' }>, number] | undefined> {
+    const { strategy, policy, stats, events } = this.#ctx;
+    for (;;) {
+      const [result, durationMs] = await this.#slots.run(() => timed(() => strategy.attempt(items)));
+      if (result.kind !== 'busy') return [result, durationMs];
+      const item = items[0] as Item;
+      stats.busy++;
+      events.emit('inbox:busy', { message: item.message, dedupKey: item.dedupKey as string, retryInMs: result.retryInMs });
+      if (!(await policy.wait(result.retryInMs, this.#abort.signal))) return undefined;
+    }
+  }
+
+  /** A unit that will not be retried: one message is dead-lettered, several run alone from now on. */
+  async #giveUp(queue: KeyQueue, items: readonly Item[], failures: readonly unknown[]): Promise<boolean> {
+    if (items.length > 1) {
+      queue.isolateEach(items.length);
+      return true;
+    }
+    return this.#deadLetter(queue, items[0] as Item, failures, failures.length);
+  }
+
+  async #deadLetter(queue: KeyQueue, item: Item, errors: readonly unknown[], attempts: number): Promise<boolean> {
+    const stored = await this.#slots.run(() => this.#ctx.deadLetter(item, errors, attempts));
+    if (!stored) return false;
+    queue.complete(1);
+    this.#markDone(item.message);
+    this.#committer.request();
+    return true;
+  }
+
+  /** Records a message's outcome; `durationMs` is the time of the transaction (or run) that decided it. */
+  #finish(item: Item, outcome: Outcome, fastPath: boolean, durationMs: number): void {
+    const { stats, events } = this.#ctx;
+    const dedupKey = item.dedupKey as string;
+    this.#markDone(item.message);
+    if (outcome === 'handled') {
+      stats.handled++;
+      events.emit('inbox:handled', { message: item.message, dedupKey, durationMs });
+    } else if (outcome === 'fenced') {
+      stats.fenced++;
+      events.emit('inbox:fenced', { message: item.message, dedupKey });
+    } else {
+      stats.duplicates++;
+      if (fastPath) stats.fastPathHits++;
+      events.emit('inbox:duplicate', { message: item.message, dedupKey, fastPath });
+    }
+  }
+
+  #markDone(message: ConsumedMessage): void {
+    this.#tracker.markDone(message.offset);
+    this.#finished++;
+  }
+
+  /** Whether to take new work; a batch found inactive is revoked here, between two units. */
   #active(): boolean {
+    if (!this.#abort.signal.aborted && !this.#batch.isActive()) this.#revoke();
     return !this.#abort.signal.aborted;
   }
 
@@ -124,7 +222,7 @@ export class PartitionRun {
   #fail(error: unknown): void {
     this.#ctx.logger.error(
       { error, topic: this.#batch.topic, partition: this.#batch.partition },
-      'A lane failed; its messages are fetched again',
+      'A key queue failed; its messages are fetched again',
     );
     this.#ctx.events.emit('inbox:error', { error, topic: this.#batch.topic, partition: this.#batch.partition });
   }
@@ -132,235 +230,6 @@ export class PartitionRun {
   #revoke(): void {
     this.#committer.revoke();
     this.#abort.abort();
-  }
-
-  async #runLane(items: readonly Item[]): Promise<void> {
-    let lane = items;
-    const groupSize = this.#groupSize();
-    const singles = new Set<number>();
-    const prior = new Map<number, unknown[]>();
-    let singlesUntil = 0;
-    let groupEnd = 0;
-    let i = 0;
-    while (i < lane.length) {
-      if (!this.#active()) return;
-      const item = lane[i] as Item;
-      if (item.dedupKey === undefined) {
-        if (!(await this.#park(item, [item.keyError], 0))) return;
-        i++;
-        continue;
-      }
-      if (groupSize === 1 || singles.has(i) || i < singlesUntil) {
-        const at = i;
-        const spill = () => {
-          lane = this.#spill(lane, at);
-        };
-        if (!(await this.#single(item, prior.get(i) ?? [], spill))) return;
-        i++;
-        continue;
-      }
-      let end = Math.min(lane.length, i + groupSize, groupEnd > i ? groupEnd : lane.length);
-      for (let k = i + 1; k < end; k++) {
-        if ((lane[k] as Item).dedupKey === undefined || singles.has(k)) {
-          end = k;
-          break;
-        }
-      }
-      const chunk = lane.slice(i, end);
-      try {
-        const [result, durationMs] = await this.#permits.run(() =>
-          timed(() =>
-            this.#ctx.inbox.handleGroup(
-              chunk.map((c) => c.message),
-              chunk.map((c) => c.dedupKey as string),
-              this.#transactionalHandler(),
-            ),
-          ),
-        );
-        for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j), durationMs);
-        this.#committer.request();
-        i = end;
-      } catch (error) {
-        if (!(error instanceof GroupFailure)) throw error;
-        if (error.index >= 0 || chunk.length === 1) {
-          // The failing message is retried alone; the messages before it group again.
-          const at = i + Math.max(0, error.index);
-          prior.set(at, [noteFailure(error.cause)]);
-          singles.add(at);
-          groupEnd = at;
-        } else {
-          // The database failed without naming a message: go one by one through this chunk.
-          singlesUntil = end;
-        }
-      }
-    }
-  }
-
-  /**
-   * The message at `at` is about to wait for a retry: the lane's later messages of other keys
-   * go on in a lane of their own, so only its own key waits with it. Returns what stays; a
-   * second call for the same message finds nothing more to move.
-   */
-  #spill(lane: readonly Item[], at: number): readonly Item[] {
-    const key = (lane[at] as Item).message.key;
-    const stay = lane.slice(0, at + 1);
-    const moved: Item[] = [];
-    for (const item of lane.slice(at + 1)) (key !== null && item.message.key === key ? stay : moved).push(item);
-    if (moved.length > 0) this.#spilled.push(this.#runLane(moved).catch((error: unknown) => this.#fail(error)));
-    return stay;
-  }
-
-  /** Messages of one lane that share a transaction: only transactional mode groups them. */
-  #groupSize(): number {
-    const { mode, maxMessagesPerTransaction } = this.#ctx.options;
-    return mode.kind === 'transactional' ? maxMessagesPerTransaction : 1;
-  }
-
-  #transactionalHandler() {
-    const mode = this.#ctx.options.mode;
-    if (mode.kind !== 'transactional') throw new Error('not in transactional mode');
-    return mode.handler;
-  }
-
-  async #runBatchMode(items: readonly Item[]): Promise<void> {
-    const { options } = this.#ctx;
-    // Records without a dedup key are never handled, so parking them first changes no order.
-    for (const item of items) {
-      if (item.dedupKey === undefined && !(await this.#park(item, [item.keyError], 0))) return;
-    }
-    const good = items.filter((i) => i.dedupKey !== undefined);
-    for (let start = 0; start < good.length; start += options.maxBatchSize) {
-      if (!this.#active()) return;
-      const chunk = good.slice(start, start + options.maxBatchSize);
-      const errors: unknown[] = [];
-      const outcome = await withRetries(this.#ctx, this.#abort.signal, chunk[0] as Item, 1, errors, () => this.#batchAttempt(chunk)).catch(
-        () => undefined,
-      );
-      if (outcome !== undefined) {
-        this.#committer.request();
-        continue;
-      }
-      if (!this.#active()) return;
-      if (chunk.length === 1) {
-        if (!(await this.#park(chunk[0] as Item, errors, errors.length))) return;
-        continue;
-      }
-      // Isolate the poison: every message of the failed chunk alone, each with its own attempts.
-      for (const item of chunk) if (!(await this.#single(item, []))) return;
-    }
-  }
-
-  async #batchAttempt(chunk: readonly Item[]): Promise<Outcome> {
-    const mode = this.#ctx.options.mode;
-    if (mode.kind !== 'batch') throw new Error('not in batch mode');
-    try {
-      const [result, durationMs] = await this.#permits.run(() =>
-        timed(() =>
-          this.#ctx.inbox.handleBatch(
-            chunk.map((c) => c.message),
-            chunk.map((c) => c.dedupKey as string),
-            mode.handler,
-          ),
-        ),
-      );
-      for (const [j, c] of chunk.entries()) this.#finish(c, result.outcomes[j] ?? 'duplicate', result.fastPathHits.has(j), durationMs);
-      return 'handled';
-    } catch (error) {
-      throw error instanceof GroupFailure ? error.cause : error;
-    }
-  }
-
-  /**
-   * One message alone with retries; `prior` holds failures it already had. `onWait` runs before
-   * each wait for a retry. False: abandoned.
-   */
-  async #single(item: Item, prior: readonly unknown[], onWait: () => void = () => undefined): Promise<boolean> {
-    const { maxAttempts, retryMinDelayMs, retryMaxDelayMs } = this.#ctx.options;
-    const errors = [...prior];
-    const last = errors.at(-1);
-    if (errors.length > 0 && (!isRetriable(last) || errors.length >= maxAttempts)) return this.#park(item, errors, errors.length);
-    if (errors.length > 0) {
-      const delayMs = backoffDelay(errors.length + 1, retryMinDelayMs, retryMaxDelayMs);
-      this.#ctx.stats.retried++;
-      this.#ctx.events.emit('inbox:retry', { message: item.message, attempt: errors.length, error: last, delayMs });
-      onWait();
-      if (!(await sleep(delayMs, this.#abort.signal))) return false;
-    }
-    try {
-      const [outcome, fastPath, durationMs] = await withRetries(
-        this.#ctx,
-        this.#abort.signal,
-        item,
-        errors.length + 1,
-        errors,
-        () => this.#attempt(item),
-        onWait,
-      );
-      this.#finish(item, outcome, fastPath, durationMs);
-      this.#committer.request();
-      return true;
-    } catch {
-      if (!this.#active()) return false;
-      return this.#park(item, errors, errors.length);
-    }
-  }
-
-  /** One attempt of one message in the consumer's mode. */
-  async #attempt(item: Item): Promise<[Outcome, boolean, number]> {
-    const { inbox, effects, options } = this.#ctx;
-    const key = item.dedupKey as string;
-    const mode = options.mode;
-    if (mode.kind === 'side-effect' && effects !== undefined) {
-      for (;;) {
-        const [outcome, durationMs] = await this.#permits.run(() => timed(() => effects.run(item.message, mode.handler, key)));
-        if (outcome !== 'busy') return [outcome, false, durationMs];
-        // A live lease elsewhere: wait for it to end, never run beside it. Not an attempt.
-        this.#ctx.stats.busy++;
-        const retryInMs = Math.min(options.leaseMs, 100 + Math.random() * 100);
-        this.#ctx.events.emit('inbox:busy', { message: item.message, dedupKey: key, retryInMs });
-        if (!(await sleep(retryInMs, this.#abort.signal))) throw new AbortError('the partition was revoked or the consumer stopped');
-      }
-    }
-    try {
-      const [result, durationMs] = await this.#permits.run(() =>
-        timed(() =>
-          mode.kind === 'batch'
-            ? inbox.handleBatch([item.message], [key], mode.handler)
-            : inbox.handleGroup([item.message], [key], this.#transactionalHandler()),
-        ),
-      );
-      return [result.outcomes[0] ?? 'duplicate', result.fastPathHits.has(0), durationMs];
-    } catch (error) {
-      throw error instanceof GroupFailure ? error.cause : error;
-    }
-  }
-
-  /** Records a message's outcome; `durationMs` is the time of the transaction (or run) that decided it. */
-  #finish(item: Item, outcome: Outcome, fastPath: boolean, durationMs: number): void {
-    const { stats, events } = this.#ctx;
-    const dedupKey = item.dedupKey as string;
-    this.#tracker.markDone(item.message.offset);
-    this.#finished++;
-    if (outcome === 'handled') {
-      stats.handled++;
-      events.emit('inbox:handled', { message: item.message, dedupKey, durationMs });
-    } else if (outcome === 'fenced') {
-      stats.fenced++;
-      events.emit('inbox:fenced', { message: item.message, dedupKey });
-    } else {
-      stats.duplicates++;
-      if (fastPath) stats.fastPathHits++;
-      events.emit('inbox:duplicate', { message: item.message, dedupKey, fastPath });
-    }
-  }
-
-  async #park(item: Item, errors: readonly unknown[], attempts: number): Promise<boolean> {
-    const parked = await this.#permits.run(() => parkMessage(this.#ctx, item, errors, attempts));
-    if (!parked) return false;
-    this.#tracker.markDone(item.message.offset);
-    this.#finished++;
-    this.#committer.request();
-    return true;
   }
 }
 

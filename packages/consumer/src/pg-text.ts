@@ -4,7 +4,7 @@
  * Kafka keys, headers, error messages cut in the middle of a surrogate pair and any dedup
  * function's output can carry either. Values stored only for the record (message id, key,
  * headers, error text) have them replaced with U+FFFD, so one odd record can always be
- * recorded or parked instead of failing forever.
+ * recorded or dead-lettered instead of failing forever.
  */
 export function pgText(value: string): string;
 export function pgText(value: string | null): string | null;

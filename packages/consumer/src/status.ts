@@ -16,7 +16,7 @@ export interface ConsumerStatus {
   deadLetters: number;
   /** Dead letters already replayed (kept as history until purged). */
   replayed: number;
-  /** When the oldest dead letter not replayed yet was parked, null when there is none. */
+  /** When the oldest dead letter not replayed yet was stored, null when there is none. */
   oldestDeadLetterAt: Date | null;
 }
 

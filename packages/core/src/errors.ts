@@ -13,6 +13,7 @@ export const ErrorCodes = {
   runtime: 'ONCEFLOW_RUNTIME',
   usage: 'ONCEFLOW_USAGE',
   retryStopped: 'ONCEFLOW_RETRY_STOPPED',
+  transaction: 'ONCEFLOW_TRANSACTION',
 } as const;
 
 /** One of {@link ErrorCodes}. */
@@ -150,7 +151,7 @@ export class PublishError extends OnceflowError {
 }
 
 /**
- * Thrown by a handler to say that trying again cannot help (the message is parked at once).
+ * Thrown by a handler to say that trying again cannot help (the message is dead-lettered at once).
  * Any other error counts as retriable.
  */
 export class FatalHandlerError extends OnceflowError {

@@ -25,6 +25,16 @@ describe('RetryPolicy', () => {
     expect(high.delayMs(10_000)).toBe(1_000);
   });
 
+  it('never waits less than minWaitMs, whatever the jitter draws', () => {
+    const low = new RetryPolicy({ maxAttempts: 10, minDelayMs: 200, maxDelayMs: 1_000, minWaitMs: 100, random: () => 0 });
+    const high = new RetryPolicy({ maxAttempts: 10, minDelayMs: 200, maxDelayMs: 1_000, minWaitMs: 100, random: () => 0.999_999 });
+    expect([1, 2, 3, 4].map((n) => low.delayMs(n))).toEqual([100, 200, 400, 500]);
+    expect([1, 2, 3, 4].map((n) => high.delayMs(n))).toEqual([200, 400, 800, 1_000]);
+    const flat = new RetryPolicy({ maxAttempts: 3, minDelayMs: 2_000, maxDelayMs: 2_000, minWaitMs: 2_000, random: () => 0 });
+    expect(flat.delayMs(1)).toBe(2_000);
+    expect(() => new RetryPolicy({ maxAttempts: 1, minDelayMs: 1, maxDelayMs: 2, minWaitMs: 3 })).toThrow(/minWaitMs .* received 3/);
+  });
+
   it('retries retriable failures until the attempts are spent', async () => {
     const clock = fakeClock();
     const policy = new RetryPolicy({ maxAttempts: 3, minDelayMs: 10, maxDelayMs: 100, random: () => 0, sleep: clock.sleep });

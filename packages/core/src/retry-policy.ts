@@ -29,6 +29,11 @@ export interface RetryPolicyOptions {
   readonly minDelayMs: number;
   /** The largest step. */
   readonly maxDelayMs: number;
+  /**
+   * The shortest wait, whatever the jitter draws: for a caller that promises its users a
+   * minimum backoff (the consumer's `retryMinDelayMs`). At most `maxDelayMs`. @defaultValue 0
+   */
+  readonly minWaitMs?: number;
   /** Which failures may succeed when tried again. @defaultValue {@link isRetriable} (the error's `retriable` flag) */
   readonly retriable?: (error: unknown) => boolean;
   /** The source of jitter, in [0, 1). @defaultValue Math.random */
@@ -90,13 +95,14 @@ export class RetryStopped extends OnceflowError {
  * After `n` failures the next attempt waits `step(n) / 2 + random * step(n) / 2`, where
  * `step(n) = min(maxDelayMs, minDelayMs * 2^(n - 1))`: exponential growth with "equal
  * jitter", so processes that failed together do not retry together, while no wait drops below
- * half its step. A failure is retried only while it is retriable (by default its `retriable`
+ * half its step (nor below `minWaitMs`, when set). A failure is retried only while it is retriable (by default its `retriable`
  * flag: {@link isRetriable}) and attempts remain.
  */
 export class RetryPolicy {
   readonly maxAttempts: number;
   readonly minDelayMs: number;
   readonly maxDelayMs: number;
+  readonly minWaitMs: number;
   readonly #retriable: (error: unknown) => boolean;
   readonly #random: () => number;
   readonly #sleep: Sleeper;
@@ -110,9 +116,14 @@ export class RetryPolicy {
     if (!Number.isFinite(maxDelayMs) || maxDelayMs < minDelayMs) {
       throw new RangeError(`RetryPolicy maxDelayMs must be >= minDelayMs (${minDelayMs}), received ${maxDelayMs}`);
     }
+    const minWaitMs = options.minWaitMs ?? 0;
+    if (!Number.isFinite(minWaitMs) || minWaitMs < 0 || minWaitMs > maxDelayMs) {
+      throw new RangeError(`RetryPolicy minWaitMs must be between 0 and maxDelayMs (${maxDelayMs}), received ${minWaitMs}`);
+    }
     this.maxAttempts = maxAttempts;
     this.minDelayMs = minDelayMs;
     this.maxDelayMs = maxDelayMs;
+    this.minWaitMs = minWaitMs;
     this.#retriable = options.retriable ?? isRetriable;
     this.#random = options.random ?? Math.random;
     this.#sleep = options.sleep ?? sleep;
@@ -122,7 +133,7 @@ export class RetryPolicy {
   delayMs(failures: number): number {
     const step = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** Math.min(Math.max(failures - 1, 0), 40));
     const half = step / 2;
-    return Math.round(half + this.#random() * half);
+    return Math.max(this.minWaitMs, Math.round(half + this.#random() * half));
   }
 
   /** Whether `error` may succeed when tried again, by this policy's judgement. */

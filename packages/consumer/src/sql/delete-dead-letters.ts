@@ -9,7 +9,7 @@ export interface DeadLetterPurgeFilter {
 
 /**
  * Deletes at most `limit` dead letters matching `filter` (replayed or not), oldest first, and
- * returns how many. Bounded so each statement's locks and WAL stay small; a consumer parking a
+ * returns how many. Bounded so each statement's locks and WAL stay small; a consumer storing a
  * new dead letter meanwhile inserts a row this statement did not pick, and is never blocked.
  */
 export async function deleteDeadLetters(knex: Knex, tables: Tables, filter: DeadLetterPurgeFilter, limit: number): Promise<number> {

@@ -2,7 +2,7 @@ import type { Tables } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { pgJson, pgText } from '../pg-text.ts';
 
-/** A message being parked. */
+/** A message being dead-lettered. */
 export interface DeadLetterRow {
   consumer: string;
   topic: string;
@@ -23,10 +23,10 @@ export interface DeadLetterRow {
 }
 
 /**
- * Parks a message. A redelivered copy of a record already parked (same consumer, topic,
+ * Dead-letters a message. A redelivered copy of a record already dead-lettered (same consumer, topic,
  * partition and offset; e.g. after a crash before the offset commit), or another copy of a
- * parked message (same consumer, scope and dedup key), is not parked twice.
- * Returns the dead letter's id, or null when it was parked before.
+ * dead-lettered message (same consumer, scope and dedup key), is not stored twice.
+ * Returns the dead letter's id, or null when it was dead-lettered before.
  */
 export async function insertDeadLetter(db: Knex | Knex.Transaction, tables: Tables, row: DeadLetterRow): Promise<string | null> {
   const result = await db.raw(

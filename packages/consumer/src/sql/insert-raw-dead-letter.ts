@@ -19,10 +19,10 @@ export interface RawDeadLetterRow {
 }
 
 /**
- * Parks a record whose full dead letter PostgreSQL refused. No key and no dedup key: nothing
+ * Dead-letters a record whose full dead letter PostgreSQL refused. No key and no dedup key: nothing
  * of the record goes into an index or a text column (its key and headers go as bytes), so the only conflict left is the record's
- * own (consumer, topic, partition, offset), which means it was parked before.
- * Returns the dead letter's id, or null when it was parked before.
+ * own (consumer, topic, partition, offset), which means it was dead-lettered before.
+ * Returns the dead letter's id, or null when it was dead-lettered before.
  */
 export async function insertRawDeadLetter(db: Knex, tables: Tables, row: RawDeadLetterRow): Promise<string | null> {
   const result = await db.raw(

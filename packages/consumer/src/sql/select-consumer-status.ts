@@ -13,7 +13,7 @@ export interface ConsumerStatusRow {
 
 /**
  * Per consumer: inbox rows done and processing (side-effect mode), dead letters waiting and
- * already replayed, and when the oldest waiting one was parked. Counting the inbox reads the
+ * already replayed, and when the oldest waiting one was stored. Counting the inbox reads the
  * (consumer, dedup_key) primary key, a walk over every inbox row kept by the retention window;
  * it is an operator's query, not one run on each scrape.
  */

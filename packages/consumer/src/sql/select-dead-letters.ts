@@ -11,9 +11,9 @@ export interface StoredDeadLetter {
   key: string | null;
   dedup_key: string | null;
   headers: Record<string, string>;
-  /** Null for rows parked before schema version 6 (and records without a key). */
+  /** Null for rows stored before schema version 6 (and records without a key). */
   raw_key: Buffer | null;
-  /** Null for rows parked before schema version 6. */
+  /** Null for rows stored before schema version 6. */
   raw_headers: Buffer | null;
   value: Buffer | null;
   errors: unknown[];

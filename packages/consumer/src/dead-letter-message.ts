@@ -1,9 +1,13 @@
+import type { Logger, TypedEmitter } from '@onceflow/core';
 import { encodeRawHeaders, HeaderNames, recordProcessOutcome } from '@onceflow/core';
 import { describeRecord } from './consumed-message.ts';
+import type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';
+import type { ResolvedConsumerOptions } from './consumer-options.ts';
 import { attemptError } from './dead-letters.ts';
 import { dedupScopeOf } from './dedup.ts';
-import type { Item, RunContext } from './partition-run.ts';
+import type { ResolvedInboxOptions } from './inbox-options.ts';
 import { isDataError } from './pg-text.ts';
+import type { Item } from './run-context.ts';
 import type { DeadLetterRow } from './sql/insert-dead-letter.ts';
 import { insertDeadLetter } from './sql/insert-dead-letter.ts';
 import { insertRawDeadLetter } from './sql/insert-raw-dead-letter.ts';
@@ -28,25 +32,39 @@ export const RawDeadLetterHeaders = {
   errors: 'onceflow-raw-errors-base64',
 } as const;
 
+/** What dead-lettering needs from its {@link InboxConsumer}. */
+export interface DeadLetterContext {
+  readonly inbox: ResolvedInboxOptions;
+  readonly deadLetter: ResolvedConsumerOptions['deadLetter'];
+  readonly events: TypedEmitter<InboxConsumerEvents>;
+  readonly stats: InboxConsumerStats;
+  readonly logger: Logger;
+}
+
 /**
- * Parks a message in the dead_letters table with its error history, then (when configured)
- * publishes it to the dead-letter topic. The table is the authority: if the insert fails the
- * message is not finished (it is fetched again later); a failed topic publish is reported and
- * the table row stays. Returns whether the message was parked.
+ * Dead-letters a message: stores it in the dead_letters table with its error history, then
+ * (when configured) publishes it to the dead-letter topic. The table is the authority: if the
+ * insert fails the message is not finished (it is fetched again later); a failed topic publish
+ * is reported and the table row stays. Returns whether the message was dead-lettered.
  */
-export async function parkMessage(ctx: RunContext, item: Item, errors: readonly unknown[], attempts: number): Promise<boolean> {
-  const { inbox, options, events, stats, logger } = ctx;
+export async function deadLetterMessage(
+  ctx: DeadLetterContext,
+  item: Item,
+  errors: readonly unknown[],
+  attempts: number,
+): Promise<boolean> {
+  const { inbox, events, stats, logger } = ctx;
   const { message } = item;
   const history = errors.map((e, i) => attemptError(attempts === 0 ? 0 : i + 1, e));
   let deadLetterId: string | null;
   try {
     deadLetterId = await storeDeadLetter(ctx, {
-      consumer: inbox.options.consumerName,
+      consumer: inbox.consumerName,
       topic: message.topic,
       partition: message.partition,
       offset: message.offset,
       key: message.key,
-      scope: dedupScopeOf(message, inbox.options.dedupScope),
+      scope: dedupScopeOf(message, inbox.dedupScope),
       dedupKey: item.dedupKey ?? null,
       headers: message.headers,
       rawKey: message.rawKey,
@@ -56,24 +74,24 @@ export async function parkMessage(ctx: RunContext, item: Item, errors: readonly 
       attempts,
     });
   } catch (error) {
-    logger.error({ error, record: describeRecord(message) }, 'Could not park a message as a dead letter; it will be fetched again');
+    logger.error({ error, record: describeRecord(message) }, 'Could not store a dead letter; the message will be fetched again');
     events.emit('inbox:error', { error, topic: message.topic, partition: message.partition });
     return false;
   }
   recordProcessOutcome(
     message.topic,
     message.headers,
-    { 'messaging.consumer.group.name': inbox.options.consumerName, 'messaging.destination.partition.id': String(message.partition) },
+    { 'messaging.consumer.group.name': inbox.consumerName, 'messaging.destination.partition.id': String(message.partition) },
     'dead_letter',
     { 'onceflow.attempts': attempts, 'onceflow.error': (history.at(-1)?.message ?? '').slice(0, 1_000) },
   );
-  const deadLetter = options.deadLetter;
+  const deadLetter = ctx.deadLetter;
   if (deadLetterId !== null && deadLetter !== undefined) {
     const lastError = history.at(-1);
     const key = message.key ?? item.dedupKey ?? message.headers[HeaderNames.id] ?? describeRecord(message);
     const added: Record<string, string> = {
       [DeadLetterHeaders.source]: describeRecord(message),
-      [DeadLetterHeaders.consumer]: inbox.options.consumerName,
+      [DeadLetterHeaders.consumer]: inbox.consumerName,
       [DeadLetterHeaders.attempts]: String(attempts),
       [DeadLetterHeaders.error]: (lastError?.message ?? '').slice(0, 1_000).toWellFormed(),
       [DeadLetterHeaders.id]: deadLetterId,
@@ -99,10 +117,7 @@ export async function parkMessage(ctx: RunContext, item: Item, errors: readonly 
     }
   }
   stats.deadLettered++;
-  logger.warn(
-    { record: describeRecord(message), attempts, deadLetterId, error: history.at(-1)?.message },
-    'Message parked as a dead letter',
-  );
+  logger.warn({ record: describeRecord(message), attempts, deadLetterId, error: history.at(-1)?.message }, 'Message dead-lettered');
   events.emit('inbox:dead', { message, dedupKey: item.dedupKey ?? null, attempts, errors: history, deadLetterId });
   return true;
 }
@@ -113,14 +128,14 @@ export async function parkMessage(ctx: RunContext, item: Item, errors: readonly 
  * last-resort row instead, so the offset can move on. Connection and other errors propagate:
  * those pass, and the record is fetched again.
  */
-async function storeDeadLetter(ctx: RunContext, row: DeadLetterRow): Promise<string | null> {
-  const { knex, tables } = ctx.inbox.options;
+async function storeDeadLetter(ctx: DeadLetterContext, row: DeadLetterRow): Promise<string | null> {
+  const { knex, tables } = ctx.inbox;
   try {
     return await insertDeadLetter(knex, tables, row);
   } catch (error) {
     if (!isDataError(error)) throw error;
     const code = (error as { code: string }).code;
-    ctx.logger.error({ error, record: describeRecord(row) }, 'PostgreSQL refused a dead letter; parking the raw record instead');
+    ctx.logger.error({ error, record: describeRecord(row) }, 'PostgreSQL refused a dead letter; storing the raw record instead');
     const base64 = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null', 'utf8').toString('base64');
     return insertRawDeadLetter(knex, tables, {
       consumer: row.consumer,

@@ -1,0 +1,23 @@
+import type { ConsumedMessage } from '../consumed-message.ts';
+import { GroupFailure } from '../inbox.ts';
+import type { AttemptResult, Item } from '../run-context.ts';
+
+/**
+ * The failed result of an inbox transaction: a {@link GroupFailure} is unwrapped to its cause,
+ * and `isolate` maps the index it names (-1: none) to what runs next. Any other error names no
+ * message.
+ */
+export function attemptFailure(error: unknown, isolate: (index: number) => number | 'each' | 'none'): AttemptResult {
+  if (error instanceof GroupFailure) return { kind: 'failed', error: error.cause, isolate: isolate(error.index) };
+  return { kind: 'failed', error, isolate: isolate(-1) };
+}
+
+/** The messages of `items`, in order. */
+export function messagesOf(items: readonly Item[]): ConsumedMessage[] {
+  return items.map((i) => i.message);
+}
+
+/** The dedup keys of `items`, which a queue only groups when every one has its key. */
+export function dedupKeysOf(items: readonly Item[]): string[] {
+  return items.map((i) => i.dedupKey as string);
+}
