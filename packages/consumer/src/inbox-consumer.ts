@@ -9,6 +9,7 @@ import { Inbox } from './inbox.ts';
 import type { RunContext } from './partition-run.ts';
 import { PartitionRun } from './partition-run.ts';
 import { SideEffectInbox } from './side-effect/side-effect-inbox.ts';
+import { checkStartPosition } from './start-check.ts';
 
 /**
  * Runs a handler for every message of a {@link Subscriber} (e.g. KafkaSubscriber) with
@@ -53,7 +54,11 @@ export class InboxConsumer<Payload = unknown> {
     };
   }
 
-  /** Checks the schema version, joins the group and starts handling; resolves once running. */
+  /**
+   * Checks the schema version, joins the group and starts handling; resolves once running.
+   * Rejects with a StartPositionError when a new group, with no start chosen, would re-read
+   * history of this consumer name (see KafkaSubscriber's `startFrom`).
+   */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new Error(`InboxConsumer.start() was called when ${this.#state}; create a new consumer`);
     this.#state = 'starting';
@@ -66,6 +71,7 @@ export class InboxConsumer<Payload = unknown> {
       this.options.strictReplication,
       this.#context.logger,
     );
+    await checkStartPosition(subscriber, this.inbox.options, this.#context.logger);
     await this.options.deadLetter?.publisher.connect();
     await this.options.subscriber.start((batch) => this.#onBatch(batch));
     this.#state = 'running';
