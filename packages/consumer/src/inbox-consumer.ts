@@ -10,6 +10,8 @@ import { Inbox } from './inbox.ts';
 import { PartitionRun } from './partition-run.ts';
 import type { ConsumerStrategy, RunContext } from './run-context.ts';
 import { SideEffectInbox } from './side-effect/side-effect-inbox.ts';
+import { noteGroupCommitted } from './sql/group-note.ts';
+import { checkStartPosition } from './start-check.ts';
 import { BatchStrategy } from './strategies/batch-strategy.ts';
 import { SideEffectStrategy } from './strategies/side-effect-strategy.ts';
 import { TransactionalStrategy } from './strategies/transactional-strategy.ts';
@@ -75,7 +77,23 @@ export class InboxConsumer<Payload = unknown> {
     }
   }
 
-  /** Checks the schema version, joins the group and starts handling; resolves once running. */
+  /** Notes, once, that `group` committed an offset: from then on it is no longer a first run. */
+  #noteFirstCommit(group: string): void {
+    const { knex, tables, consumerName } = this.inbox.options;
+    const onCommitted = () => {
+      this.events.off('inbox:committed', onCommitted);
+      noteGroupCommitted(knex, tables, consumerName, group).catch((error: unknown) => {
+        this.#context.logger.warn({ error, groupId: group }, 'Could not note the group as committed; a restart may ask where to start');
+      });
+    };
+    this.events.on('inbox:committed', onCommitted);
+  }
+
+  /**
+   * Checks the schema version, joins the group and starts handling; resolves once running.
+   * Rejects with a StartPositionError when a new group, with no start chosen, would re-read
+   * history of this consumer name (see KafkaSubscriber's `startFrom`).
+   */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new Error(`InboxConsumer.start() was called when ${this.#state}; create a new consumer`);
     this.#state = 'starting';
@@ -88,6 +106,8 @@ export class InboxConsumer<Payload = unknown> {
       this.options.strictReplication,
       this.#context.logger,
     );
+    const group = await checkStartPosition(subscriber, this.inbox.options, this.#context.logger);
+    if (group !== undefined) this.#noteFirstCommit(group);
     await this.options.deadLetter?.publisher.connect();
     await this.options.subscriber.start((batch) => this.#onBatch(batch));
     this.#state = 'running';

@@ -1,6 +1,7 @@
 export type { MigrateOptions } from '@onceflow/core';
-// Re-exported so a service that installs only this package can create Onceflow's tables.
-export { knexMigrationConfig, migrate, onceflowKnexfile } from '@onceflow/core';
+// Re-exported so a service that installs only this package can create Onceflow's tables, and
+// can tell the refusal of a new consumer group (StartPositionError) by class.
+export { knexMigrationConfig, migrate, onceflowKnexfile, StartPositionError } from '@onceflow/core';
 export type { ConsumedMessage } from './consumed-message.ts';
 export { describeRecord, toConsumedMessage } from './consumed-message.ts';
 export type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.ts';

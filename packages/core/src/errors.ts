@@ -14,6 +14,7 @@ export const ErrorCodes = {
   usage: 'ONCEFLOW_USAGE',
   retryStopped: 'ONCEFLOW_RETRY_STOPPED',
   transaction: 'ONCEFLOW_TRANSACTION',
+  startPosition: 'ONCEFLOW_START_POSITION',
 } as const;
 
 /** One of {@link ErrorCodes}. */
@@ -147,6 +148,31 @@ export class PublishError extends OnceflowError {
     super(ErrorCodes.publish, message, options);
     this.topic = options.topic;
     this.scope = options.scope;
+  }
+}
+
+/**
+ * Where a consumer group without committed offsets starts reading is not settled: a consumer
+ * refused to start a new group over history it may have applied before (not retriable: choose
+ * a start), or the broker could not say or record the group's offsets (retriable).
+ */
+export class StartPositionError extends OnceflowError {
+  /** The consumer group. */
+  readonly groupId: string;
+  /** The topics it reads. */
+  readonly topics: readonly string[];
+  /** The inbox's consumer name, when a consumer refused to start. */
+  readonly consumerName: string | undefined;
+
+  constructor(
+    message: string,
+    context: { groupId: string; topics: readonly string[]; consumerName?: string },
+    options: OnceflowErrorOptions = {},
+  ) {
+    super(ErrorCodes.startPosition, message, options);
+    this.groupId = context.groupId;
+    this.topics = [...context.topics];
+    this.consumerName = context.consumerName;
   }
 }
 

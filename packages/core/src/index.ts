@@ -10,6 +10,7 @@ export {
   PublishError,
   RuntimeVersionError,
   SchemaVersionError,
+  StartPositionError,
   ValidationError,
 } from './errors.ts';
 export { TypedEmitter } from './events.ts';
@@ -63,6 +64,8 @@ export type {
   Publisher,
   RawHeader,
   RawRecordParts,
+  StartFrom,
+  StartPosition,
   Subscriber,
   TopicFacts,
 } from './transport.ts';

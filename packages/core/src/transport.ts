@@ -96,6 +96,25 @@ export interface PartitionBatch {
   isActive(): boolean;
 }
 
+/**
+ * Where a consumer group reads a partition it has no committed offset for: the earliest offset
+ * the broker still keeps, the latest (only records written from then on), or the first offset
+ * at or after a time.
+ */
+export type StartFrom = 'earliest' | 'latest' | Date;
+
+/** What a subscriber knows, before it joins, about where its group will start reading. */
+export interface StartPosition {
+  /** The consumer group. */
+  readonly groupId: string;
+  /** The topics it reads. */
+  readonly topics: readonly string[];
+  /** True when the group has a committed offset in some partition of `topics`: it resumes there. */
+  readonly committed: boolean;
+  /** The start the user chose for a group without committed offsets; undefined when left to the default. */
+  readonly chosen: StartFrom | undefined;
+}
+
 /** Delivers partition batches of the subscribed topics to one handler. */
 export interface Subscriber {
   /** Joins the group and starts calling `onBatch`; returns once running. */
@@ -106,4 +125,10 @@ export interface Subscriber {
   describeTopics?(topics: readonly string[]): Promise<TopicFacts[]>;
   /** Optional: the topics it reads, for the consumer's start-up checks. */
   readonly topics?: readonly string[];
+  /**
+   * Optional: whether the group has committed offsets and which start the user chose, read
+   * before `start`. A consumer refuses to start a new group, with no start chosen, over an inbox
+   * that has history, rather than re-apply messages whose inbox rows are gone.
+   */
+  startPosition?(): Promise<StartPosition>;
 }

@@ -1,7 +1,6 @@
-import type { IncomingRecord, Logger, PartitionBatch, RawHeader, Subscriber, TopicFacts } from '@onceflow/core';
+import type { IncomingRecord, Logger, PartitionBatch, RawHeader, StartFrom, StartPosition, Subscriber, TopicFacts } from '@onceflow/core';
 import {
   assertPeerVersion,
-  boolOption,
   decodeHeaders,
   intOption,
   isValidTopic,
@@ -15,6 +14,7 @@ import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } 
 import { ClusterAdmin } from './cluster-admin.ts';
 import { retryOptions } from './config.ts';
 import { kafkaErrorType } from './errors.ts';
+import { GroupStart, resolveStartFrom } from './start-position.ts';
 
 /** Options of {@link KafkaSubscriber}. */
 export interface KafkaSubscriberOptions {
@@ -22,7 +22,11 @@ export interface KafkaSubscriberOptions {
   groupId: string;
   /** Topics to read. */
   topics: readonly string[];
-  /** Start from the earliest offset when the group has none committed. @defaultValue true */
+  /**
+   * The older form of `startFrom`: `true` is `'earliest'`, `false` is `'latest'`. Give one of
+   * the two, not both; either counts as a choice.
+   * @defaultValue true (as `startFrom` left unset)
+   */
   fromBeginning?: boolean;
   /** Group session timeout. @defaultValue 30000 */
   sessionTimeoutMs?: number;
@@ -45,6 +49,21 @@ export interface KafkaSubscriberOptions {
   detachAfterMs?: number;
   /** Where crashes and their recovery are logged. @defaultValue a silent logger */
   logger?: Logger;
+  /**
+   * Where the group starts reading when it has no committed offsets (a new group id, or its
+   * offsets expired): `'earliest'` (every record Kafka still keeps), `'latest'` (only records
+   * written after the consumer starts), or a start time (a `Date` or milliseconds since the
+   * epoch; each partition from its first record at or after it). `'latest'` and a time are
+   * committed for the group before it first joins, so restarts resume from there.
+   *
+   * Why choose: a new group on an inbox consumer name that already has history would re-read
+   * the topics from the start and re-apply every message whose inbox row retention removed.
+   * An `InboxConsumer` therefore refuses to start a new group over such history unless this (or
+   * `fromBeginning`) is given. Leave it unset for a consumer's first run: it reads from the
+   * earliest offset.
+   * @defaultValue unset: the earliest offset, refused by an InboxConsumer with history
+   */
+  startFrom?: StartFrom | number;
 }
 
 /** A fetched batch, queued for its partition's handler. */
@@ -102,6 +121,7 @@ export class KafkaSubscriber implements Subscriber {
   readonly #feeds = new Map<string, PartitionFeed>();
   readonly #detachAfterMs: number;
   readonly #admin: ClusterAdmin;
+  readonly #start: GroupStart;
 
   constructor(kafka: Kafka, options: KafkaSubscriberOptions) {
     assertPeerVersion('kafkajs');
@@ -110,7 +130,8 @@ export class KafkaSubscriber implements Subscriber {
       throw new OptionError('topics', options.topics, 'a non-empty list of valid Kafka topic names');
     }
     this.#topics = [...options.topics];
-    this.#fromBeginning = boolOption('fromBeginning', options.fromBeginning, true);
+    const start = resolveStartFrom(options.startFrom, options.fromBeginning);
+    this.#fromBeginning = start.fromBeginning;
     this.#concurrency = intOption('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, 4, 1, 1_000);
     this.#kafka = kafka;
     this.#admin = new ClusterAdmin(kafka);
@@ -127,12 +148,19 @@ export class KafkaSubscriber implements Subscriber {
       retry: { ...retryOptions(10), restartOnFailure: async () => true },
     };
     this.#consumer = this.#newConsumer();
+    this.#start = new GroupStart(kafka, groupId, this.#topics, start, this.#logger);
+  }
+
+  /** Whether the group has committed offsets on the topics, and the start chosen for it if not. */
+  startPosition(): Promise<StartPosition> {
+    return this.#start.read();
   }
 
   async start(onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void> {
     this.#onBatch = onBatch;
     this.#running = true;
     try {
+      await this.#start.settle();
       await this.#run(this.#consumer);
     } catch (error) {
       this.#running = false;
