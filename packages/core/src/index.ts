@@ -1,3 +1,5 @@
+export type { Dialect } from './dialect.ts';
+export { dialectOf } from './dialect.ts';
 export type { ErrorCode, OnceflowErrorOptions, PublishErrorScope } from './errors.ts';
 export {
   describeValue,
