@@ -49,6 +49,8 @@ export type { PeerName, SupportedRange } from './runtime.ts';
 export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';
 export { channelFor, DEFAULT_SCHEMA, defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
+export type { MysqlTables } from './schema-mysql.ts';
+export { mysqlTablesFor, quoteMysqlIdentifier, tablesForDialect } from './schema-mysql.ts';
 export { withTimeout } from './timeout.ts';
 export type { PublishSpan, SpanAttributes } from './tracing.ts';
 export {
