@@ -35,6 +35,7 @@ export {
   missingSchemaError,
   onceflowKnexfile,
 } from './migrate.ts';
+export { mysqlErrno, mysqlMissingSchemaError } from './migrate-mysql.ts';
 export type { MigrationSql } from './migration-sql.ts';
 export { migrationSql } from './migration-sql.ts';
 export type { AppliedMigration, MigrationStatus } from './migration-status.ts';
