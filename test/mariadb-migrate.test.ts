@@ -179,16 +179,21 @@ describe('migrate on MariaDB', () => {
   });
 
   it('lets several processes migrate one new database at once, and plain knex use the same bookkeeping', async () => {
-    const schema = otherDatabase();
     const plain = connectMariadb(undefined, 2);
     const pools = [plain, connectMariadb(undefined, 2), connectMariadb(undefined, 2)];
     try {
-      await Promise.all(pools.map((knex) => migrate(knex, { schema })));
-      await checkSchemaVersion(db.knex, schema);
-      expect((await recorded(schema)).map((m) => m.name)).toEqual(migrations.map((m) => m.name));
-      // Plain knex with the config Onceflow prepares finds nothing left to do.
-      const [, pending] = (await plain.migrate.list(await knexMigrationConfig(db.knex, { schema }))) as [unknown, unknown[]];
-      expect(pending).toEqual([]);
+      // Several rounds: the races (knex's bookkeeping and lock tables made twice) are timing.
+      for (let round = 0; round < 4; round++) {
+        const schema = otherDatabase();
+        await Promise.all(pools.map((knex) => migrate(knex, { schema })));
+        await checkSchemaVersion(db.knex, schema);
+        expect((await recorded(schema)).map((m) => m.name)).toEqual(migrations.map((m) => m.name));
+        const locks = rowsOf(await db.knex.raw(`select is_locked from \`${schema}\`.${MIGRATIONS_TABLE}_lock`));
+        expect(locks).toEqual([{ is_locked: 0 }]);
+        // Plain knex with the config Onceflow prepares finds nothing left to do.
+        const [, pending] = (await plain.migrate.list(await knexMigrationConfig(db.knex, { schema }))) as [unknown, unknown[]];
+        expect(pending).toEqual([]);
+      }
     } finally {
       await Promise.all(pools.map((knex) => knex.destroy()));
     }

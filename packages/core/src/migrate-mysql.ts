@@ -26,7 +26,8 @@ export function mysqlErrno(error: unknown): number | undefined {
  * migrator settings that apply Onceflow's MySQL migrations there, with knex's bookkeeping in
  * `<schema>.<tableName>`.
  *
- * Knex does not create databases, so this creates the Onceflow database first. Transactions
+ * Knex does not create databases, so this creates the Onceflow database first, and knex's
+ * bookkeeping and lock tables in it (see below). Transactions
  * are off because they would only pretend: MySQL commits each DDL statement on its own, so a
  * migration that fails halfway keeps its first statements, whatever knex then rolls back. It
  * is recorded as applied only once it has finished, so the next run starts it again from the
@@ -38,7 +39,26 @@ export async function mysqlMigrationConfig(knex: Knex, schema: string, tableName
   assertPeerVersion('knex');
   assertPeerVersion('mysql2');
   const name = mysqlTablesFor(schema).schema;
-  await knex.raw(`create database if not exists ${quoteMysqlIdentifier(name)} character set utf8mb4 collate utf8mb4_bin`);
+  const s = quoteMysqlIdentifier(name);
+  await knex.raw(`create database if not exists ${s} character set utf8mb4 collate utf8mb4_bin`);
+  // Knex's own tables, as knex creates them, made here because knex's way races: two processes
+  // that both find the lock table empty both insert a row, and from then on knex's lock (an
+  // update that must change exactly one row) reads as taken for ever. CREATE ... IF NOT EXISTS
+  // and a fixed row id cannot race.
+  await knex.raw(
+    `create table if not exists ${s}.${quoteMysqlIdentifier(tableName)} (
+       id int unsigned not null auto_increment primary key, name varchar(255), batch int, migration_time timestamp null
+     ) engine = InnoDB default charset = utf8mb4`,
+  );
+  await knex.raw(
+    `create table if not exists ${s}.${quoteMysqlIdentifier(`${tableName}_lock`)} (
+       \`index\` int unsigned not null auto_increment primary key, is_locked int
+     ) engine = InnoDB default charset = utf8mb4`,
+  );
+  await knex.raw(
+    `insert into ${s}.${quoteMysqlIdentifier(`${tableName}_lock`)} (\`index\`, is_locked) values (1, 0)
+     on duplicate key update \`index\` = \`index\``,
+  );
   return {
     migrationSource: onceflowMigrationSource(mysqlMigrations, name),
     tableName,
@@ -49,8 +69,8 @@ export async function mysqlMigrationConfig(knex: Knex, schema: string, tableName
 
 /**
  * Failures of one of several processes migrating at once, which end when the others are done:
- * knex's migration lock is taken (it fails at once rather than wait), two processes created
- * knex's bookkeeping tables or their lock row together, or their statements deadlocked.
+ * knex's migration lock is taken (it fails at once rather than wait), or their statements
+ * met (a table created or a row inserted by the other, a deadlock).
  */
 function isConcurrentMigration(error: unknown): boolean {
   if (error instanceof Error && error.name === 'MigrationLocked') return true;

@@ -98,7 +98,7 @@ function assertDatetimeRange(date: Date, field: string): void {
 }
 
 /** A Date as MySQL DATETIME(6) text in UTC, the zone every Onceflow time column holds. */
-export function utcDatetime(date: Date): string {
+function utcDatetime(date: Date): string {
   return `${date.toISOString().slice(0, 23).replace('T', ' ')}000`;
 }
 
