@@ -27,9 +27,9 @@ export function mysqlErrno(error: unknown): number | undefined {
  * `<schema>.<tableName>`.
  *
  * Knex does not create databases, so this creates the Onceflow database first, and knex's
- * bookkeeping and lock tables in it (see below). Transactions
- * are off because they would only pretend: MySQL commits each DDL statement on its own, so a
- * migration that fails halfway keeps its first statements, whatever knex then rolls back. It
+ * bookkeeping and lock tables in it (see below). Transactions are off because they would only
+ * pretend: MySQL commits each DDL statement on its own, so a migration that fails halfway
+ * keeps its first statements, whatever knex then rolls back. It
  * is recorded as applied only once it has finished, so the next run starts it again from the
  * top, and every MySQL migration is written to run again over its own half-done work (see
  * `@onceflow/migrations/mysql`). The schema version it writes last stays at the older value
