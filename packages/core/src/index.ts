@@ -1,3 +1,5 @@
+export type { Dialect } from './dialect.ts';
+export { dialectOf } from './dialect.ts';
 export type { ErrorCode, OnceflowErrorOptions, PublishErrorScope } from './errors.ts';
 export {
   describeValue,
@@ -34,6 +36,7 @@ export {
   missingSchemaError,
   onceflowKnexfile,
 } from './migrate.ts';
+export { mysqlErrno, mysqlMissingSchemaError } from './migrate-mysql.ts';
 export type { MigrationSql } from './migration-sql.ts';
 export { migrationSql } from './migration-sql.ts';
 export type { AppliedMigration, MigrationStatus } from './migration-status.ts';
@@ -48,6 +51,8 @@ export type { PeerName, SupportedRange } from './runtime.ts';
 export { assertNodeVersion, assertPeerVersion, checkPeerVersion, inRange, SUPPORTED_NODE, SUPPORTED_PEERS } from './runtime.ts';
 export type { Tables } from './schema.ts';
 export { channelFor, DEFAULT_SCHEMA, defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
+export type { MysqlTables } from './schema-mysql.ts';
+export { mysqlTablesFor, quoteMysqlIdentifier, tablesForDialect } from './schema-mysql.ts';
 export { withTimeout } from './timeout.ts';
 export type { PublishSpan, SpanAttributes } from './tracing.ts';
 export {

@@ -2,7 +2,9 @@ import type { OnceflowMigration } from '@onceflow/migrations';
 import { migrations } from '@onceflow/migrations';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
+import { dialectOf } from './dialect.ts';
 import { SchemaVersionError } from './errors.ts';
+import { dropMysqlSchema, migrateMysql, mysqlInstalledVersion, mysqlMigrationConfig } from './migrate-mysql.ts';
 import { RetryPolicy, RetryStopped } from './retry-policy.ts';
 import { assertPeerVersion } from './runtime.ts';
 import { defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
@@ -58,6 +60,7 @@ function migrationSource(schema: string): Knex.MigrationSource<OnceflowMigration
  */
 export async function knexMigrationConfig(knex: Knex, options: MigrateOptions = {}): Promise<Knex.MigratorConfig> {
   assertPeerVersion('knex');
+  if (dialectOf(knex) === 'mysql') return mysqlMigrationConfig(knex, options.schema ?? defaultSchema(), MIGRATIONS_TABLE);
   const tables = tablesFor(options.schema ?? defaultSchema());
   const schema = tables.schema;
   await knex.transaction(async (trx) => {
@@ -91,9 +94,12 @@ export async function knexMigrationConfig(knex: Knex, options: MigrateOptions = 
 
 /**
  * Brings Onceflow's tables in `schema` up to date. Safe to call from several processes at
- * once: knex's migration lock makes the others wait and retry.
+ * once: knex's migration lock makes the others wait and retry. On MySQL and MariaDB (a knex
+ * with the mysql2 client) `schema` names the database holding the tables; see
+ * `migrateMysql`.
  */
 export async function migrate(knex: Knex, options: MigrateOptions = {}): Promise<void> {
+  if (dialectOf(knex) === 'mysql') return migrateMysql(knex, options.schema ?? defaultSchema(), MIGRATIONS_TABLE);
   const config = await knexMigrationConfig(knex, options);
   // Knex's migration lock fails at once instead of waiting: wait for the other process's
   // migrations (which may take long on a big inbox) for up to two minutes, polling every 100
@@ -144,12 +150,14 @@ export async function onceflowKnexfile(config: Knex.Config, options: MigrateOpti
 
 /** Removes Onceflow's tables and schema (tests and uninstall). */
 export async function dropSchema(knex: Knex, schema: string = defaultSchema()): Promise<void> {
+  if (dialectOf(knex) === 'mysql') return dropMysqlSchema(knex, schema, MIGRATIONS_TABLE);
   const tables = tablesFor(schema);
   await knex.raw(`drop schema if exists "${tables.schema}" cascade`);
 }
 
 /** The schema version recorded in `meta` of `schema`, or null when the schema or table is missing. */
 export async function installedVersion(knex: Knex, schema: string): Promise<number | null> {
+  if (dialectOf(knex) === 'mysql') return mysqlInstalledVersion(knex, schema);
   const tables = tablesFor(schema);
   // to_regclass instead of catching "relation does not exist": a failed statement would abort
   // the caller's transaction.

@@ -33,5 +33,7 @@ describe('supported versions', () => {
     expect((caught as Error).message).toContain('npm install knex@^3.1.0');
     expect(() => checkPeerVersion('kafkajs', null)).toThrow(/Onceflow needs kafkajs >=2\.2\.0 <3, but it is not installed/);
     expect(() => checkPeerVersion('pg', '8.11.0')).not.toThrow();
+    expect(() => checkPeerVersion('mysql2', '3.24.5')).not.toThrow();
+    expect(() => checkPeerVersion('mysql2', '2.3.3')).toThrow(/npm install mysql2@\^3\.0\.0/);
   });
 });

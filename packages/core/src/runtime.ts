@@ -20,6 +20,8 @@ export const SUPPORTED_PEERS = {
   knex: { min: '3.1.0', belowMajor: 4 },
   pg: { min: '8.11.0', belowMajor: 9 },
   kafkajs: { min: '2.2.0', belowMajor: 3 },
+  /** Knex's driver for MySQL and MariaDB; optional, checked only where a MySQL knex is used. */
+  mysql2: { min: '3.0.0', belowMajor: 4 },
 } as const satisfies Record<string, SupportedRange>;
 
 /** The name of a peer dependency checked by {@link assertPeerVersion}. */

@@ -2,6 +2,7 @@ import type { EncodedMessage, MessageInput } from '@onceflow/core';
 import {
   activeTraceHeaders,
   assertPeerVersion,
+  dialectOf,
   ErrorCodes,
   encodeMessage,
   keyLockId,
@@ -14,6 +15,7 @@ import {
 import type { Knex } from 'knex';
 import { findExisting } from './find-existing.ts';
 import { insertMessages } from './insert-messages.ts';
+import { writeMysqlMessages } from './mysql-writer.ts';
 import type { OutboxWriterOptions, ResolvedOutboxWriterOptions } from './options.ts';
 import { resolveOutboxWriterOptions } from './options.ts';
 import { RelayWaker } from './relay-waker.ts';
@@ -78,6 +80,9 @@ export class OutboxWriter {
 
   async #write(trx: Knex.Transaction, messages: readonly EncodedMessage[]): Promise<EnqueuedMessage[]> {
     if (messages.length === 0) return [];
+    if (dialectOf(trx) === 'mysql') {
+      return writeMysqlMessages(trx, this.options, messages, (...args) => new DuplicateMessageError(...args));
+    }
     const { tables } = this.options;
     const lockIds = [...new Set(messages.map((m) => keyLockId(tables.schema, m.topic, m.key)))].sort(compareBigIntText);
 

@@ -1,0 +1,109 @@
+import type { EncodedMessage } from '@onceflow/core';
+import {
+  activeTraceHeaders,
+  keyLockId,
+  mysqlMissingSchemaError,
+  mysqlTablesFor,
+  newMessageId,
+  shardOf,
+  ValidationError,
+} from '@onceflow/core';
+import type { Knex } from 'knex';
+import type { ResolvedOutboxWriterOptions } from './options.ts';
+import type { EnqueuedMessage } from './outbox-writer.ts';
+import { findMessages } from './sql-mysql/find-messages.ts';
+import { insertMessages } from './sql-mysql/insert-messages.ts';
+import { lockKeys } from './sql-mysql/lock-keys.ts';
+
+/** Makes the error thrown for a duplicate when `onDuplicate` is `'error'`. */
+export type DuplicateErrorFactory = (topic: string, idempotencyKey: string, existingId: string) => Error;
+
+/**
+ * Writes validated messages into the MySQL or MariaDB outbox inside `trx`: what
+ * `OutboxWriter.enqueue` does on those servers. The key locks, then the rows in input order,
+ * then a read of which rows this call wrote and which earlier messages its duplicates met.
+ * Relays are not woken (MySQL has no LISTEN/NOTIFY); they find the rows by polling.
+ */
+export async function writeMysqlMessages(
+  trx: Knex.Transaction,
+  options: ResolvedOutboxWriterOptions,
+  messages: readonly EncodedMessage[],
+  duplicateError: DuplicateErrorFactory,
+): Promise<EnqueuedMessage[]> {
+  if (messages.length === 0) return [];
+  messages.forEach((m, i) => {
+    if (m.availableAt !== undefined) assertDatetimeRange(m.availableAt, messages.length > 1 ? `messages[${i}].availableAt` : 'availableAt');
+  });
+  const tables = mysqlTablesFor(options.tables.schema);
+  const lockIds = [...new Set(messages.map((m) => keyLockId(tables.schema, m.topic, m.key)))].sort(compareBigIntText);
+  const trace = activeTraceHeaders();
+  const out: EnqueuedMessage[] = messages.map((m) => {
+    const id = newMessageId();
+    return { id, topic: m.topic, key: m.key, idempotencyKey: m.idempotencyKey ?? id, duplicate: false };
+  });
+  let stored: Awaited<ReturnType<typeof findMessages>>;
+  try {
+    await lockKeys(trx, tables, lockIds);
+    await insertMessages(
+      trx,
+      tables,
+      messages.map((m, i) => {
+        const r = out[i] as EnqueuedMessage;
+        return {
+          id: r.id,
+          topic: m.topic,
+          key: m.key,
+          shard: shardOf(m.topic, m.key),
+          idempotencyKey: r.idempotencyKey,
+          type: m.type ?? null,
+          payload: m.payload,
+          // The trace active at enqueue, unless the caller set a traceparent of its own.
+          headers: JSON.stringify(trace === undefined || m.headers.traceparent !== undefined ? m.headers : { ...m.headers, ...trace }),
+          availableAt: m.availableAt === undefined ? null : utcDatetime(m.availableAt),
+        };
+      }),
+    );
+    stored = await findMessages(
+      trx,
+      tables,
+      out.map((r) => [r.topic, r.idempotencyKey] as const),
+    );
+  } catch (error) {
+    throw mysqlMissingSchemaError(error, tables.schema) ?? error;
+  }
+
+  // The id stored for each (topic, idempotency key); bytes decode exactly, as only
+  // well-formed text was written.
+  const byKey = new Map(stored.map((s) => [`${s.topic}\u0000${Buffer.from(s.idempotency_key).toString('utf8')}`, s.id]));
+  return out.map((r) => {
+    const storedId = byKey.get(`${r.topic}\u0000${r.idempotencyKey}`);
+    if (storedId === r.id) return r;
+    // Not found cannot happen while this transaction holds the rows' locks; reported as on
+    // PostgreSQL, as a duplicate of nothing to return.
+    if (storedId === undefined) return { ...r, duplicate: true };
+    if (options.onDuplicate === 'error') throw duplicateError(r.topic, r.idempotencyKey, storedId);
+    return { ...r, id: storedId, duplicate: true };
+  });
+}
+
+/**
+ * Throws unless `date` lies in DATETIME's range (years 1000 to 9999), which is narrower than
+ * PostgreSQL's timestamptz: a clear error naming the field instead of the server's.
+ */
+function assertDatetimeRange(date: Date, field: string): void {
+  const year = date.getUTCFullYear();
+  if (year < 1000 || year > 9999) {
+    throw new ValidationError(field, date.toISOString(), 'must lie in the years 1000 to 9999 (the range of MySQL DATETIME)');
+  }
+}
+
+/** A Date as MySQL DATETIME(6) text in UTC, the zone every Onceflow time column holds. */
+function utcDatetime(date: Date): string {
+  return `${date.toISOString().slice(0, 23).replace('T', ' ')}000`;
+}
+
+function compareBigIntText(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
