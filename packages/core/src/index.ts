@@ -18,6 +18,8 @@ export type { Headers } from './headers.ts';
 export { decodeHeaders, HeaderNames } from './headers.ts';
 export { assertIdentifier, isValidTopic, qualifiedName, quoteIdentifier } from './identifiers.ts';
 export { isUuid, newMessageId } from './ids.ts';
+export type { KnexDialect } from './knex-adapter.ts';
+export { afterCommit, knexConnectionSettings, knexDialect } from './knex-adapter.ts';
 export type { LogFields, Logger, LogLevel } from './logger.ts';
 export { createJsonLogger, REDACTED_FIELDS, silentLogger } from './logger.ts';
 export type { EncodedMessage, MessageInput, MessageLimits } from './message.ts';

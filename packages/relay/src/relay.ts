@@ -1,4 +1,4 @@
-import { assertPeerVersion, checkReplication, checkSchemaVersion, SHARD_COUNT, TypedEmitter } from '@onceflow/core';
+import { assertPeerVersion, checkReplication, checkSchemaVersion, knexConnectionSettings, SHARD_COUNT, TypedEmitter } from '@onceflow/core';
 import type { RelayEvents, RelayStats } from './events.ts';
 import type { Counters } from './lane.ts';
 import { Lane } from './lane.ts';
@@ -90,7 +90,7 @@ export class Relay {
     );
     this.#state = 'running';
     if (this.options.listen) {
-      const connection = this.options.listenConnection ?? knexConnection(knex);
+      const connection = this.options.listenConnection ?? (await knexConnectionSettings(knex));
       if (connection === undefined) {
         logger.warn({}, 'No connection settings for LISTEN (pass listenConnection); relying on polling');
       } else {
@@ -350,12 +350,4 @@ export class Relay {
       logger.error({ error }, 'Pruning the outbox failed; trying again next interval');
     }
   }
-}
-
-/** The connection settings of a knex pg instance, usable for a separate pg.Client. */
-function knexConnection(knex: { client: { config?: { connection?: unknown } } }): string | Record<string, unknown> | undefined {
-  const connection = knex.client.config?.connection;
-  if (typeof connection === 'string') return connection;
-  if (connection !== null && typeof connection === 'object') return connection as Record<string, unknown>;
-  return undefined;
 }
