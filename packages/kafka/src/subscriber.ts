@@ -1,49 +1,11 @@
 import type { IncomingRecord, Logger, PartitionBatch, RawHeader, Subscriber, TopicFacts } from '@onceflow/core';
-import {
-  assertPeerVersion,
-  boolOption,
-  decodeHeaders,
-  intOption,
-  isValidTopic,
-  OptionError,
-  silentLogger,
-  stringOption,
-} from '@onceflow/core';
+import { assertPeerVersion, decodeHeaders } from '@onceflow/core';
 import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { ClusterAdmin } from './cluster-admin.ts';
 import { retryOptions } from './config.ts';
 import { kafkaErrorType } from './errors.ts';
-
-/** Options of {@link KafkaSubscriber}. */
-export interface KafkaSubscriberOptions {
-  /** Consumer group id. */
-  groupId: string;
-  /** Topics to read. */
-  topics: readonly string[];
-  /** Start from the earliest offset when the group has none committed. @defaultValue true */
-  fromBeginning?: boolean;
-  /** Group session timeout. @defaultValue 30000 */
-  sessionTimeoutMs?: number;
-  /** Heartbeat interval. @defaultValue 3000 */
-  heartbeatIntervalMs?: number;
-  /** Rebalance timeout. @defaultValue 60000 */
-  rebalanceTimeoutMs?: number;
-  /** Partitions handled at the same time. @defaultValue 4 */
-  partitionsConsumedConcurrently?: number;
-  /** Largest fetch per partition. @defaultValue 1048576 */
-  maxBytesPerPartition?: number;
-  /** Longest wait of a fetch for new data. @defaultValue 100 */
-  maxWaitTimeMs?: number;
-  /**
-   * How long fetching waits for a partition's batch handler. A handler still running after
-   * this long (retry backoff, a slow handler) goes on in the background while the other
-   * partitions are fetched and handled; its own partition's next records queue behind it.
-   * @defaultValue 200
-   */
-  detachAfterMs?: number;
-  /** Where crashes and their recovery are logged. @defaultValue a silent logger */
-  logger?: Logger;
-}
+import type { KafkaSubscriberOptions, ResolvedKafkaSubscriberOptions } from './options.ts';
+import { resolveKafkaSubscriberOptions } from './options.ts';
 
 /** A fetched batch, queued for its partition's handler. */
 interface Fetched {
@@ -86,6 +48,8 @@ interface PartitionFeed {
  * move past them.
  */
 export class KafkaSubscriber implements Subscriber {
+  /** The options in force, defaults applied. */
+  readonly options: ResolvedKafkaSubscriberOptions;
   readonly #kafka: Kafka;
   readonly #config: ConsumerConfig;
   readonly #logger: Logger;
@@ -103,24 +67,22 @@ export class KafkaSubscriber implements Subscriber {
 
   constructor(kafka: Kafka, options: KafkaSubscriberOptions) {
     assertPeerVersion('kafkajs');
-    const groupId = stringOption('groupId', options.groupId, '');
-    if (!Array.isArray(options.topics) || options.topics.length === 0 || !options.topics.every(isValidTopic)) {
-      throw new OptionError('topics', options.topics, 'a non-empty list of valid Kafka topic names');
-    }
-    this.#topics = [...options.topics];
-    this.#fromBeginning = boolOption('fromBeginning', options.fromBeginning, true);
-    this.#concurrency = intOption('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, 4, 1, 1_000);
+    this.options = resolveKafkaSubscriberOptions(options);
+    const o = this.options;
+    this.#topics = o.topics;
+    this.#fromBeginning = o.fromBeginning;
+    this.#concurrency = o.partitionsConsumedConcurrently;
     this.#kafka = kafka;
     this.#admin = new ClusterAdmin(kafka);
-    this.#logger = options.logger ?? silentLogger;
-    this.#detachAfterMs = intOption('detachAfterMs', options.detachAfterMs, 200, 0);
+    this.#logger = o.logger;
+    this.#detachAfterMs = o.detachAfterMs;
     this.#config = {
-      groupId,
-      sessionTimeout: intOption('sessionTimeoutMs', options.sessionTimeoutMs, 30_000, 1_000),
-      heartbeatInterval: intOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 3_000, 100),
-      rebalanceTimeout: intOption('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000, 1_000),
-      maxBytesPerPartition: intOption('maxBytesPerPartition', options.maxBytesPerPartition, 1_048_576, 1_024),
-      maxWaitTimeInMs: intOption('maxWaitTimeMs', options.maxWaitTimeMs, 100, 0),
+      groupId: o.groupId,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: o.heartbeatIntervalMs,
+      rebalanceTimeout: o.rebalanceTimeoutMs,
+      maxBytesPerPartition: o.maxBytesPerPartition,
+      maxWaitTimeInMs: o.maxWaitTimeMs,
       allowAutoTopicCreation: true,
       retry: { ...retryOptions(10), restartOnFailure: async () => true },
     };
