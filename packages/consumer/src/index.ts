@@ -1,4 +1,4 @@
-export type { MigrateOptions } from '@onceflow/core';
+export type { AttemptError, MigrateOptions } from '@onceflow/core';
 // Re-exported so a service that installs only this package can create Onceflow's tables.
 export { knexMigrationConfig, migrate, onceflowKnexfile } from '@onceflow/core';
 export type { ConsumedMessage } from './consumed-message.ts';
@@ -7,7 +7,6 @@ export type { InboxConsumerEvents, InboxConsumerStats } from './consumer-events.
 export type { ConsumerMode, InboxConsumerOptions, ResolvedConsumerOptions } from './consumer-options.ts';
 export { resolveConsumerOptions } from './consumer-options.ts';
 export type {
-  AttemptError,
   DeadLetter,
   DeadLetterBatchOptions,
   DeadLetterSelection,

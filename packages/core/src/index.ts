@@ -1,3 +1,4 @@
+export type { AttemptError } from './attempt-error.ts';
 export type { ErrorCode, OnceflowErrorOptions, PublishErrorScope } from './errors.ts';
 export {
   describeValue,
