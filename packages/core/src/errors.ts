@@ -13,6 +13,7 @@ export const ErrorCodes = {
   runtime: 'ONCEFLOW_RUNTIME',
   usage: 'ONCEFLOW_USAGE',
   retryStopped: 'ONCEFLOW_RETRY_STOPPED',
+  notIdempotent: 'ONCEFLOW_NOT_IDEMPOTENT',
 } as const;
 
 /** One of {@link ErrorCodes}. */
