@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { afterCommit, knexConnectionSettings, knexDialect, SUPPORTED_PEERS, ValidationError } from '@onceflow/core';
+import { afterCommit, knexConnectionSettings, knexDialect, knexPoolMax, SUPPORTED_PEERS, ValidationError } from '@onceflow/core';
 import type { Knex } from 'knex';
 import knexNewest from 'knex';
 import knexOldest from 'knex-3.1';
@@ -196,6 +196,13 @@ describe.each(KNEX_VERSIONS)('the knex adapter with $name', ({ name, factory }) 
     } finally {
       await Promise.all([direct.destroy(), provided.destroy()]);
     }
+  });
+
+  it('reports the size of the pool, and none for a transaction', async () => {
+    expect(knexPoolMax(knex)).toBe(3);
+    await knex.transaction(async (trx) => {
+      expect(knexPoolMax(trx)).toBeUndefined();
+    });
   });
 
   it('reports the dialect and driver, also of a transaction', async () => {

@@ -20,7 +20,7 @@ export { decodeHeaders, HeaderNames } from './headers.ts';
 export { assertIdentifier, isValidTopic, qualifiedName, quoteIdentifier } from './identifiers.ts';
 export { isUuid, newMessageId } from './ids.ts';
 export type { KnexDialect } from './knex-adapter.ts';
-export { afterCommit, knexConnectionSettings, knexDialect } from './knex-adapter.ts';
+export { afterCommit, knexConnectionSettings, knexDialect, knexPoolMax } from './knex-adapter.ts';
 export type { LogFields, Logger, LogLevel } from './logger.ts';
 export { createJsonLogger, REDACTED_FIELDS, silentLogger } from './logger.ts';
 export type { EncodedMessage, MessageInput, MessageLimits } from './message.ts';

@@ -17,8 +17,8 @@ import { ValidationError } from './errors.ts';
  *   sends, its own COMMIT included.
  *
  * Not public: knex has no accessor for an instance's configuration or dialect. The least
- * private reading is `knex.client` with its `config`, `dialect` and `driverName`, all declared
- * on the `Knex.Client` class of knex's typings and unchanged since knex 0.x.
+ * private reading is `knex.client` with its `config`, `dialect`, `driverName` and `pool` (whose
+ * `max` is tarn's), all declared on the `Knex.Client` class of knex's typings.
  */
 
 /** A COMMIT as knex sends it to end the outermost transaction ('COMMIT;' in every SQL dialect knex has). */
@@ -112,11 +112,21 @@ export function knexDialect(knex: Knex): KnexDialect {
   return { dialect: typeof client.dialect === 'string' ? client.dialect : driver, driver };
 }
 
+/**
+ * The most connections the pool of `knex` opens, or undefined when knex has no pool of its own
+ * (a transaction, a `connectionPool` given to knex, or none made yet).
+ */
+export function knexPoolMax(knex: Knex): number | undefined {
+  const max = clientOf(knex).pool?.max;
+  return typeof max === 'number' ? max : undefined;
+}
+
 /** The parts of `Knex.Client` (declared in knex's typings) read here. */
 interface ClientView {
   readonly config?: { readonly connection?: unknown; readonly client?: unknown };
   readonly dialect?: unknown;
   readonly driverName?: unknown;
+  readonly pool?: { readonly max?: unknown } | null;
 }
 
 function clientOf(knex: Knex): ClientView {
