@@ -21,7 +21,10 @@ import { ValidationError } from './errors.ts';
  * `max` is tarn's), all declared on the `Knex.Client` class of knex's typings.
  */
 
-/** A COMMIT as knex sends it to end the outermost transaction ('COMMIT;' in every SQL dialect knex has). */
+/**
+ * The statement knex sends to commit the outermost transaction: 'COMMIT;' in every dialect but
+ * MSSQL and Oracle, which commit through their drivers (so afterCommit never fires there).
+ */
 const COMMIT = /^\s*commit\b/i;
 
 /** Whether each outermost transaction committed; one `'query'` listener per transaction, however many callbacks wait on it. */
@@ -35,8 +38,9 @@ const outcomes = new WeakMap<Knex.Transaction, Promise<boolean>>();
  * answers the COMMIT of a transaction in which a statement failed by rolling it back, and knex
  * reports that as a commit.
  *
- * The callback runs after the commit, outside the transaction; what it throws is not caught
- * here (it surfaces as an unhandled rejection), so it should handle its own errors.
+ * Ask while the transaction is open: asked after its COMMIT was sent, the callback never runs.
+ * It runs after the commit, outside the transaction; what it throws is not caught here (it
+ * surfaces as an unhandled rejection), so it should handle its own errors.
  */
 export function afterCommit(trx: Knex.Transaction, callback: () => void): void {
   void outermostOutcome(trx).then((committed) => {
