@@ -90,7 +90,13 @@ export class Relay {
     );
     this.#state = 'running';
     if (this.options.listen) {
-      const connection = this.options.listenConnection ?? (await knexConnectionSettings(knex));
+      const connection =
+        this.options.listenConnection ??
+        (await knexConnectionSettings(knex).catch((error: unknown) => {
+          // A connection function of the user's can fail; LISTEN only speeds relays up, polling remains.
+          logger.warn({ error }, 'Reading the connection settings of knex for LISTEN failed');
+          return undefined;
+        }));
       if (connection === undefined) {
         logger.warn({}, 'No connection settings for LISTEN (pass listenConnection); relying on polling');
       } else {
