@@ -1,5 +1,5 @@
+import type { AttemptError } from '@onceflow/core';
 import type { ConsumedMessage } from './consumed-message.ts';
-import type { AttemptError } from './dead-letters.ts';
 
 /** Typed events of {@link InboxConsumer}, for hooks, metrics and tests. */
 export interface InboxConsumerEvents {

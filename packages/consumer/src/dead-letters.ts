@@ -1,4 +1,4 @@
-import type { OutgoingRecord, Publisher, RawHeader, Tables } from '@onceflow/core';
+import type { AttemptError, OutgoingRecord, Publisher, RawHeader, Tables } from '@onceflow/core';
 import { decodeRawHeaders, defaultSchema, describeValue, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { DeadLetterError } from './errors.ts';
@@ -8,16 +8,6 @@ import { deleteDeadLetters } from './sql/delete-dead-letters.ts';
 import { markReplayed } from './sql/mark-replayed.ts';
 import type { StoredDeadLetter } from './sql/select-dead-letters.ts';
 import { selectDeadLetters } from './sql/select-dead-letters.ts';
-
-/** One failed attempt in a dead letter's error history. */
-export interface AttemptError {
-  readonly attempt: number;
-  /** ISO time of the failure. */
-  readonly at: string;
-  readonly name: string;
-  readonly code?: string;
-  readonly message: string;
-}
 
 /** A dead-lettered message. */
 export interface DeadLetter {
@@ -264,7 +254,7 @@ export function noteFailure(error: unknown): unknown {
   return error;
 }
 
-/** An error history entry for a failed attempt, dated when it failed (see {@link noteFailure}). */
+/** An error history entry for a failed attempt, with the error's name, dated when it failed (see {@link noteFailure}). */
 export function attemptError(attempt: number, error: unknown): AttemptError {
   const e = error instanceof Error ? error : new Error(String(error));
   const code = (e as { code?: unknown }).code;

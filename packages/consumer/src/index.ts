@@ -1,4 +1,4 @@
-export type { MigrateOptions } from '@onceflow/core';
+export type { AttemptError, MigrateOptions } from '@onceflow/core';
 // Re-exported so a service that installs only this package can create Onceflow's tables, and
 // can tell the refusal of a new consumer group (StartPositionError) by class.
 export { knexMigrationConfig, migrate, onceflowKnexfile, StartPositionError } from '@onceflow/core';
@@ -9,7 +9,6 @@ export type { ConsumerMode, InboxConsumerOptions, ResolvedConsumerOptions } from
 export { resolveConsumerOptions } from './consumer-options.ts';
 export { DeadLetterHeaders, RawDeadLetterHeaders } from './dead-letter-message.ts';
 export type {
-  AttemptError,
   DeadLetter,
   DeadLetterBatchOptions,
   DeadLetterSelection,

@@ -15,6 +15,7 @@ export const ErrorCodes = {
   retryStopped: 'ONCEFLOW_RETRY_STOPPED',
   transaction: 'ONCEFLOW_TRANSACTION',
   startPosition: 'ONCEFLOW_START_POSITION',
+  notIdempotent: 'ONCEFLOW_NOT_IDEMPOTENT',
 } as const;
 
 /** One of {@link ErrorCodes}. */

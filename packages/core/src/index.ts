@@ -1,3 +1,4 @@
+export type { AttemptError } from './attempt-error.ts';
 export type { Dialect } from './dialect.ts';
 export { dialectOf } from './dialect.ts';
 export type { ErrorCode, OnceflowErrorOptions, PublishErrorScope } from './errors.ts';
@@ -21,6 +22,8 @@ export type { Headers } from './headers.ts';
 export { decodeHeaders, HeaderNames } from './headers.ts';
 export { assertIdentifier, isValidTopic, qualifiedName, quoteIdentifier } from './identifiers.ts';
 export { isUuid, newMessageId } from './ids.ts';
+export type { KnexDialect } from './knex-adapter.ts';
+export { afterCommit, knexConnectionSettings, knexDialect, knexPoolMax } from './knex-adapter.ts';
 export type { LogFields, Logger, LogLevel } from './logger.ts';
 export { createJsonLogger, REDACTED_FIELDS, silentLogger } from './logger.ts';
 export type { EncodedMessage, MessageInput, MessageLimits } from './message.ts';

@@ -1,26 +1,12 @@
 import type { OutgoingRecord, Publisher, RawRecordParts, TopicFacts } from '@onceflow/core';
-import { assertPeerVersion, intOption } from '@onceflow/core';
+import { assertPeerVersion } from '@onceflow/core';
 import type { IHeaders, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { ClusterAdmin } from './cluster-admin.ts';
 import { retryOptions } from './config.ts';
 import { toPublishError } from './errors.ts';
-
-/** Options of {@link KafkaPublisher}. */
-export interface KafkaPublisherOptions {
-  /**
-   * Times a failed send is sent again, whole, before the failure reaches the relay (which then
-   * backs off and sends the batch again itself): covers a topic being created or a leader
-   * moving. kafkajs's own retry of a send is off: kafkajs 2.2.4 retries a produce only to the
-   * brokers that did not answer the first attempt, so the records of a partition whose leader
-   * moved to a broker that did answer are never sent while the send succeeds (lost records,
-   * found by `pnpm chaos --cluster`). A send sent again may write copies, which the inbox skips.
-   * @defaultValue 5
-   */
-  retries?: number;
-  /** Broker-side wait for all in-sync replicas. @defaultValue 30000 */
-  ackTimeoutMs?: number;
-}
+import type { KafkaPublisherOptions, ResolvedKafkaPublisherOptions } from './options.ts';
+import { resolveKafkaPublisherOptions } from './options.ts';
 
 /**
  * Publishes through a kafkajs producer with acks from all in-sync replicas and one request in
@@ -37,6 +23,8 @@ export interface KafkaPublisherOptions {
  * are in flight in one relay lane only, one batch at a time.
  */
 export class KafkaPublisher implements Publisher {
+  /** The options in force, defaults applied. */
+  readonly options: ResolvedKafkaPublisherOptions;
   readonly #producer: Producer;
   readonly #retries: number;
   readonly #ackTimeoutMs: number;
@@ -46,8 +34,9 @@ export class KafkaPublisher implements Publisher {
 
   constructor(kafka: Kafka, options: KafkaPublisherOptions = {}) {
     assertPeerVersion('kafkajs');
-    this.#ackTimeoutMs = intOption('ackTimeoutMs', options.ackTimeoutMs, 30_000, 1);
-    this.#retries = intOption('retries', options.retries, 5, 0, 1_000);
+    this.options = resolveKafkaPublisherOptions(options);
+    this.#ackTimeoutMs = this.options.ackTimeoutMs;
+    this.#retries = this.options.retries;
     // kafkajs's own retry of a send stays off (see `retries`); publish() retries whole sends.
     const retry = retryOptions(0);
     this.#producer = kafka.producer({

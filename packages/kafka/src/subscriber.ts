@@ -1,70 +1,12 @@
-import type { IncomingRecord, Logger, PartitionBatch, RawHeader, StartFrom, StartPosition, Subscriber, TopicFacts } from '@onceflow/core';
-import {
-  assertPeerVersion,
-  decodeHeaders,
-  intOption,
-  isValidTopic,
-  OptionError,
-  RetryPolicy,
-  RetryStopped,
-  silentLogger,
-  stringOption,
-} from '@onceflow/core';
+import type { IncomingRecord, Logger, PartitionBatch, RawHeader, StartPosition, Subscriber, TopicFacts } from '@onceflow/core';
+import { assertPeerVersion, decodeHeaders, RetryPolicy, RetryStopped } from '@onceflow/core';
 import type { Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { ClusterAdmin } from './cluster-admin.ts';
 import { retryOptions } from './config.ts';
 import { kafkaErrorType } from './errors.ts';
-import { GroupStart, resolveStartFrom } from './start-position.ts';
-
-/** Options of {@link KafkaSubscriber}. */
-export interface KafkaSubscriberOptions {
-  /** Consumer group id. */
-  groupId: string;
-  /** Topics to read. */
-  topics: readonly string[];
-  /**
-   * The older form of `startFrom`: `true` is `'earliest'`, `false` is `'latest'`. Give one of
-   * the two, not both; either counts as a choice.
-   * @defaultValue true (as `startFrom` left unset)
-   */
-  fromBeginning?: boolean;
-  /** Group session timeout. @defaultValue 30000 */
-  sessionTimeoutMs?: number;
-  /** Heartbeat interval. @defaultValue 3000 */
-  heartbeatIntervalMs?: number;
-  /** Rebalance timeout. @defaultValue 60000 */
-  rebalanceTimeoutMs?: number;
-  /** Partitions handled at the same time. @defaultValue 4 */
-  partitionsConsumedConcurrently?: number;
-  /** Largest fetch per partition. @defaultValue 1048576 */
-  maxBytesPerPartition?: number;
-  /** Longest wait of a fetch for new data. @defaultValue 100 */
-  maxWaitTimeMs?: number;
-  /**
-   * How long fetching waits for a partition's batch handler. A handler still running after
-   * this long (retry backoff, a slow handler) goes on in the background while the other
-   * partitions are fetched and handled; its own partition's next records queue behind it.
-   * @defaultValue 200
-   */
-  detachAfterMs?: number;
-  /** Where crashes and their recovery are logged. @defaultValue a silent logger */
-  logger?: Logger;
-  /**
-   * Where the group starts reading when it has no committed offsets (a new group id, or its
-   * offsets expired): `'earliest'` (every record Kafka still keeps), `'latest'` (only records
-   * written after the consumer starts), or a start time (a `Date` or milliseconds since the
-   * epoch; each partition from its first record at or after it). `'latest'` and a time are
-   * committed for the group before it first joins, so restarts resume from there.
-   *
-   * Why choose: a new group on an inbox consumer name that already has history would re-read
-   * the topics from the start and re-apply every message whose inbox row retention removed.
-   * An `InboxConsumer` therefore refuses to start a new group over such history unless this (or
-   * `fromBeginning`) is given. Leave it unset for a consumer's first run: it reads from the
-   * earliest offset.
-   * @defaultValue unset: the earliest offset, refused by an InboxConsumer with history
-   */
-  startFrom?: StartFrom | number;
-}
+import type { KafkaSubscriberOptions, ResolvedKafkaSubscriberOptions } from './options.ts';
+import { resolveKafkaSubscriberOptions } from './options.ts';
+import { GroupStart } from './start-position.ts';
 
 /** A fetched batch, queued for its partition's handler. */
 interface Fetched {
@@ -107,6 +49,8 @@ interface PartitionFeed {
  * move past them.
  */
 export class KafkaSubscriber implements Subscriber {
+  /** The options in force, defaults applied. */
+  readonly options: ResolvedKafkaSubscriberOptions;
   readonly #kafka: Kafka;
   readonly #config: ConsumerConfig;
   readonly #logger: Logger;
@@ -125,30 +69,27 @@ export class KafkaSubscriber implements Subscriber {
 
   constructor(kafka: Kafka, options: KafkaSubscriberOptions) {
     assertPeerVersion('kafkajs');
-    const groupId = stringOption('groupId', options.groupId, '');
-    if (!Array.isArray(options.topics) || options.topics.length === 0 || !options.topics.every(isValidTopic)) {
-      throw new OptionError('topics', options.topics, 'a non-empty list of valid Kafka topic names');
-    }
-    this.#topics = [...options.topics];
-    const start = resolveStartFrom(options.startFrom, options.fromBeginning);
-    this.#fromBeginning = start.fromBeginning;
-    this.#concurrency = intOption('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, 4, 1, 1_000);
+    this.options = resolveKafkaSubscriberOptions(options);
+    const o = this.options;
+    this.#topics = o.topics;
+    this.#fromBeginning = o.fromBeginning;
+    this.#concurrency = o.partitionsConsumedConcurrently;
     this.#kafka = kafka;
     this.#admin = new ClusterAdmin(kafka);
-    this.#logger = options.logger ?? silentLogger;
-    this.#detachAfterMs = intOption('detachAfterMs', options.detachAfterMs, 200, 0);
+    this.#logger = o.logger;
+    this.#detachAfterMs = o.detachAfterMs;
     this.#config = {
-      groupId,
-      sessionTimeout: intOption('sessionTimeoutMs', options.sessionTimeoutMs, 30_000, 1_000),
-      heartbeatInterval: intOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 3_000, 100),
-      rebalanceTimeout: intOption('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000, 1_000),
-      maxBytesPerPartition: intOption('maxBytesPerPartition', options.maxBytesPerPartition, 1_048_576, 1_024),
-      maxWaitTimeInMs: intOption('maxWaitTimeMs', options.maxWaitTimeMs, 100, 0),
+      groupId: o.groupId,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: o.heartbeatIntervalMs,
+      rebalanceTimeout: o.rebalanceTimeoutMs,
+      maxBytesPerPartition: o.maxBytesPerPartition,
+      maxWaitTimeInMs: o.maxWaitTimeMs,
       allowAutoTopicCreation: true,
       retry: { ...retryOptions(10), restartOnFailure: async () => true },
     };
     this.#consumer = this.#newConsumer();
-    this.#start = new GroupStart(kafka, groupId, this.#topics, start, this.#logger);
+    this.#start = new GroupStart(kafka, o.groupId, this.#topics, { chosen: o.startFrom, fromBeginning: o.fromBeginning }, this.#logger);
   }
 
   /** Whether the group has committed offsets on the topics, and the start chosen for it if not. */

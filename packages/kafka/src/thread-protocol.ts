@@ -1,12 +1,12 @@
 import type { OutgoingRecord, PublishErrorScope } from '@onceflow/core';
 import { PublishError } from '@onceflow/core';
 import type { KafkaConnectionOptions } from './config.ts';
-import type { KafkaPublisherOptions } from './publisher.ts';
+import type { ResolvedKafkaPublisherOptions } from './options.ts';
 
 /** What the publisher thread is started with (it must survive the structured clone). */
 export interface ThreadSetup {
   connection: Omit<KafkaConnectionOptions, 'logger'>;
-  publisher: KafkaPublisherOptions;
+  publisher: ResolvedKafkaPublisherOptions;
 }
 
 /**

@@ -5,8 +5,8 @@ import { ClusterAdmin } from './cluster-admin.ts';
 import type { KafkaConnectionOptions } from './config.ts';
 import { createKafka } from './config.ts';
 import { toPublishError } from './errors.ts';
-import type { KafkaPublisherOptions } from './publisher.ts';
-import { KafkaPublisher } from './publisher.ts';
+import type { KafkaPublisherOptions } from './options.ts';
+import { resolveKafkaPublisherOptions } from './options.ts';
 import type { PackedRecords, ThreadReply, ThreadRequest, ThreadSetup } from './thread-protocol.ts';
 import { deserializeError, packRecords, transferList } from './thread-protocol.ts';
 
@@ -63,7 +63,8 @@ export class ThreadedKafkaPublisher implements Publisher {
   /** Checks the options here (not first in the thread) so bad ones fail at construction. */
   constructor(options: ThreadedKafkaPublisherOptions = {}) {
     assertPeerVersion('kafkajs');
-    const { connection = {}, ...publisher } = options;
+    const { connection = {}, ...rest } = options;
+    const publisher = resolveKafkaPublisherOptions(rest);
     const { logger, ...plain } = connection;
     this.#logger = logger ?? silentLogger;
     this.#setup = { connection: plain, publisher };
@@ -76,9 +77,7 @@ export class ThreadedKafkaPublisher implements Publisher {
       throw new OptionError(option, value, 'plain data that can cross to a worker thread (no functions, class instances or symbols)');
     }
     // Throws an OptionError naming a bad broker list, timeout or retry count; connects nothing.
-    const kafka = createKafka(plain);
-    new KafkaPublisher(kafka, publisher);
-    this.#admin = new ClusterAdmin(kafka);
+    this.#admin = new ClusterAdmin(createKafka(plain));
   }
 
   /** Resolves when a broker answers a metadata request now (readiness); asked from this thread. */

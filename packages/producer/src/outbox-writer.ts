@@ -161,14 +161,12 @@ function assertTransaction(trx: unknown): void {
   }
 }
 
-/** The writers `enqueue` made, per knex pool given (or none) and settings. */
-const writersByKnex = new WeakMap<object, Map<string, OutboxWriter>>();
-const NO_KNEX = {};
-
 /**
  * Enqueues into the outbox of `options.schema` (default "onceflow") inside `trx`. Shorthand
- * for `new OutboxWriter(options).enqueue(trx, ...)`, with one writer kept per knex pool and
- * settings (the first call's `logger` is the one that writer keeps).
+ * for `new OutboxWriter(options).enqueue(trx, ...)`: it builds that writer on every call
+ * (checking the options again, which is cheap) and keeps nothing between calls. With
+ * `options.knex`, each call's commit therefore sends a wake-up of its own; hold one
+ * {@link OutboxWriter} to have the wake-ups of concurrent commits merged.
  */
 export function enqueue(trx: Knex.Transaction, message: MessageInput, options?: OutboxWriterOptions): Promise<EnqueuedMessage>;
 export function enqueue(
@@ -181,24 +179,6 @@ export function enqueue(
   input: MessageInput | readonly MessageInput[],
   options: OutboxWriterOptions = {},
 ): Promise<EnqueuedMessage | EnqueuedMessage[]> {
-  const cacheKey = JSON.stringify([
-    options.schema,
-    options.maxPayloadBytes,
-    options.maxHeaders,
-    options.maxHeaderBytes,
-    options.onDuplicate,
-  ]);
-  // One writer per knex pool and settings, so concurrent commits share their wake-ups.
-  const owner = options.knex ?? NO_KNEX;
-  let writers = writersByKnex.get(owner);
-  if (writers === undefined) {
-    writers = new Map<string, OutboxWriter>();
-    writersByKnex.set(owner, writers);
-  }
-  let writer = writers.get(cacheKey);
-  if (writer === undefined) {
-    writer = new OutboxWriter(options);
-    writers.set(cacheKey, writer);
-  }
+  const writer = new OutboxWriter(options);
   return Array.isArray(input) ? writer.enqueue(trx, input as readonly MessageInput[]) : writer.enqueue(trx, input as MessageInput);
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '@onceflow/core';
-import { prepared } from '@onceflow/core';
+import { afterCommit, prepared } from '@onceflow/core';
 import type { Knex } from 'knex';
 
 /**
@@ -32,14 +32,7 @@ export class RelayWaker {
    * is a savepoint); nothing if it rolls back.
    */
   afterCommit(trx: Knex.Transaction, shards: readonly number[]): void {
-    let outer = trx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-    while (outer.parentTransaction !== undefined) outer = outer.parentTransaction as typeof outer;
-    const committed = (outer as { executionPromise?: Promise<unknown> }).executionPromise;
-    if (committed === undefined) return;
-    committed.then(
-      () => this.wake(shards),
-      () => undefined, // Rolled back: nothing to publish. The caller sees the rollback itself.
-    );
+    afterCommit(trx, () => this.wake(shards));
   }
 
   /** Sends a NOTIFY naming `shards`, merged with any others waiting. */

@@ -1,3 +1,4 @@
+import type { AttemptError } from '@onceflow/core';
 import { defaultSchema, intOption, isUuid, OptionError, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { SchemaOption } from './admin.ts';
@@ -6,18 +7,6 @@ import type { DeadFilter, DeadRow } from './sql/dead-messages.ts';
 import { selectDead } from './sql/dead-messages.ts';
 import { purgeDeadBatch } from './sql/purge-dead.ts';
 import { requeueDeadBatch } from './sql/requeue-dead.ts';
-
-/** One attempt in a message's error history. */
-export interface AttemptError {
-  /** When the attempt failed (ISO 8601). */
-  at: string;
-  /** 1-based attempt number. */
-  attempt: number;
-  /** What went wrong. */
-  error: string;
-  /** Error code or Kafka error type, when known. */
-  code?: string;
-}
 
 /** A dead outbox message. */
 export interface DeadMessage {
@@ -29,6 +18,7 @@ export interface DeadMessage {
   idempotencyKey: string;
   type: string | null;
   attempts: number;
+  /** Every failed attempt, oldest first. */
   errors: AttemptError[];
   createdAt: Date;
   deadAt: Date;
@@ -145,8 +135,24 @@ function toDeadMessage(r: DeadRow): DeadMessage {
     idempotencyKey: r.idempotency_key,
     type: r.type,
     attempts: r.attempts,
-    errors: r.errors as unknown as AttemptError[],
+    errors: r.errors.map(toAttemptError),
     createdAt: r.created_at,
     deadAt: r.dead_at,
+  };
+}
+
+/**
+ * An entry of a stored outbox history as an {@link AttemptError}. Entries are stored as
+ * `{ at, attempt, error, code? }` (the relay's lanes write them; rows already hold that
+ * format), so they carry no error name.
+ */
+function toAttemptError(entry: Record<string, unknown>): AttemptError {
+  const message = typeof entry.error === 'string' ? entry.error : String(entry.error ?? '');
+  return {
+    attempt: Number(entry.attempt),
+    at: String(entry.at),
+    message,
+    ...(typeof entry.code === 'string' ? { code: entry.code } : {}),
+    error: message,
   };
 }

@@ -1,9 +1,9 @@
-export type { MigrateOptions } from '@onceflow/core';
+export type { AttemptError, MigrateOptions } from '@onceflow/core';
 // Re-exported so a service that installs only this package can create Onceflow's tables.
 export { knexMigrationConfig, migrate, onceflowKnexfile } from '@onceflow/core';
 export type { PruneOutboxOptions, SchemaOption, TopicStatus } from './admin.ts';
 export { outboxStatus, pruneOutbox } from './admin.ts';
-export type { AttemptError, DeadBatchOptions, DeadMessage, DeadSelection, ListDeadOptions, RequeueSelection } from './dead-admin.ts';
+export type { DeadBatchOptions, DeadMessage, DeadSelection, ListDeadOptions, RequeueSelection } from './dead-admin.ts';
 export { getDead, listDead, purgeDead, requeueDead } from './dead-admin.ts';
 export { DeadMessageError } from './errors.ts';
 export type { RelayEvents, RelayStats } from './events.ts';

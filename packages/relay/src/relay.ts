@@ -1,4 +1,4 @@
-import { assertPeerVersion, checkReplication, checkSchemaVersion, sleep, TypedEmitter } from '@onceflow/core';
+import { assertPeerVersion, checkReplication, checkSchemaVersion, knexConnectionSettings, sleep, TypedEmitter } from '@onceflow/core';
 import type { RelayEvents, RelayStats } from './events.ts';
 import type { LaneClock } from './lane.ts';
 import { Lane } from './lane.ts';
@@ -102,7 +102,13 @@ export class Relay {
     );
     this.#state = 'running';
     if (this.options.listen) {
-      const connection = this.options.listenConnection ?? knexConnection(knex);
+      const connection =
+        this.options.listenConnection ??
+        (await knexConnectionSettings(knex).catch((error: unknown) => {
+          // A connection function of the user's can fail; LISTEN only speeds relays up, polling remains.
+          logger.warn({ error }, 'Reading the connection settings of knex for LISTEN failed');
+          return undefined;
+        }));
       if (connection === undefined) {
         logger.warn({}, 'No connection settings for LISTEN (pass listenConnection); relying on polling');
       } else {
@@ -244,12 +250,4 @@ export class Relay {
       logger.error({ error }, 'Pruning the outbox failed; trying again next interval');
     }
   }
-}
-
-/** The connection settings of a knex pg instance, usable for a separate pg.Client. */
-function knexConnection(knex: { client: { config?: { connection?: unknown } } }): string | Record<string, unknown> | undefined {
-  const connection = knex.client.config?.connection;
-  if (typeof connection === 'string') return connection;
-  if (connection !== null && typeof connection === 'object') return connection as Record<string, unknown>;
-  return undefined;
 }

@@ -1,4 +1,4 @@
-import { AssertionError } from 'node:assert';
+import { ErrorCodes, OnceflowError } from '@onceflow/core';
 import { canonicalState } from './state-diff.ts';
 
 /** The scenarios {@link checkIdempotency} runs, by name. */
@@ -56,11 +56,17 @@ export interface IdempotencyFailure {
 }
 
 /**
- * A handler's effect under a redelivery scenario differs from a single delivery. An
- * AssertionError, so test runners show `expected` and `actual` side by side; the message
- * names the scenario and lists each difference.
+ * A handler's effect under a redelivery scenario differs from a single delivery. The message
+ * names the scenario and lists each difference. Like an assertion error it carries `expected`
+ * and `actual` (with `showDiff`), which test runners (vitest, jest, mocha) show side by side.
  */
-export class IdempotencyError extends AssertionError {
+export class IdempotencyError extends OnceflowError {
+  /** The state after a single delivery (canonical: keys sorted, rows in a stable order). */
+  readonly expected: unknown;
+  /** The state the scenario left (canonical). */
+  readonly actual: unknown;
+  /** Asks test runners to show the difference between `expected` and `actual`. */
+  readonly showDiff = true;
   /** The scenario that failed, or `single` when the reference delivery itself failed. */
   readonly scenario: Scenario | 'single';
   /** The differences, one per line. */
@@ -81,13 +87,9 @@ export class IdempotencyError extends AssertionError {
       `Expected: ${truncate(JSON.stringify(canonicalState(failure.expected)))}`,
       `Actual:   ${truncate(JSON.stringify(canonicalState(failure.actual)))}`,
     ];
-    super({
-      message: lines.join('\n'),
-      expected: canonicalState(failure.expected),
-      actual: canonicalState(failure.actual),
-      operator: 'checkIdempotency',
-    });
-    this.name = 'IdempotencyError';
+    super(ErrorCodes.notIdempotent, lines.join('\n'));
+    this.expected = canonicalState(failure.expected);
+    this.actual = canonicalState(failure.actual);
     this.scenario = failure.scenario;
     this.differences = failure.differences;
     this.outcomes = failure.outcomes;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ConsumedMessage, DedupMode, MessageHandler } from '@onceflow/consumer';
 import { resolveInboxOptions } from '@onceflow/consumer';
 import type { Tables } from '@onceflow/core';
-import { boolOption, intOption, OptionError, requiredOption } from '@onceflow/core';
+import { boolOption, intOption, knexPoolMax, OptionError, requiredOption } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { Scenario } from './idempotency-error.ts';
 import { ALL_SCENARIOS, Scenarios } from './idempotency-error.ts';
@@ -88,8 +88,8 @@ export function resolveCheckIdempotencyOptions<Payload>(
     ...(options.dedup === undefined ? {} : { dedup: options.dedup }),
   });
   if (scenarios.includes(Scenarios.concurrent)) {
-    const max = (inbox.knex.client as { pool?: { max?: unknown } } | undefined)?.pool?.max;
-    if (typeof max === 'number' && max < 3) {
+    const max = knexPoolMax(inbox.knex);
+    if (max !== undefined && max < 3) {
       throw new OptionError(
         'knex',
         `a pool of ${max} connections`,

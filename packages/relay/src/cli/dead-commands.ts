@@ -30,7 +30,7 @@ export async function deadCommand(argv: string[], out: Output): Promise<void> {
         ? ['no dead messages']
         : dead.map(
             (d) =>
-              `${d.id}\t${printable(d.topic)}\t${printable(d.key)}\tattempts=${d.attempts}\t${printable(d.errors.at(-1)?.error ?? '')}`,
+              `${d.id}\t${printable(d.topic)}\t${printable(d.key)}\tattempts=${d.attempts}\t${printable(d.errors.at(-1)?.message ?? '')}`,
           ),
     );
     return;
@@ -156,7 +156,7 @@ function showDead(d: DeadMessage): string[] {
     `dead at          ${d.deadAt.toISOString()}`,
     `errors (${d.errors.length}, oldest first):`,
     ...d.errors.map(
-      (e) => `  #${e.attempt} ${printable(String(e.at))}${e.code === undefined ? '' : ` [${printable(e.code)}]`} ${printable(e.error)}`,
+      (e) => `  #${e.attempt} ${printable(String(e.at))}${e.code === undefined ? '' : ` [${printable(e.code)}]`} ${printable(e.message)}`,
     ),
   ];
 }
@@ -178,7 +178,7 @@ function showDeadLetter(l: DeadLetter): string[] {
     `errors (${l.errors.length}, oldest first):`,
     ...l.errors.map(
       (e) =>
-        `  #${e.attempt} ${printable(String(e.at))} ${printable(e.name)}${e.code === undefined ? '' : ` [${printable(e.code)}]`}: ${printable(e.message)}`,
+        `  #${e.attempt} ${printable(String(e.at))}${e.name === undefined ? '' : ` ${printable(e.name)}`}${e.code === undefined ? '' : ` [${printable(e.code)}]`}: ${printable(e.message)}`,
     ),
   ];
 }
