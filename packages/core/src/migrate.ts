@@ -78,6 +78,18 @@ export async function knexMigrationConfig(knex: Knex, options: MigrateOptions = 
         t.timestamp('migration_time');
       });
     }
+    // Knex's lock table with its one row, made here under the advisory lock: left to knex, two
+    // processes starting at once can each find it empty and each insert a row, after which
+    // knex's lock (an update that must touch exactly one row) reads as taken for good.
+    const lockTable = `${MIGRATIONS_TABLE}_lock`;
+    if (!(await trx.schema.withSchema(schema).hasTable(lockTable))) {
+      await trx.schema.withSchema(schema).createTable(lockTable, (t) => {
+        t.increments('index').primary();
+        t.integer('is_locked');
+      });
+    }
+    const lockRows = await trx.withSchema(schema).from(lockTable).count<Array<{ n: string | number }>>({ n: '*' });
+    if (Number(lockRows[0]?.n ?? 0) === 0) await trx.withSchema(schema).into(lockTable).insert({ is_locked: 0 });
     const recorded = await trx.withSchema(schema).from(MIGRATIONS_TABLE).count<Array<{ n: string | number }>>({ n: '*' });
     if (Number(recorded[0]?.n ?? 0) > 0) return;
     const installed = await installedVersion(trx, schema);
