@@ -1,5 +1,5 @@
 import type { OutgoingRecord, Publisher, RawRecordParts, TopicFacts } from '@onceflow/core';
-import { assertPeerVersion } from '@onceflow/core';
+import { assertPeerVersion, RetryPolicy, RetryStopped } from '@onceflow/core';
 import type { IHeaders, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { ClusterAdmin } from './cluster-admin.ts';
@@ -26,8 +26,9 @@ export class KafkaPublisher implements Publisher {
   /** The options in force, defaults applied. */
   readonly options: ResolvedKafkaPublisherOptions;
   readonly #producer: Producer;
-  readonly #retries: number;
   readonly #ackTimeoutMs: number;
+  /** Sends of a failed batch, whole: 100-200 ms before the second, doubling up to 1-2 s. */
+  readonly #sendRetry: RetryPolicy;
   #connected = false;
   #wanted = false;
   readonly #admin: ClusterAdmin;
@@ -36,7 +37,7 @@ export class KafkaPublisher implements Publisher {
     assertPeerVersion('kafkajs');
     this.options = resolveKafkaPublisherOptions(options);
     this.#ackTimeoutMs = this.options.ackTimeoutMs;
-    this.#retries = this.options.retries;
+    this.#sendRetry = new RetryPolicy({ maxAttempts: this.options.retries + 1, minDelayMs: 200, maxDelayMs: 2_000 });
     // kafkajs's own retry of a send stays off (see `retries`); publish() retries whole sends.
     const retry = retryOptions(0);
     this.#producer = kafka.producer({
@@ -83,16 +84,18 @@ export class KafkaPublisher implements Publisher {
     }
     if (!this.#connected && this.#wanted) await this.connect();
     const topicMessages = [...byTopic.values()];
-    for (let attempt = 0; ; attempt++) {
-      try {
-        // A fresh sendBatch each time: every partition of the batch is sent again.
-        await this.#producer.sendBatch({ topicMessages, acks: -1, timeout: this.#ackTimeoutMs });
-        return;
-      } catch (error) {
-        const failure = toPublishError(error, byTopic.size === 1 ? records[0]?.topic : undefined);
-        if (!failure.retriable || attempt >= this.#retries) throw failure;
-        await new Promise((resolve) => setTimeout(resolve, sendRetryDelayMs(attempt)));
-      }
+    try {
+      await this.#sendRetry.run(async () => {
+        try {
+          // A fresh sendBatch each time: every partition of the batch is sent again.
+          await this.#producer.sendBatch({ topicMessages, acks: -1, timeout: this.#ackTimeoutMs });
+        } catch (error) {
+          throw toPublishError(error, byTopic.size === 1 ? records[0]?.topic : undefined);
+        }
+      });
+    } catch (error) {
+      // The caller sees the send's own failure (a PublishError), as before there were retries.
+      throw error instanceof RetryStopped ? error.cause : error;
     }
   }
 
@@ -103,11 +106,6 @@ export class KafkaPublisher implements Publisher {
     this.#connected = false;
     await this.#producer.disconnect();
   }
-}
-
-/** Wait before sending a failed batch again: 100 ms doubling to 2 s, with jitter. */
-function sendRetryDelayMs(attempt: number): number {
-  return Math.min(2_000, 100 * 2 ** attempt) * (0.8 + Math.random() * 0.4);
 }
 
 /** A kafkajs message of exactly these bytes; kafkajs writes a repeated name's values in order. */
