@@ -69,6 +69,25 @@ describe('Inbox (transactional mode)', () => {
     expect(await new Inbox({ knex: db.knex, consumerName: uniqueName('other') }).handle(m, async () => undefined)).toBe('handled');
   });
 
+  it('refuses to count as handled a message whose handler swallowed a failed statement (PostgreSQL rolls the COMMIT back)', async () => {
+    const consumerName = uniqueName('c');
+    const inbox = new Inbox({ knex: db.knex, consumerName });
+    const m = message('A', uniqueName('pay'));
+    const swallowing = async (msg: ConsumedMessage<{ key: string }>, trx: import('knex').Knex.Transaction) => {
+      await trx('effects').insert({ key: msg.payload.key, seq: 1, dedup_key: msg.idempotencyKey });
+      // A failed statement whose error the handler catches: the transaction is now aborted.
+      await trx.raw('select 1 / 0').catch(() => undefined);
+    };
+    await expect(inbox.handle(m, swallowing)).rejects.toThrow(/handler failed and the handler went on.*25P02/);
+    expect(await count('select count(*) n from effects where dedup_key = ?', [m.idempotencyKey])).toBe(0);
+    expect(await count('select count(*) n from onceflow.inbox where consumer = ?', [consumerName])).toBe(0);
+    // The same message with a handler that lets nothing fail is handled once.
+    expect(
+      await inbox.handle(m, async (msg, trx) => trx('effects').insert({ key: msg.payload.key, seq: 1, dedup_key: msg.idempotencyKey })),
+    ).toBe('handled');
+    expect(await count('select count(*) n from effects where dedup_key = ?', [m.idempotencyKey])).toBe(1);
+  });
+
   it('lets a handler enqueue outbox messages in its transaction (consume -> produce), once', async () => {
     const inbox = new Inbox({ knex: db.knex, consumerName: uniqueName('c') });
     const outbox = new OutboxWriter();

@@ -15,7 +15,12 @@ export interface InboxConsumerOptions<Payload = unknown> extends InboxOptions {
   subscriber?: Subscriber;
   /** Transactional mode: runs in the transaction that records the message in the inbox. */
   handler?: MessageHandler<Payload>;
-  /** Batch mode: one call per fetched batch (chunk) with only the new messages, in one transaction. */
+  /**
+   * Batch mode: one call per fetched batch (chunk) with only the new messages, in one
+   * transaction. A chunk whose handler fails is tried again message by message; meanwhile the
+   * partition's later messages wait (batch mode works a partition as one queue, so a failing
+   * message holds back its partition, not only its key).
+   */
   batchHandler?: BatchHandler<Payload>;
   /** Side-effect mode: runs under a lease with a fencing token; needs `leaseStore`. */
   effectHandler?: EffectHandler<Payload>;

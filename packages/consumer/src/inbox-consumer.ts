@@ -77,14 +77,24 @@ export class InboxConsumer<Payload = unknown> {
     }
   }
 
-  /** Notes, once, that `group` committed an offset: from then on it is no longer a first run. */
+  /**
+   * Notes that `group` committed an offset: from then on it is no longer a first run. Until the
+   * note is written, each commit tries again (a note left at "never committed" would let the
+   * group re-read from the earliest offset after its offsets expire).
+   */
   #noteFirstCommit(group: string): void {
     const { knex, tables, consumerName } = this.inbox.options;
+    let writing = false;
     const onCommitted = () => {
-      this.events.off('inbox:committed', onCommitted);
-      noteGroupCommitted(knex, tables, consumerName, group).catch((error: unknown) => {
-        this.#context.logger.warn({ error, groupId: group }, 'Could not note the group as committed; a restart may ask where to start');
-      });
+      if (writing) return;
+      writing = true;
+      noteGroupCommitted(knex, tables, consumerName, group).then(
+        () => this.events.off('inbox:committed', onCommitted),
+        (error: unknown) => {
+          writing = false;
+          this.#context.logger.warn({ error, groupId: group }, 'Could not note the group as committed; trying again at the next commit');
+        },
+      );
     };
     this.events.on('inbox:committed', onCommitted);
   }

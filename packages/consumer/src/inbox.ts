@@ -126,6 +126,7 @@ export class Inbox implements InboxTransactions {
           outcomes[i] = 'handled';
         }
         current = -1;
+        await assertNotAborted(trx);
       });
     } catch (error) {
       throw new GroupFailure(current, error);
@@ -162,6 +163,7 @@ export class Inbox implements InboxTransactions {
           { 'messaging.consumer.group.name': this.options.consumerName, 'messaging.destination.partition.id': String(first.partition) },
           () => handler(newMessages, trx),
         );
+        await assertNotAborted(trx);
         inHandler = false;
         for (const i of batch) outcomes[i] = 'handled';
       });
@@ -257,5 +259,25 @@ export class Inbox implements InboxTransactions {
   #remember(entries: readonly FastPathEntry[], outcomes: readonly InboxOutcome[]): void {
     if (this.#fastPath === undefined) return;
     this.#fastPath.remember(entries.filter((_, i) => outcomes[i] === 'handled'));
+  }
+}
+
+/**
+ * Fails when a statement of the transaction failed and the handler went on (caught the error):
+ * PostgreSQL then answers COMMIT with a rollback and no error, and knex resolves as if the
+ * transaction had committed, so without this check the message would count as handled while
+ * its effect and its inbox row were rolled back. One cheap statement per transaction: in an
+ * aborted transaction it fails with 25P02.
+ */
+async function assertNotAborted(trx: Knex.Transaction): Promise<void> {
+  try {
+    await trx.raw('select 1');
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== '25P02') throw error;
+    throw new OnceflowError(
+      ErrorCodes.handler,
+      'A statement in the handler failed and the handler went on: PostgreSQL aborted the transaction, so none of it can commit (25P02). Let the error propagate, or run a statement that may fail in a savepoint (await trx.transaction(...)).',
+      { cause: error, retriable: true },
+    );
   }
 }

@@ -122,7 +122,7 @@ export class PartitionRun {
         // A stop or revocation during the wait abandons the message: it is fetched again, not dead-lettered.
         if (!(await policy.wait(decision.delayMs, this.#abort.signal)) || !this.#active()) return false;
       }
-      const attempt = await this.#attempt(items);
+      const attempt = await this.#attempt(queue, items);
       if (attempt === undefined) return false;
       const [result, durationMs] = attempt;
       if (result.kind === 'done') {
@@ -145,15 +145,20 @@ export class PartitionRun {
 
   /**
    * One attempt in a transaction slot, with its duration. A busy answer (a live lease elsewhere)
-   * is waited out and asked again, as it is no attempt; undefined when that wait was abandoned.
+   * is waited out and asked again, as it is no attempt, while the queue's other keys go on;
+   * undefined when that wait was abandoned.
    */
-  async #attempt(items: readonly Item[]): Promise<[Exclude<AttemptResult, { kind: 'busy' }>, number] | undefined> {
+  async #attempt(queue: KeyQueue, items: readonly Item[]): Promise<[Exclude<AttemptResult, { kind: 'busy' }>, number] | undefined> {
     const { strategy, policy, stats, events } = this.#ctx;
     for (;;) {
       const [result, durationMs] = await this.#slots.run(() => timed(() => strategy.attempt(items)));
       if (result.kind !== 'busy') return [result, durationMs];
       const item = items[0] as Item;
       stats.busy++;
+      // The lease may be held for long (a crashed consumer's, until it expires): only this
+      // key waits for it.
+      const rest = queue.splitOff(items.length);
+      if (rest !== undefined) this.#start(rest);
       events.emit('inbox:busy', { message: item.message, dedupKey: item.dedupKey as string, retryInMs: result.retryInMs });
       if (!(await policy.wait(result.retryInMs, this.#abort.signal))) return undefined;
     }

@@ -44,6 +44,12 @@ describe('decideStart and the group note', () => {
     expect(decideStart(fresh, { ...history, group: { group: 'rewards', committed: false } })).toEqual({ kind: 'rerun' });
   });
 
+  it('refuses that group when retention removed rows meanwhile: the re-read would re-apply them', () => {
+    expect(decideStart(fresh, { ...history, pruned: true, group: { group: 'rewards', committed: false } })).toMatchObject({
+      kind: 'refuse',
+    });
+  });
+
   it('refuses that group once it had committed (Kafka expired its offsets), and any other group', () => {
     expect(decideStart(fresh, { ...history, group: { group: 'rewards', committed: true } })).toMatchObject({ kind: 'refuse' });
     expect(decideStart(fresh, { ...history, group: { group: 'rewards-old', committed: false } })).toMatchObject({ kind: 'refuse' });

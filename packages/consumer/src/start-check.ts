@@ -37,7 +37,9 @@ export function decideStart(
     ...(history.pruned ? ['inbox rows removed by retention'] : []),
   ];
   if (evidence.length === 0) return { kind: 'first-run' };
-  if (history.group !== undefined && !history.group.committed && 'groupId' in position && history.group.group === position.groupId) {
+  // Not after retention removed rows: then the re-read would re-apply what the inbox forgot.
+  const group = history.group;
+  if (!history.pruned && group !== undefined && !group.committed && 'groupId' in position && group.group === position.groupId) {
     return { kind: 'rerun' };
   }
   return { kind: 'refuse', evidence };

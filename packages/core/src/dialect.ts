@@ -12,6 +12,8 @@ const CLIENTS: Readonly<Record<string, Dialect>> = {
   pg: 'postgres',
   postgres: 'postgres',
   postgresql: 'postgres',
+  // knex's client over libpq (pg-native): the same server and SQL.
+  pgnative: 'postgres',
   mysql2: 'mysql',
   mysql: 'mysql',
 };

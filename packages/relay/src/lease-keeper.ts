@@ -107,7 +107,7 @@ export class LeaseKeeper {
     const held = leases.all();
     const renewed = new Set(await renewShards(knex, tables, relayId, held, leaseMs));
     for (const lease of held) {
-      if (renewed.has(lease.shard)) leases.hold(lease, sentAt);
+      if (renewed.has(lease.shard)) leases.renew(lease, sentAt);
       else this.leaseLost(lease.shard, lease.token);
     }
     if (this.#ctx.isStopping()) return;

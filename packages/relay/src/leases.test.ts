@@ -16,6 +16,19 @@ describe('LeaseTable', () => {
     expect(table.size).toBe(0);
   });
 
+  it('a renewal extends a lease still held, and never brings back one handed over meanwhile', () => {
+    const table = new LeaseTable(1_000);
+    table.hold({ shard: 4, token: '9' }, 0);
+    table.renew({ shard: 4, token: '9' }, 500);
+    expect(table.isValid(4, '9', 1_200)).toBe(true);
+    table.drop(4);
+    table.renew({ shard: 4, token: '9' }, 1_000);
+    expect(table.get(4)).toBeUndefined();
+    table.hold({ shard: 4, token: '10' }, 1_000);
+    table.renew({ shard: 4, token: '9' }, 1_500);
+    expect(table.isValid(4, '10', 1_900)).toBe(false);
+  });
+
   it('hands out snapshots: a lease changes only through the table', () => {
     const table = new LeaseTable(1_000);
     table.hold({ shard: 1, token: '1' }, 0);

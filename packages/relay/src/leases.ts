@@ -57,6 +57,16 @@ export class LeaseTable {
     });
   }
 
+  /**
+   * Records a renewal sent at `sentAt`, for a lease still held with the same token. A lease
+   * handed over or lost while the renewal was under way stays gone: the renewal must not bring
+   * it back, as another relay may claim the shard at once.
+   */
+  renew(lease: ShardLease, sentAt: number): void {
+    const existing = this.#leases.get(lease.shard);
+    if (existing !== undefined && existing.token === lease.token) existing.validUntil = sentAt + this.#validMs;
+  }
+
   /** Asks for `shard` to be handed over once its current batch is done. */
   drain(shard: number): void {
     const lease = this.#leases.get(shard);
