@@ -57,6 +57,14 @@ export interface InboxConsumerOptions<Payload = unknown> extends InboxOptions {
   retryMaxDelayMs?: number;
   /** How often group membership is kept alive (and revocation checked) while a batch is worked on. @defaultValue 1000 */
   heartbeatIntervalMs?: number;
+  /**
+   * Longest wait of `stop()` for running transactions, the last offset commits and leaving the
+   * group. While the group's coordinator broker is down these can wait for Kafka's request
+   * timeouts; `stop()` then resolves anyway (logged as a warning): the broker drops the member
+   * after its session timeout, and offsets not committed are fetched again by the next owner,
+   * whose inbox skips what was applied. @defaultValue 20000
+   */
+  stopTimeoutMs?: number;
   /** Also publish dead letters to this topic (needs `deadLetterPublisher`). @defaultValue none (table only) */
   deadLetterTopic?: string;
   /** Publisher for `deadLetterTopic`; the consumer connects it at start, you disconnect it. */
@@ -97,6 +105,7 @@ export interface ResolvedConsumerOptions {
   readonly retryMinDelayMs: number;
   readonly retryMaxDelayMs: number;
   readonly heartbeatIntervalMs: number;
+  readonly stopTimeoutMs: number;
   readonly deadLetter: { readonly topic: string; readonly publisher: Publisher } | undefined;
   /** The message types to handle; undefined: every message. */
   readonly types: ReadonlySet<string> | undefined;
@@ -126,6 +135,7 @@ export function resolveConsumerOptions<Payload>(options: InboxConsumerOptions<Pa
     retryMinDelayMs,
     retryMaxDelayMs,
     heartbeatIntervalMs: intOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 1_000, 10, 600_000),
+    stopTimeoutMs: intOption('stopTimeoutMs', options.stopTimeoutMs, 20_000, 0, 3_600_000),
     deadLetter: resolveDeadLetter(options),
     types: resolveTypes(options.types),
     checkSchema: boolOption('checkSchema', options.checkSchema, true),

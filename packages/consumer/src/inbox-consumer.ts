@@ -126,16 +126,36 @@ export class InboxConsumer<Payload = unknown> {
 
   /**
    * Stops taking work, lets running transactions finish and commits their offsets, then
-   * leaves the group. Messages waiting for a retry are left for the next owner.
+   * leaves the group, waiting at most `stopTimeoutMs` for all that. Messages waiting for a
+   * retry are left for the next owner.
    */
   async stop(): Promise<void> {
     if (this.#state === 'stopped') return;
     const started = this.#state !== 'new';
     this.#state = 'stopped';
     this.#stop.abort();
-    await Promise.allSettled([...this.#runs]);
-    await Promise.allSettled([...this.#commits.values()].map((c) => c.drain()));
-    if (started) await this.options.subscriber.stop();
+    const finishing = (async () => {
+      await Promise.allSettled([...this.#runs]);
+      await Promise.allSettled([...this.#commits.values()].map((c) => c.drain()));
+      if (started) await this.options.subscriber.stop();
+    })();
+    const { stopTimeoutMs } = this.options;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), stopTimeoutMs);
+    });
+    try {
+      if ((await Promise.race([finishing, timedOut])) === 'timeout') {
+        // Nothing is lost by not waiting: uncommitted offsets are fetched again and deduplicated.
+        finishing.catch(() => undefined);
+        this.#context.logger.warn(
+          { stopTimeoutMs },
+          'Stopping took longer than stopTimeoutMs (the group coordinator may be down); stopped without waiting further',
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+    }
     this.#context.logger.info({ ...this.#stats }, 'Inbox consumer stopped');
   }
 
