@@ -1,10 +1,10 @@
-import type { OnceflowMigration } from '@onceflow/migrations';
 import { migrations } from '@onceflow/migrations';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
 import { dialectOf } from './dialect.ts';
 import { SchemaVersionError } from './errors.ts';
 import { dropMysqlSchema, migrateMysql, mysqlInstalledVersion, mysqlMigrationConfig } from './migrate-mysql.ts';
+import { onceflowMigrationSource } from './migration-source.ts';
 import { RetryPolicy, RetryStopped } from './retry-policy.ts';
 import { assertPeerVersion } from './runtime.ts';
 import { defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
@@ -20,32 +20,6 @@ export const MIGRATIONS_TABLE = 'knex_migrations';
 export interface MigrateOptions {
   /** Schema for Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
-}
-
-/**
- * `knex` (the migrator's transaction, usually) as the migrations see it: with
- * `userParams.schema` set to `schema`. Knex refuses `withUserParams` on a transaction, and the
- * knex CLI builds its instance from a config that has no user params, so the schema is layered
- * over the instance by a proxy that answers `userParams` and forwards everything else.
- */
-function withSchema(knex: Knex, schema: string): Knex {
-  if (knex.userParams?.schema === schema) return knex;
-  const userParams = { ...knex.userParams, schema };
-  return new Proxy(knex, {
-    get: (target, property, receiver) => (property === 'userParams' ? userParams : Reflect.get(target, property, receiver)),
-  });
-}
-
-/** A knex migration source over {@link migrations} that runs each one against `schema`. */
-function migrationSource(schema: string): Knex.MigrationSource<OnceflowMigration> {
-  return {
-    getMigrations: async () => [...migrations],
-    getMigrationName: (migration) => migration.name,
-    getMigration: async ({ module }) => ({
-      up: (knex: Knex) => module.up(withSchema(knex, schema)),
-      down: (knex: Knex) => module.down(withSchema(knex, schema)),
-    }),
-  };
 }
 
 /**
@@ -101,7 +75,7 @@ export async function knexMigrationConfig(knex: Knex, options: MigrateOptions = 
       .into(MIGRATIONS_TABLE)
       .insert(migrations.slice(0, installed).map((m) => ({ name: m.name, batch: 1, migration_time: now })));
   });
-  return { migrationSource: migrationSource(schema), tableName: MIGRATIONS_TABLE, schemaName: schema };
+  return { migrationSource: onceflowMigrationSource(migrations, schema), tableName: MIGRATIONS_TABLE, schemaName: schema };
 }
 
 /**
