@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { OptionError } from './errors.ts';
+import { knexClientName } from './knex-adapter.ts';
 
 /**
  * The SQL dialect of a knex instance: `'postgres'` (PostgreSQL) or `'mysql'` (MySQL 8 and
@@ -37,7 +38,7 @@ export function dialectOf(knex: Knex | Knex.Transaction): Dialect {
   }
   const known = decided.get(client);
   if (known !== undefined) return known;
-  const name = clientName(client);
+  const name = knexClientName(client);
   const dialect = name === undefined ? undefined : CLIENTS[name];
   if (dialect === undefined) {
     throw new OptionError(
@@ -48,15 +49,4 @@ export function dialectOf(knex: Knex | Knex.Transaction): Dialect {
   }
   decided.set(client, dialect);
   return dialect;
-}
-
-/**
- * The client name a knex was made with: the `client` option when it is a string, else the
- * driver of the client class given in its place (knex's own classes name theirs).
- */
-function clientName(client: object): string | undefined {
-  const configured = (client as { config?: { client?: unknown } }).config?.client;
-  if (typeof configured === 'string') return configured;
-  const driver = (client as { driverName?: unknown }).driverName;
-  return typeof driver === 'string' ? driver : undefined;
 }

@@ -126,6 +126,16 @@ export function knexPoolMax(knex: Knex): number | undefined {
 }
 
 /** The parts of `Knex.Client` (declared in knex's typings) read here. */
+/**
+ * The client name a knex client was made with: its `client` option when that is a string, else
+ * the driver of the client class given in its place (knex's own classes name theirs).
+ */
+export function knexClientName(client: object): string | undefined {
+  const { config, driverName } = client as ClientView;
+  if (typeof config?.client === 'string') return config.client;
+  return typeof driverName === 'string' ? driverName : undefined;
+}
+
 interface ClientView {
   readonly config?: { readonly connection?: unknown; readonly client?: unknown };
   readonly dialect?: unknown;
