@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
 import type { TestDatabase } from './database.ts';
-import { uniqueName } from './database.ts';
+import { resultRows, uniqueName } from './database.ts';
 
 /**
  * The MariaDB (or MySQL) server the MySQL-dialect tests use: MARIADB_URL, else the local
@@ -42,6 +42,11 @@ export async function createMariadbDatabase(pool = 10): Promise<TestDatabase> {
     name,
     url: `${MARIADB_URL.replace(/\/$/, '')}/${name}`,
     knex,
+    dialect: 'mysql',
+    schema: name,
+    async rows(sql, bindings = []) {
+      return resultRows(await knex.raw(sql, bindings as Knex.RawBinding[]));
+    },
     async drop() {
       await knex.destroy();
       const admin2 = connectMariadb(undefined, 1);
