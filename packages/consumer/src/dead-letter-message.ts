@@ -6,11 +6,8 @@ import type { ResolvedConsumerOptions } from './consumer-options.ts';
 import { attemptError } from './dead-letters.ts';
 import { dedupScopeOf } from './dedup.ts';
 import type { ResolvedInboxOptions } from './inbox-options.ts';
-import { isDataError } from './pg-text.ts';
 import type { Item } from './run-context.ts';
 import type { DeadLetterRow } from './sql/insert-dead-letter.ts';
-import { insertDeadLetter } from './sql/insert-dead-letter.ts';
-import { insertRawDeadLetter } from './sql/insert-raw-dead-letter.ts';
 
 /** Headers added to a record published to the dead-letter topic. */
 export const DeadLetterHeaders = {
@@ -129,15 +126,16 @@ export async function deadLetterMessage(
  * those pass, and the record is fetched again.
  */
 async function storeDeadLetter(ctx: DeadLetterContext, row: DeadLetterRow): Promise<string | null> {
-  const { knex, tables } = ctx.inbox;
+  const { knex, tables, sql } = ctx.inbox;
   try {
-    return await insertDeadLetter(knex, tables, row);
+    return await sql.insertDeadLetter(knex, tables, row);
   } catch (error) {
-    if (!isDataError(error)) throw error;
-    const code = (error as { code: string }).code;
-    ctx.logger.error({ error, record: describeRecord(row) }, 'PostgreSQL refused a dead letter; storing the raw record instead');
+    if (!sql.isDataError(error)) throw error;
+    const code = String((error as { code?: unknown }).code);
+    const server = sql.dialect === 'mysql' ? 'MySQL' : 'PostgreSQL';
+    ctx.logger.error({ error, record: describeRecord(row) }, `${server} refused a dead letter; storing the raw record instead`);
     const base64 = (value: unknown) => Buffer.from(JSON.stringify(value) ?? 'null', 'utf8').toString('base64');
-    return insertRawDeadLetter(knex, tables, {
+    return sql.insertRawDeadLetter(knex, tables, {
       consumer: row.consumer,
       topic: row.topic,
       partition: row.partition,
@@ -156,7 +154,7 @@ async function storeDeadLetter(ctx: DeadLetterContext, row: DeadLetterRow): Prom
           at: new Date().toISOString(),
           name: 'DeadLetterRefused',
           code,
-          message: `PostgreSQL refused the dead letter (SQLSTATE ${code}); the key, headers and errors are kept as base64 in the headers ${Object.values(RawDeadLetterHeaders).join(', ')}`,
+          message: `${server} refused the dead letter (${code}); the key, headers and errors are kept as base64 in the headers ${Object.values(RawDeadLetterHeaders).join(', ')}`,
         },
       ],
       attempts: row.attempts,

@@ -1,13 +1,12 @@
 import type { AttemptError, OutgoingRecord, Publisher, RawHeader, Tables } from '@onceflow/core';
-import { decodeRawHeaders, defaultSchema, describeValue, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
+import { decodeRawHeaders, defaultSchema, describeValue, intOption, OptionError, requiredOption } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { DeadLetterError } from './errors.ts';
+import type { InboxSql } from './inbox-sql.ts';
+import { inboxSqlAndTables } from './inbox-sql.ts';
 import { truncateText } from './pg-text.ts';
 import type { DeadLetterPurgeFilter } from './sql/delete-dead-letters.ts';
-import { deleteDeadLetters } from './sql/delete-dead-letters.ts';
-import { markReplayed } from './sql/mark-replayed.ts';
 import type { StoredDeadLetter } from './sql/select-dead-letters.ts';
-import { selectDeadLetters } from './sql/select-dead-letters.ts';
 
 /** A dead-lettered message. */
 export interface DeadLetter {
@@ -76,17 +75,20 @@ export interface DeadLetterBatchOptions {
 export class DeadLetters {
   readonly #knex: Knex;
   readonly #tables: Tables;
+  readonly #sql: InboxSql;
 
   constructor(options: DeadLettersOptions) {
     this.#knex = requiredOption('knex', options.knex, 'a knex instance');
-    this.#tables = tablesFor(options.schema ?? defaultSchema());
+    const { sql, tables } = inboxSqlAndTables(this.#knex, options.schema ?? defaultSchema());
+    this.#sql = sql;
+    this.#tables = tables;
   }
 
   /** Dead letters oldest first. */
   async list(options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
     const afterId = options.afterId ?? '0';
     if (idProblem(afterId) !== undefined) throw new OptionError('afterId', afterId, `a dead letter id (${ID_RULE})`);
-    const rows = await selectDeadLetters(this.#knex, this.#tables, {
+    const rows = await this.#sql.selectDeadLetters(this.#knex, this.#tables, {
       consumer: options.consumerName ?? null,
       ids: null,
       afterId,
@@ -117,7 +119,7 @@ export class DeadLetters {
       throw new DeadLetterError(keyless.id, 'the record had no key, and the publisher needs one to keep per-key order');
     if (rows.length === 0) return 0;
     await publisher.publish(rows.map(toReplayRecord));
-    return markReplayed(this.#knex, this.#tables, [...found]);
+    return this.#sql.markReplayed(this.#knex, this.#tables, [...found]);
   }
 
   /**
@@ -169,7 +171,7 @@ export class DeadLetters {
     }
     let total = 0;
     for (;;) {
-      const deleted = await deleteDeadLetters(this.#knex, this.#tables, filter, limit);
+      const deleted = await this.#sql.deleteDeadLetters(this.#knex, this.#tables, filter, limit);
       total += deleted;
       options.onProgress?.(total);
       if (deleted < limit) return total;
@@ -181,7 +183,7 @@ export class DeadLetters {
       const problem = idProblem(id);
       if (problem !== undefined) throw new DeadLetterError(describeValue(id), `not a dead letter id: ${problem}`);
     }
-    return selectDeadLetters(this.#knex, this.#tables, {
+    return this.#sql.selectDeadLetters(this.#knex, this.#tables, {
       consumer: null,
       ids: [...ids],
       afterId: '0',

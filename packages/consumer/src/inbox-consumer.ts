@@ -10,7 +10,6 @@ import { Inbox } from './inbox.ts';
 import { PartitionRun } from './partition-run.ts';
 import type { ConsumerStrategy, RunContext } from './run-context.ts';
 import { SideEffectInbox } from './side-effect/side-effect-inbox.ts';
-import { noteGroupCommitted } from './sql/group-note.ts';
 import { checkStartPosition } from './start-check.ts';
 import { BatchStrategy } from './strategies/batch-strategy.ts';
 import { SideEffectStrategy } from './strategies/side-effect-strategy.ts';
@@ -83,12 +82,12 @@ export class InboxConsumer<Payload = unknown> {
    * group re-read from the earliest offset after its offsets expire).
    */
   #noteFirstCommit(group: string): void {
-    const { knex, tables, consumerName } = this.inbox.options;
+    const { knex, tables, consumerName, sql } = this.inbox.options;
     let writing = false;
     const onCommitted = () => {
       if (writing) return;
       writing = true;
-      noteGroupCommitted(knex, tables, consumerName, group).then(
+      sql.noteGroupCommitted(knex, tables, consumerName, group).then(
         () => this.events.off('inbox:committed', onCommitted),
         (error: unknown) => {
           writing = false;

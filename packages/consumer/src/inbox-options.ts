@@ -1,19 +1,24 @@
 import type { Logger, Tables } from '@onceflow/core';
-import { defaultSchema, intOption, OptionError, requiredOption, silentLogger, stringOption, tablesFor } from '@onceflow/core';
+import { defaultSchema, intOption, OptionError, requiredOption, silentLogger, stringOption } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { DedupMode, DedupScope } from './dedup.ts';
+import type { InboxSql } from './inbox-sql.ts';
+import { inboxSqlAndTables } from './inbox-sql.ts';
 import type { RedisClient } from './redis-client.ts';
 
 /** Options of {@link Inbox}. `knex` and `consumerName` are required. */
 export interface InboxOptions {
-  /** The knex instance (PostgreSQL) holding Onceflow's tables and your business tables. */
+  /** The knex instance (PostgreSQL, or MySQL 8 / MariaDB 10.6+ through mysql2) holding Onceflow's tables and your business tables. */
   knex?: Knex;
   /**
    * The inbox's name for this consumer: dedup is per (consumerName, dedup key). Consumers that
    * must not apply the same message twice share a name, even across consumer groups.
    */
   consumerName?: string;
-  /** Schema holding Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
+  /**
+   * Schema holding Onceflow's tables (on MySQL and MariaDB: the database holding them).
+   * @defaultValue ONCEFLOW_SCHEMA, else "onceflow"
+   */
   schema?: string;
   /** How the dedup key is derived. @defaultValue 'idempotencyKey' */
   dedup?: DedupMode;
@@ -48,6 +53,8 @@ export interface ResolvedInboxOptions {
   readonly knex: Knex;
   readonly consumerName: string;
   readonly tables: Tables;
+  /** The statements, in the SQL of the knex's dialect. */
+  readonly sql: InboxSql;
   readonly dedup: DedupMode;
   readonly dedupScope: DedupScope;
   readonly logger: Logger;
@@ -67,10 +74,12 @@ export function resolveInboxOptions(options: InboxOptions = {}): ResolvedInboxOp
   if (typeof consumerName !== 'string' || consumerName.length === 0 || consumerName.length > 200) {
     throw new OptionError('consumerName', consumerName, 'a non-empty string of at most 200 characters');
   }
+  const { sql, tables } = inboxSqlAndTables(knex, options.schema ?? defaultSchema());
   return {
     knex,
     consumerName,
-    tables: tablesFor(options.schema ?? defaultSchema()),
+    tables,
+    sql,
     dedup: resolveDedup(options.dedup),
     dedupScope: resolveDedupScope(options.dedupScope),
     logger: options.logger ?? silentLogger,

@@ -8,7 +8,6 @@ import type { FastPathEntry } from './fast-path.ts';
 import { RedisFastPath } from './fast-path.ts';
 import type { InboxOptions, ResolvedInboxOptions } from './inbox-options.ts';
 import { resolveInboxOptions } from './inbox-options.ts';
-import { insertInboxRows } from './sql/insert-inbox-rows.ts';
 
 /** A transactional handler: its writes go through `trx`, which also holds the inbox row. */
 export type MessageHandler<Payload = unknown> = (message: ConsumedMessage<Payload>, trx: Knex.Transaction) => Promise<void>;
@@ -117,6 +116,7 @@ export class Inbox implements InboxTransactions {
     try {
       await this.options.knex.transaction(async (trx) => {
         const fresh = await this.#insert(trx, messages, dedupKeys, candidates);
+        await this.options.sql.markTransaction(trx);
         for (const i of candidates) {
           if (!fresh.has(ids[i] as string)) continue;
           current = i;
@@ -126,7 +126,7 @@ export class Inbox implements InboxTransactions {
           outcomes[i] = 'handled';
         }
         current = -1;
-        await assertNotAborted(trx);
+        await this.options.sql.assertNotAborted(trx);
       });
     } catch (error) {
       throw new GroupFailure(current, error);
@@ -154,6 +154,7 @@ export class Inbox implements InboxTransactions {
         const fresh = await this.#insert(trx, messages, dedupKeys, candidates);
         const batch = candidates.filter((i) => fresh.has(ids[i] as string));
         if (batch.length === 0) return;
+        await this.options.sql.markTransaction(trx);
         inHandler = true;
         const newMessages = batch.map((i) => messages[i] as ConsumedMessage<Payload>);
         const first = newMessages[0] as ConsumedMessage<Payload>;
@@ -163,7 +164,7 @@ export class Inbox implements InboxTransactions {
           { 'messaging.consumer.group.name': this.options.consumerName, 'messaging.destination.partition.id': String(first.partition) },
           () => handler(newMessages, trx),
         );
-        await assertNotAborted(trx);
+        await this.options.sql.assertNotAborted(trx);
         inHandler = false;
         for (const i of batch) outcomes[i] = 'handled';
       });
@@ -239,8 +240,8 @@ export class Inbox implements InboxTransactions {
     dedupKeys: readonly string[],
     candidates: readonly number[],
   ): Promise<Set<string>> {
-    const { tables, consumerName } = this.options;
-    const fresh = await insertInboxRows(trx, tables, consumerName, this.#columns(messages, dedupKeys, candidates));
+    const { tables, consumerName, sql } = this.options;
+    const fresh = await sql.insertInboxRows(trx, tables, consumerName, this.#columns(messages, dedupKeys, candidates));
     return new Set(fresh.map((r) => scopedStoreKey(r.scope, r.dedupKey)));
   }
 
@@ -259,25 +260,5 @@ export class Inbox implements InboxTransactions {
   #remember(entries: readonly FastPathEntry[], outcomes: readonly InboxOutcome[]): void {
     if (this.#fastPath === undefined) return;
     this.#fastPath.remember(entries.filter((_, i) => outcomes[i] === 'handled'));
-  }
-}
-
-/**
- * Fails when a statement of the transaction failed and the handler went on (caught the error):
- * PostgreSQL then answers COMMIT with a rollback and no error, and knex resolves as if the
- * transaction had committed, so without this check the message would count as handled while
- * its effect and its inbox row were rolled back. One cheap statement per transaction: in an
- * aborted transaction it fails with 25P02.
- */
-async function assertNotAborted(trx: Knex.Transaction): Promise<void> {
-  try {
-    await trx.raw('select 1');
-  } catch (error) {
-    if ((error as { code?: unknown }).code !== '25P02') throw error;
-    throw new OnceflowError(
-      ErrorCodes.handler,
-      'A statement in the handler failed and the handler went on: PostgreSQL aborted the transaction, so none of it can commit (25P02). Let the error propagate, or run a statement that may fail in a savepoint (await trx.transaction(...)).',
-      { cause: error, retriable: true },
-    );
   }
 }

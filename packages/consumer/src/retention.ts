@@ -1,7 +1,7 @@
 import type { Tables } from '@onceflow/core';
 import { defaultSchema, intOption, OptionError, requiredOption, tablesFor } from '@onceflow/core';
 import type { Knex } from 'knex';
-import { deleteOldInboxRows } from './sql/delete-old-inbox-rows.ts';
+import { inboxSqlAndTables } from './inbox-sql.ts';
 
 /** Options of {@link pruneInbox}. `retentionMs` and `redeliveryHorizonMs` are required. */
 export interface InboxRetentionOptions {
@@ -81,9 +81,10 @@ export function resolveInboxRetentionOptions(options: InboxRetentionOptions): Re
  */
 export async function pruneInbox(knex: Knex, options: InboxRetentionOptions): Promise<number> {
   const o = resolveInboxRetentionOptions(options);
+  const { sql, tables } = inboxSqlAndTables(knex, o.tables.schema);
   let total = 0;
   for (let n = 0; n < o.maxBatches; n++) {
-    const deleted = await deleteOldInboxRows(knex, o.tables, o.consumerName, o.retentionMs, o.batchSize);
+    const deleted = await sql.deleteOldInboxRows(knex, tables, o.consumerName, o.retentionMs, o.batchSize);
     total += deleted;
     options.onProgress?.(total);
     if (deleted < o.batchSize) break;

@@ -1,9 +1,7 @@
 import type { Logger, StartPosition, Subscriber } from '@onceflow/core';
 import { StartPositionError } from '@onceflow/core';
 import type { ResolvedInboxOptions } from './inbox-options.ts';
-import { noteGroupStarted } from './sql/group-note.ts';
 import type { ConsumerHistory } from './sql/select-history.ts';
-import { selectHistory } from './sql/select-history.ts';
 
 /**
  * What a consumer does about where its group starts: resume from committed offsets, start
@@ -70,7 +68,7 @@ export async function checkStartPosition(subscriber: Subscriber, inbox: Resolved
   // Only a new group without a choice needs the database's answer, and a note: a group that
   // resumes or was told where to start never depends on it.
   if (position.committed || position.chosen !== undefined) return undefined;
-  const history = await selectHistory(inbox.knex, inbox.tables, inbox.consumerName);
+  const history = await inbox.sql.selectHistory(inbox.knex, inbox.tables, inbox.consumerName);
   const decision = decideStart(position, history);
   if (decision.kind === 'refuse') throw newGroupError(inbox.consumerName, position, decision.evidence);
   logger.info(
@@ -79,6 +77,6 @@ export async function checkStartPosition(subscriber: Subscriber, inbox: Resolved
       ? 'This group never committed an offset (its first run ended early): reading from the earliest offset again'
       : 'First run of this consumer name: reading from the earliest offset',
   );
-  await noteGroupStarted(inbox.knex, inbox.tables, inbox.consumerName, position.groupId);
+  await inbox.sql.noteGroupStarted(inbox.knex, inbox.tables, inbox.consumerName, position.groupId);
   return position.groupId;
 }

@@ -1,6 +1,6 @@
-import { defaultSchema, tablesFor } from '@onceflow/core';
+import { defaultSchema } from '@onceflow/core';
 import type { Knex } from 'knex';
-import { selectConsumerStatus } from './sql/select-consumer-status.ts';
+import { inboxSqlAndTables } from './inbox-sql.ts';
 
 /**
  * One consumer's state in the database. Duplicates skipped are not here: they are counted in
@@ -22,7 +22,8 @@ export interface ConsumerStatus {
 
 /** Inbox rows and dead letters per consumer (for `onceflow status`). */
 export async function consumerStatus(knex: Knex, options: { schema?: string } = {}): Promise<ConsumerStatus[]> {
-  const rows = await selectConsumerStatus(knex, tablesFor(options.schema ?? defaultSchema()));
+  const { sql, tables } = inboxSqlAndTables(knex, options.schema ?? defaultSchema());
+  const rows = await sql.selectConsumerStatus(knex, tables);
   return rows.map((r) => ({
     consumer: r.consumer,
     inboxRows: r.done,

@@ -1,11 +1,11 @@
 import type { Tables } from '@onceflow/core';
-import { defaultSchema, requiredOption, tablesFor } from '@onceflow/core';
+import { defaultSchema, requiredOption } from '@onceflow/core';
 import type { Knex } from 'knex';
 import { LeaseStoreError } from '../errors.ts';
-import { acquireLease, leaseState } from '../sql/acquire-lease.ts';
-import { selectDone } from '../sql/select-done.ts';
-import { updateLease } from '../sql/update-lease.ts';
+import type { InboxSql } from '../inbox-sql.ts';
+import { inboxSqlAndTables } from '../inbox-sql.ts';
 import type { LeaseAcquisition, LeaseStore } from './lease-store.ts';
+import type { MysqlLeaseStore } from './mysql-lease-store.ts';
 
 /** Options of {@link PostgresLeaseStore}. */
 export interface PostgresLeaseStoreOptions {
@@ -15,23 +15,30 @@ export interface PostgresLeaseStoreOptions {
   schema?: string;
 }
 
-/** Side-effect records in the inbox table (status `processing`/`done`, lease_until, fencing_token). */
+/**
+ * Side-effect records in the inbox table (status `processing`/`done`, lease_until,
+ * fencing_token), in the SQL of the knex's dialect: PostgreSQL, or MySQL and MariaDB (where
+ * {@link MysqlLeaseStore} names the same store).
+ */
 export class PostgresLeaseStore implements LeaseStore {
   readonly #knex: Knex;
   readonly #tables: Tables;
+  readonly #sql: InboxSql;
 
   constructor(options: PostgresLeaseStoreOptions) {
     this.#knex = requiredOption('knex', options.knex, 'a knex instance');
-    this.#tables = tablesFor(options.schema ?? defaultSchema());
+    const { sql, tables } = inboxSqlAndTables(this.#knex, options.schema ?? defaultSchema());
+    this.#sql = sql;
+    this.#tables = tables;
   }
 
   async acquire(consumer: string, dedupKey: string, leaseMs: number): Promise<LeaseAcquisition> {
     try {
       // Two rounds at most: a record pruned between the statements is simply taken next time.
       for (let round = 0; round < 2; round++) {
-        const token = await acquireLease(this.#knex, this.#tables, consumer, dedupKey, leaseMs);
+        const token = await this.#sql.acquireLease(this.#knex, this.#tables, consumer, dedupKey, leaseMs);
         if (token !== null) return { state: 'acquired', fencingToken: token };
-        const state = await leaseState(this.#knex, this.#tables, consumer, dedupKey);
+        const state = await this.#sql.leaseState(this.#knex, this.#tables, consumer, dedupKey);
         if (state?.status === 'done') return { state: 'done' };
         if (state !== undefined) return { state: 'busy', retryInMs: Math.ceil(state.remaining_ms) };
       }
@@ -55,7 +62,7 @@ export class PostgresLeaseStore implements LeaseStore {
 
   async isDone(consumer: string, dedupKey: string): Promise<boolean> {
     try {
-      return await selectDone(this.#knex, this.#tables, consumer, dedupKey);
+      return await this.#sql.selectDone(this.#knex, this.#tables, consumer, dedupKey);
     } catch (error) {
       throw new LeaseStoreError('isDone', error);
     }
@@ -63,7 +70,7 @@ export class PostgresLeaseStore implements LeaseStore {
 
   async #change(change: 'complete' | 'release' | 'extend', consumer: string, dedupKey: string, token: number, leaseMs = 0) {
     try {
-      return await updateLease(this.#knex, this.#tables, change, consumer, dedupKey, token, leaseMs);
+      return await this.#sql.updateLease(this.#knex, this.#tables, change, consumer, dedupKey, token, leaseMs);
     } catch (error) {
       throw new LeaseStoreError(change, error);
     }
