@@ -2,6 +2,7 @@ import type { ConsumedMessage, LeaseStore } from '@onceflow/consumer';
 import {
   Inbox,
   LeaseStoreError,
+  MysqlLeaseStore,
   PostgresLeaseStore,
   pruneInbox,
   RedisLeaseStore,
@@ -13,8 +14,10 @@ import { OutboxWriter } from '@onceflow/producer';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEffects, waitFor } from './support/consumer-helpers.ts';
+import { countRows, daysAgo, lockWaits, nowSql, onceflowTable, swallowFailure } from './support/consumer-matrix.ts';
 import type { TestDatabase } from './support/database.ts';
 import { connect, createTestDatabase, uniqueName } from './support/database.ts';
+import { connectMariadb } from './support/mariadb.ts';
 
 let db: TestDatabase;
 let redis: Redis;
@@ -33,13 +36,17 @@ function message(key: string, idempotencyKey: string, payload: unknown = { key }
 }
 
 async function count(sql: string, bindings: unknown[] = []): Promise<number> {
-  const result = await db.knex.raw(sql, bindings as never);
-  return Number(result.rows[0].n);
+  return countRows(db, sql, bindings);
+}
+
+/** Onceflow's `table`, quoted for the database under test. */
+function t(table: string): string {
+  return onceflowTable(db, table);
 }
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
   await createEffects(db.knex);
   redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: false });
 });
@@ -50,7 +57,7 @@ afterAll(async () => {
 
 describe('Inbox (transactional mode)', () => {
   it('commits the handler writes with the inbox row, skips a copy, and keeps nothing of a failed attempt', async () => {
-    const inbox = new Inbox({ knex: db.knex, consumerName: uniqueName('c') });
+    const inbox = new Inbox({ knex: db.knex, schema: db.schema, consumerName: uniqueName('c') });
     const write = async (m: ConsumedMessage<{ key: string }>, trx: import('knex').Knex.Transaction) => {
       await trx('effects').insert({ key: m.payload.key, seq: 1, dedup_key: m.idempotencyKey });
     };
@@ -66,21 +73,25 @@ describe('Inbox (transactional mode)', () => {
     expect(await inbox.handle(message('A', m.idempotencyKey as string), write)).toBe('duplicate');
     expect(await count('select count(*) n from effects where dedup_key = ?', [m.idempotencyKey])).toBe(1);
     // Another consumer name has its own inbox entries.
-    expect(await new Inbox({ knex: db.knex, consumerName: uniqueName('other') }).handle(m, async () => undefined)).toBe('handled');
+    expect(await new Inbox({ knex: db.knex, schema: db.schema, consumerName: uniqueName('other') }).handle(m, async () => undefined)).toBe(
+      'handled',
+    );
   });
 
-  it('refuses to count as handled a message whose handler swallowed a failed statement (PostgreSQL rolls the COMMIT back)', async () => {
+  it('refuses to count as handled a message whose handler swallowed a failed statement (the transaction was rolled back)', async () => {
     const consumerName = uniqueName('c');
-    const inbox = new Inbox({ knex: db.knex, consumerName });
+    const inbox = new Inbox({ knex: db.knex, schema: db.schema, consumerName });
     const m = message('A', uniqueName('pay'));
     const swallowing = async (msg: ConsumedMessage<{ key: string }>, trx: import('knex').Knex.Transaction) => {
       await trx('effects').insert({ key: msg.payload.key, seq: 1, dedup_key: msg.idempotencyKey });
-      // A failed statement whose error the handler catches: the transaction is now aborted.
-      await trx.raw('select 1 / 0').catch(() => undefined);
+      // A failed statement whose error the handler catches: the transaction can no longer commit.
+      await swallowFailure(db, trx);
     };
-    await expect(inbox.handle(m, swallowing)).rejects.toThrow(/handler failed and the handler went on.*25P02/);
+    await expect(inbox.handle(m, swallowing)).rejects.toThrow(
+      db.dialect === 'mysql' ? /handler went on: InnoDB rolled/ : /handler went on.*25P02/,
+    );
     expect(await count('select count(*) n from effects where dedup_key = ?', [m.idempotencyKey])).toBe(0);
-    expect(await count('select count(*) n from onceflow.inbox where consumer = ?', [consumerName])).toBe(0);
+    expect(await count(`select count(*) n from ${t('inbox')} where consumer = ?`, [consumerName])).toBe(0);
     // The same message with a handler that lets nothing fail is handled once.
     expect(
       await inbox.handle(m, async (msg, trx) => trx('effects').insert({ key: msg.payload.key, seq: 1, dedup_key: msg.idempotencyKey })),
@@ -89,8 +100,8 @@ describe('Inbox (transactional mode)', () => {
   });
 
   it('lets a handler enqueue outbox messages in its transaction (consume -> produce), once', async () => {
-    const inbox = new Inbox({ knex: db.knex, consumerName: uniqueName('c') });
-    const outbox = new OutboxWriter();
+    const inbox = new Inbox({ knex: db.knex, schema: db.schema, consumerName: uniqueName('c') });
+    const outbox = new OutboxWriter({ schema: db.schema });
     const topic = uniqueName('rewards');
     const handler = async (m: ConsumedMessage<{ key: string }>, trx: import('knex').Knex.Transaction) => {
       await outbox.enqueue(trx, { topic, key: m.payload.key, payload: { reward: 5 }, idempotencyKey: `reward:${m.idempotencyKey}` });
@@ -104,13 +115,13 @@ describe('Inbox (transactional mode)', () => {
         throw new Error('after enqueue');
       }),
     ).rejects.toThrow('after enqueue');
-    expect(await count('select count(*) n from onceflow.outbox where topic = ?', [topic])).toBe(1);
+    expect(await count(`select count(*) n from ${t('outbox')} where topic = ?`, [topic])).toBe(1);
   });
 
   it('makes a copy arriving while the first is in flight wait on the unique index, then skip it', async () => {
     const name = uniqueName('c');
-    const first = new Inbox({ knex: db.knex, consumerName: name });
-    const second = new Inbox({ knex: db.knex, consumerName: name });
+    const first = new Inbox({ knex: db.knex, schema: db.schema, consumerName: name });
+    const second = new Inbox({ knex: db.knex, schema: db.schema, consumerName: name });
     const key = uniqueName('pay');
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => {
@@ -135,10 +146,7 @@ describe('Inbox (transactional mode)', () => {
       });
     // The second copy's insert must be waiting on the first copy's row lock.
     await waitFor('the second copy to block on the index', async () => {
-      const r = await db.knex.raw(
-        `select count(*) n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into "onceflow"."inbox"%'`,
-      );
-      return Number(r.rows[0].n) === 1;
+      return (await lockWaits(db, 'insert into', 'inbox')) === 1;
     });
     expect(secondDone).toBe(false);
     release();
@@ -149,7 +157,7 @@ describe('Inbox (transactional mode)', () => {
   });
 
   it('batch mode hands only the new messages to the batch handler, in order', async () => {
-    const inbox = new Inbox({ knex: db.knex, consumerName: uniqueName('c') });
+    const inbox = new Inbox({ knex: db.knex, schema: db.schema, consumerName: uniqueName('c') });
     const keys = Array.from({ length: 5 }, () => uniqueName('k'));
     await inbox.handle(message('E', keys[1] as string), async () => undefined);
     const batch = [0, 1, 2, 2, 3, 4].map((i) => message('E', keys[i] as string, { key: `E${i}` }));
@@ -169,10 +177,10 @@ describe('Inbox (transactional mode)', () => {
 describe('Redis fast path', () => {
   it('answers "already done" from Redis, and falls through to the database when Redis is down', async () => {
     const name = uniqueName('c');
-    const fast = new Inbox({ knex: db.knex, consumerName: name, redis });
+    const fast = new Inbox({ knex: db.knex, schema: db.schema, consumerName: name, redis });
     const m = message('F', uniqueName('pay'));
     expect(await fast.handle(m, async () => undefined)).toBe('handled');
-    await waitFor('the fast path entry', async () => (await redis.keys(`onceflow:inbox:onceflow:${name}:*`)).length === 1);
+    await waitFor('the fast path entry', async () => (await redis.keys(`onceflow:inbox:${db.schema}:${name}:*`)).length === 1);
     const again = await fast.handleGroup([m], [m.idempotencyKey as string], async () => undefined);
     expect(again.outcomes).toEqual(['duplicate']);
     expect([...again.fastPathHits]).toEqual([0]);
@@ -180,7 +188,7 @@ describe('Redis fast path', () => {
     const down = new Redis({ host: '127.0.0.1', port: 6390, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     down.on('error', () => undefined);
     try {
-      const outage = new Inbox({ knex: db.knex, consumerName: name, redis: down, fastPathTimeoutMs: 100 });
+      const outage = new Inbox({ knex: db.knex, schema: db.schema, consumerName: name, redis: down, fastPathTimeoutMs: 100 });
       const fromDb = await outage.handleGroup([m], [m.idempotencyKey as string], async () => undefined);
       expect(fromDb.outcomes).toEqual(['duplicate']);
       expect(fromDb.fastPathHits.size).toBe(0);
@@ -198,7 +206,13 @@ describe('Redis fast path', () => {
 });
 
 const stores: Array<[string, () => LeaseStore]> = [
-  ['PostgreSQL', () => new PostgresLeaseStore({ knex: db.knex })],
+  [
+    'database',
+    () =>
+      db.dialect === 'mysql'
+        ? new MysqlLeaseStore({ knex: db.knex, schema: db.schema })
+        : new PostgresLeaseStore({ knex: db.knex, schema: db.schema }),
+  ],
   ['Redis', () => new RedisLeaseStore({ redis, prefix: `${uniqueName('fx')}:` })],
 ];
 
@@ -273,7 +287,10 @@ describe('side-effect stores fail closed', () => {
   it('never runs the handler when the store is unreachable', async () => {
     const down = new Redis({ host: '127.0.0.1', port: 6390, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     down.on('error', () => undefined);
-    const noDb = connect('postgres://postgres@127.0.0.1:5432/onceflow_does_not_exist', 1);
+    const noDb =
+      db.dialect === 'mysql'
+        ? connectMariadb('onceflow_does_not_exist', 1)
+        : connect('postgres://postgres@127.0.0.1:5432/onceflow_does_not_exist', 1);
     try {
       for (const store of [new RedisLeaseStore({ redis: down }), new PostgresLeaseStore({ knex: noDb })]) {
         let ran = false;
@@ -295,22 +312,22 @@ describe('side-effect stores fail closed', () => {
 describe('retention', () => {
   it('removes only done rows older than the window, in bounded batches', async () => {
     const name = uniqueName('old');
+    const rows = (prefix: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ consumer: name, dedup_key: `${prefix}${i + 1}`, status: 'done' }));
+    await db.knex.withSchema(db.schema).table('inbox').insert(rows('k', 25));
+    await db.knex.raw(`update ${t('inbox')} set processed_at = ${daysAgo(db, 3)} where consumer = ?`, [name]);
+    await db.knex.withSchema(db.schema).table('inbox').insert(rows('new', 5));
     await db.knex.raw(
-      `insert into onceflow.inbox (consumer, dedup_key, status, processed_at)
-       select ?, 'k' || g, 'done', now() - interval '3 days' from generate_series(1, 25) g`,
-      [name],
-    );
-    await db.knex.raw(
-      `insert into onceflow.inbox (consumer, dedup_key, status) select ?, 'new' || g, 'done' from generate_series(1, 5) g`,
-      [name],
-    );
-    await db.knex.raw(
-      `insert into onceflow.inbox (consumer, dedup_key, status, lease_until, processed_at) values (?, 'lease', 'processing', now(), now() - interval '3 days')`,
+      `insert into ${t('inbox')} (consumer, dedup_key, status, lease_until, processed_at) values (?, 'lease', 'processing', ${nowSql(db)}, ${daysAgo(db, 3)})`,
       [name],
     );
     const day = 86_400_000;
-    await expect(pruneInbox(db.knex, { retentionMs: day, redeliveryHorizonMs: 2 * day })).rejects.toThrow(/redeliveryHorizonMs/);
-    expect(await pruneInbox(db.knex, { consumerName: name, retentionMs: 2 * day, redeliveryHorizonMs: day, batchSize: 10 })).toBe(25);
-    expect(await count('select count(*) n from onceflow.inbox where consumer = ?', [name])).toBe(6);
+    await expect(pruneInbox(db.knex, { schema: db.schema, retentionMs: day, redeliveryHorizonMs: 2 * day })).rejects.toThrow(
+      /redeliveryHorizonMs/,
+    );
+    expect(
+      await pruneInbox(db.knex, { schema: db.schema, consumerName: name, retentionMs: 2 * day, redeliveryHorizonMs: day, batchSize: 10 }),
+    ).toBe(25);
+    expect(await count(`select count(*) n from ${t('inbox')} where consumer = ?`, [name])).toBe(6);
   });
 });

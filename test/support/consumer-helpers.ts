@@ -68,9 +68,20 @@ export { waitFor } from './wait.ts';
 
 /** Creates the business table handlers write to: one row per effect, no unique constraint, so doubles show. */
 export async function createEffects(knex: Knex, table = 'effects'): Promise<void> {
-  await knex.raw(
-    `create table if not exists "${table}" (n bigserial primary key, key text not null, seq integer not null, dedup_key text not null, consumer text)`,
-  );
+  // The schema builder, so the same table exists on PostgreSQL and MariaDB.
+  // Two processes may create it at once: the loser finds the table there.
+  if (await knex.schema.hasTable(table)) return;
+  try {
+    await knex.schema.createTable(table, (t) => {
+      t.bigIncrements('n');
+      t.text('key').notNullable();
+      t.integer('seq').notNullable();
+      t.text('dedup_key').notNullable();
+      t.text('consumer');
+    });
+  } catch (error) {
+    if (!(await knex.schema.hasTable(table))) throw error;
+  }
 }
 
 /** Effect rows in insertion order. */
@@ -78,8 +89,7 @@ export async function effects(
   knex: Knex,
   table = 'effects',
 ): Promise<Array<{ key: string; seq: number; dedup_key: string; consumer: string | null }>> {
-  const result = await knex.raw(`select key, seq, dedup_key, consumer from "${table}" order by n`);
-  return result.rows;
+  return knex(table).select('key', 'seq', 'dedup_key', 'consumer').orderBy('n');
 }
 
 /** Checks each key's effects appear in increasing `seq` order; returns the first violation or null. */

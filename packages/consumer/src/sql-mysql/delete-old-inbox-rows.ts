@@ -50,10 +50,14 @@ async function pickOldRows(
   return mysqlRows<InboxKey>(result);
 }
 
-/** Deletes the rows `keys` (locked by {@link pickOldRows}); returns how many. */
+/**
+ * Deletes the rows `keys` (locked by {@link pickOldRows}); returns how many. Equalities joined
+ * by OR, which both servers read as point lookups on the primary key; a row-constructor IN
+ * list may be scanned instead, and would then wait on rows other transactions hold.
+ */
 async function deleteRows(trx: Knex.Transaction, tables: Tables, keys: readonly InboxKey[]): Promise<number> {
   const result = await trx.raw(
-    `delete from ${tables.inbox} where (consumer, scope, dedup_key) in (${keys.map(() => '(?, ?, ?)').join(', ')})`,
+    `delete from ${tables.inbox} where ${keys.map(() => '(consumer = ? and scope = ? and dedup_key = ?)').join(' or ')}`,
     keys.flatMap((k) => [k.consumer, k.scope, k.dedup_key]),
   );
   return mysqlOk(result).affectedRows;
