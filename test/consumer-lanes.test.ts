@@ -17,8 +17,8 @@ let kafka: Kafka;
 
 beforeAll(async () => {
   db = await createTestDatabase(30);
-  await migrate(db.knex);
-  await db.knex.raw('create table lane_effects (key text not null)');
+  await migrate(db.knex, { schema: db.schema });
+  await db.knex.schema.createTable('lane_effects', (t) => t.text('key').notNullable());
   kafka = testKafka('consumer-lanes-test');
 });
 afterAll(async () => {
@@ -54,6 +54,7 @@ describe('retry lanes', () => {
     try {
       consumer = await startConsumer(kafka, groupId, [topic], {
         knex: db.knex,
+        schema: db.schema,
         consumerName: uniqueName('lanes'),
         handler,
         concurrency: 2,
