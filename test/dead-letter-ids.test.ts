@@ -1,5 +1,5 @@
 /**
- * Dead letter ids are PostgreSQL bigints: an id beyond that range (or no number at all) is
+ * Dead letter ids are bigints (PostgreSQL's bigint, MySQL's BIGINT): an id beyond that range (or no number at all) is
  * refused with an error naming it, before any SQL, never with a raw database error.
  */
 import { DeadLetters } from '@onceflow/consumer';
@@ -12,7 +12,7 @@ let db: TestDatabase;
 
 beforeAll(async () => {
   db = await createTestDatabase(2);
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
 });
 afterAll(async () => {
   await db?.drop();
@@ -21,7 +21,7 @@ afterAll(async () => {
 const publisher = { connect: async () => {}, disconnect: async () => {}, publish: async () => {} };
 
 it('refuses ids beyond the bigint range by name, before any SQL', async () => {
-  const deadLetters = new DeadLetters({ knex: db.knex });
+  const deadLetters = new DeadLetters({ knex: db.knex, schema: db.schema });
   const tooLarge = '9223372036854775808';
   await expect(deadLetters.replay([tooLarge], publisher)).rejects.toMatchObject({
     name: 'DeadLetterError',

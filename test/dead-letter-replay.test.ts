@@ -21,7 +21,7 @@ let kafka: Kafka;
 
 beforeAll(async () => {
   db = await createTestDatabase(10);
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
   kafka = testKafka('dead-letter-replay-test');
 });
 afterAll(async () => {
@@ -91,6 +91,7 @@ it('replays a binary key, a tombstone and repeated headers byte for byte, to the
   try {
     consumer = await startConsumer(kafka, groupId, [topic], {
       knex: db.knex,
+      schema: db.schema,
       consumerName,
       deadLetterTopic,
       deadLetterPublisher,
@@ -110,7 +111,7 @@ it('replays a binary key, a tombstone and repeated headers byte for byte, to the
   expect(parked?.message.headers?.['x-repeated']).toEqual(headers['x-repeated']);
   expect(parked?.message.headers?.['x-binary']).toEqual(headers['x-binary']);
   expect(String(parked?.message.headers?.['onceflow-dead-letter-consumer'])).toBe(consumerName);
-  const deadLetters = new DeadLetters({ knex: db.knex });
+  const deadLetters = new DeadLetters({ knex: db.knex, schema: db.schema });
   const [letter] = await deadLetters.list({ consumerName });
   expect(letter?.value).toBeNull();
   expect(letter?.rawKey).toEqual(key);
