@@ -16,7 +16,7 @@ let kafka: Kafka;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
   kafka = testKafka('consumer-crash-test');
 });
 afterAll(async () => {
@@ -80,7 +80,15 @@ describe('InboxConsumer crash', () => {
         idempotencyKey: `${topic}:${i}`,
       })),
     );
-    const config = { databaseUrl: db.url, topic, groupId, consumerName: uniqueName('ledger'), table };
+    const config = {
+      databaseUrl: db.url,
+      dialect: db.dialect,
+      schema: db.schema,
+      topic,
+      groupId,
+      consumerName: uniqueName('ledger'),
+      table,
+    };
 
     const first = startWorker({ ...config, killAfter: 300 });
     const died = await first.exited;

@@ -17,7 +17,7 @@ let db: TestDatabase;
 
 beforeAll(async () => {
   db = await createTestDatabase(12);
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
 });
 afterAll(async () => {
   await db?.drop();
@@ -83,6 +83,7 @@ async function consumerFor(
   const subscriber = new HandSubscriber();
   const consumer = new InboxConsumer<Payload>({
     knex: db.knex,
+    schema: db.schema,
     subscriber,
     consumerName: uniqueName('c'),
     retryMinDelayMs: 20,

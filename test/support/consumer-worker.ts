@@ -7,9 +7,14 @@ import { InboxConsumer } from '@onceflow/consumer';
 import { createKafka, defaultBrokers, KafkaSubscriber } from '@onceflow/kafka';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
+import { connectMariadb } from './mariadb.ts';
 
 interface WorkerConfig {
   databaseUrl: string;
+  /** The test database's dialect; on MySQL the database named by `schema`. @defaultValue 'postgres' */
+  dialect?: 'postgres' | 'mysql';
+  /** The Onceflow schema. @defaultValue "onceflow" */
+  schema?: string;
   topic: string;
   groupId: string;
   consumerName: string;
@@ -18,7 +23,10 @@ interface WorkerConfig {
 }
 
 const config = JSON.parse(process.env.WORKER_CONFIG ?? '{}') as WorkerConfig;
-const knex = knexFactory({ client: 'pg', connection: config.databaseUrl, pool: { min: 0, max: 6 } });
+const knex =
+  config.dialect === 'mysql'
+    ? connectMariadb(config.schema, 6)
+    : knexFactory({ client: 'pg', connection: config.databaseUrl, pool: { min: 0, max: 6 } });
 const kafka = createKafka({ brokers: defaultBrokers(), clientId: 'consumer-worker', retries: 8 });
 const subscriber = new KafkaSubscriber(kafka, {
   groupId: config.groupId,
@@ -30,6 +38,7 @@ const subscriber = new KafkaSubscriber(kafka, {
 });
 const consumer = new InboxConsumer<{ key: string; seq: number }>({
   knex,
+  ...(config.schema === undefined ? {} : { schema: config.schema }),
   subscriber,
   consumerName: config.consumerName,
   concurrency: 4,
