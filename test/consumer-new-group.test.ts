@@ -7,6 +7,7 @@ import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { committedTotal, createEffects, effects, fastGroup, publish, waitFor } from './support/consumer-helpers.ts';
+import { daysAgo, onceflowTable } from './support/consumer-matrix.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase, uniqueName } from './support/database.ts';
 import { createTopic, testKafka } from './support/kafka.ts';
@@ -22,7 +23,7 @@ let kafka: Kafka;
 
 beforeAll(async () => {
   db = await createTestDatabase(12);
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
   kafka = testKafka('consumer-new-group-test');
 });
 afterAll(async () => {
@@ -61,6 +62,7 @@ function consumerOf(service: Service, groupId: string, start: Pick<KafkaSubscrib
   const subscriber = new KafkaSubscriber(kafka, { groupId, topics: [service.topic], ...fastGroup, ...start });
   return new InboxConsumer<Payload>({
     knex: db.knex,
+    schema: db.schema,
     subscriber,
     consumerName: service.consumerName,
     heartbeatIntervalMs: 250,
@@ -144,9 +146,16 @@ describe('a new consumer group on an existing consumer name', () => {
     const service = await newService();
     await send(service, 'old', 8);
     await runFirstGroup(service, 8);
-    await db.knex.raw(`update onceflow.inbox set processed_at = now() - interval '3 days' where consumer = ?`, [service.consumerName]);
+    await db.knex.raw(`update ${onceflowTable(db, 'inbox')} set processed_at = ${daysAgo(db, 3)} where consumer = ?`, [
+      service.consumerName,
+    ]);
     const day = 86_400_000;
-    const pruned = await pruneInbox(db.knex, { consumerName: service.consumerName, retentionMs: 2 * day, redeliveryHorizonMs: day });
+    const pruned = await pruneInbox(db.knex, {
+      schema: db.schema,
+      consumerName: service.consumerName,
+      retentionMs: 2 * day,
+      redeliveryHorizonMs: day,
+    });
     expect(pruned).toBe(8);
     const consumer = consumerOf(service, uniqueName('group_v2'));
     try {
@@ -179,7 +188,7 @@ describe('a new consumer group on an existing consumer name', () => {
     // The state a first run leaves when it dies after its transactions and before any offset
     // commit: inbox rows, no offsets, and the note of a group that never committed.
     await deleteGroup(groupId);
-    await db.knex.raw(`update onceflow.meta set value = ? where name = ?`, [
+    await db.knex.raw(`update ${onceflowTable(db, 'meta')} set value = ? where name = ?`, [
       JSON.stringify({ group: groupId, committed: false }),
       `consumer_group:${service.consumerName}`,
     ]);
