@@ -12,6 +12,7 @@ import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { committedTotal, createEffects, effects, publish, startConsumer, waitFor } from './support/consumer-helpers.ts';
+import { countRows, onceflowTable } from './support/consumer-matrix.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase, uniqueName } from './support/database.ts';
 import { createTopic, testKafka } from './support/kafka.ts';
@@ -21,7 +22,7 @@ let kafka: Kafka;
 
 beforeAll(async () => {
   db = await createTestDatabase(12);
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
   kafka = testKafka('consumer-dedup-modes-test');
 });
 afterAll(async () => {
@@ -29,8 +30,7 @@ afterAll(async () => {
 });
 
 async function count(sql: string, bindings: readonly unknown[] = []): Promise<number> {
-  const result = await db.knex.raw(sql, bindings as Knex.RawBinding[]);
-  return Number(result.rows[0].n);
+  return countRows(db, sql, bindings);
 }
 
 /** A handler writing one effect row per call: key, seq and the dedup key it ran under. */
@@ -64,7 +64,7 @@ describe("dedup: 'id'", () => {
     const groupId = uniqueName('group');
     await createTopic(kafka, topic, 2);
     await createEffects(db.knex, table);
-    const outbox = new OutboxWriter();
+    const outbox = new OutboxWriter({ schema: db.schema });
     const ids = new Set<string>();
     await db.knex.transaction(async (trx) => {
       const sent = await outbox.enqueue(
@@ -78,12 +78,13 @@ describe("dedup: 'id'", () => {
       );
       for (const m of sent) ids.add(m.id);
     });
-    const relay = new Relay({ knex: db.knex, publisher: new KafkaPublisher(kafka), pollIntervalMs: 200 });
+    const relay = new Relay({ knex: db.knex, schema: db.schema, publisher: new KafkaPublisher(kafka), pollIntervalMs: 200 });
     let consumer: InboxConsumer<{ key: string; seq: number }> | undefined;
     await relay.start();
     try {
       consumer = await startConsumer(kafka, groupId, [topic], {
         knex: db.knex,
+        schema: db.schema,
         consumerName,
         dedup: 'id',
         handler: recordEffect(table, 'id'),
@@ -91,7 +92,7 @@ describe("dedup: 'id'", () => {
       const c = consumer;
       await waitFor('30 handled', () => c.stats().handled === 30);
       // A relay that crashed after publishing and before marking publishes every row again.
-      await db.knex.raw(`update onceflow.outbox set status = 'pending', published_at = null where topic = ?`, [topic]);
+      await db.knex.raw(`update ${onceflowTable(db, 'outbox')} set status = 'pending', published_at = null where topic = ?`, [topic]);
       await waitFor('30 duplicates skipped', () => c.stats().duplicates === 30);
       // Both copies of all thirty are behind the committed offsets.
       await waitFor('every offset committed', async () => (await committedTotal(kafka, groupId, topic)) === 60);
@@ -104,9 +105,10 @@ describe("dedup: 'id'", () => {
     expect(rows).toHaveLength(30);
     expect(new Set(rows.map((r) => r.dedup_key))).toEqual(ids);
     // The inbox recorded the message id as the dedup key, not the idempotency key.
-    const inbox = await db.knex.raw('select dedup_key, message_id from onceflow.inbox where consumer = ?', [consumerName]);
-    expect(inbox.rows).toHaveLength(30);
-    for (const row of inbox.rows as Array<{ dedup_key: string; message_id: string }>) expect(row.dedup_key).toBe(row.message_id);
+    expect(await count(`select count(*) n from ${onceflowTable(db, 'inbox')} where consumer = ?`, [consumerName])).toBe(30);
+    expect(
+      await count(`select count(*) n from ${onceflowTable(db, 'inbox')} where consumer = ? and dedup_key = message_id`, [consumerName]),
+    ).toBe(30);
   });
 
   it("two messages sharing an idempotency key with different ids are both handled under 'id', once under the default", async () => {
@@ -127,12 +129,14 @@ describe("dedup: 'id'", () => {
     try {
       idConsumer = await startConsumer(kafka, uniqueName('group'), [topic], {
         knex: db.knex,
+        schema: db.schema,
         consumerName: uniqueName('by_id'),
         dedup: 'id',
         handler: recordEffect(byId, 'id'),
       });
       keyConsumer = await startConsumer(kafka, uniqueName('group'), [topic], {
         knex: db.knex,
+        schema: db.schema,
         consumerName: uniqueName('by_key'),
         handler: recordEffect(byKey, 'idempotencyKey'),
       });
@@ -176,6 +180,7 @@ describe('dedup by a function of the payload', () => {
     try {
       consumer = await startConsumer<Order>(kafka, groupId, [topic], {
         knex: db.knex,
+        schema: db.schema,
         consumerName: uniqueName('orders'),
         dedup: byOrderId,
         handler: async (m, trx) => {
@@ -208,6 +213,7 @@ describe('dedup by a function of the payload', () => {
     try {
       consumer = await startConsumer<Order>(kafka, groupId, [topic], {
         knex: db.knex,
+        schema: db.schema,
         consumerName,
         dedup: byOrderId,
         handler: async (m, trx) => {
@@ -231,11 +237,11 @@ describe('dedup by a function of the payload', () => {
       await consumer?.stop();
     }
     expect((await effects(db.knex, table)).map((r) => r.seq)).toEqual([0, 2, 4, 5]);
-    const parked = await new DeadLetters({ knex: db.knex }).list({ consumerName });
+    const parked = await new DeadLetters({ knex: db.knex, schema: db.schema }).list({ consumerName });
     expect(parked.map((d) => d.offset)).toEqual(['1', '3']);
     expect(parked[0]?.errors[0]?.message).toMatch(/the dedup function gave nothing/);
     expect(parked[1]?.errors[0]?.message).toMatch(/the dedup function threw/);
     expect(parked[1]?.value?.toString()).toBe('not json');
-    expect(await count('select count(*) n from onceflow.inbox where consumer = ?', [consumerName])).toBe(4);
+    expect(await count(`select count(*) n from ${onceflowTable(db, 'inbox')} where consumer = ?`, [consumerName])).toBe(4);
   });
 });
