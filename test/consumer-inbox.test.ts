@@ -1,5 +1,6 @@
 import type { ConsumedMessage, LeaseStore } from '@onceflow/consumer';
 import {
+  consumerStatus,
   Inbox,
   LeaseStoreError,
   MysqlLeaseStore,
@@ -174,6 +175,33 @@ describe('Inbox (transactional mode)', () => {
   });
 });
 
+describe('keys at the limits', () => {
+  it('stores 4-byte UTF-8 in the consumer name and dedup key up to their limits, and refuses bad names by option', async () => {
+    // 200 UTF-16 units (the option's limit) of 3- and 4-byte characters, and 1,024 bytes of key.
+    const consumerName = `${'\u{1F389}'.repeat(10)}${'\u4E2D'.repeat(167)}${uniqueName('')}`;
+    const inbox = new Inbox({ knex: db.knex, schema: db.schema, consumerName });
+    const key = '\u{1F600}'.repeat(256);
+    const other = `${'\u{1F600}'.repeat(255)}\u{1F601}`;
+    const batch = [message('L', key), message('L', other), message('L', key)];
+    const first = await inbox.handleBatch(
+      batch,
+      batch.map((m) => m.idempotencyKey as string),
+      async () => undefined,
+    );
+    expect(first.outcomes).toEqual(['handled', 'handled', 'duplicate']);
+    expect(await inbox.handle(message('L', other), async () => undefined)).toBe('duplicate');
+    expect(await count(`select count(*) n from ${t('inbox')} where consumer = ?`, [consumerName])).toBe(2);
+    const status = (await consumerStatus(db.knex, { schema: db.schema })).find((s) => s.consumer === consumerName);
+    expect(status).toMatchObject({ inboxRows: 2, processing: 0, deadLetters: 0 });
+    expect(() => inbox.dedupKeyOf(message('L', `${key}x`))).toThrow(/1025 UTF-8 bytes.*at most 1024 bytes/);
+    for (const bad of ['nul\u0000name', 'lone\ud800surrogate']) {
+      expect(() => new Inbox({ knex: db.knex, schema: db.schema, consumerName: bad })).toThrow(
+        expect.objectContaining({ option: 'consumerName' }),
+      );
+    }
+  });
+});
+
 describe('Redis fast path', () => {
   it('answers "already done" from Redis, and falls through to the database when Redis is down', async () => {
     const name = uniqueName('c');
@@ -329,5 +357,7 @@ describe('retention', () => {
       await pruneInbox(db.knex, { schema: db.schema, consumerName: name, retentionMs: 2 * day, redeliveryHorizonMs: day, batchSize: 10 }),
     ).toBe(25);
     expect(await count(`select count(*) n from ${t('inbox')} where consumer = ?`, [name])).toBe(6);
+    const status = (await consumerStatus(db.knex, { schema: db.schema })).find((s) => s.consumer === name);
+    expect(status).toMatchObject({ inboxRows: 5, processing: 1, deadLetters: 0, oldestDeadLetterAt: null });
   });
 });

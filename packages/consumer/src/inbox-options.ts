@@ -74,6 +74,11 @@ export function resolveInboxOptions(options: InboxOptions = {}): ResolvedInboxOp
   if (typeof consumerName !== 'string' || consumerName.length === 0 || consumerName.length > 200) {
     throw new OptionError('consumerName', consumerName, 'a non-empty string of at most 200 characters');
   }
+  // The name is a key of the inbox's primary key: PostgreSQL text cannot hold U+0000, and a lone
+  // surrogate would be stored as U+FFFD, so two names could meet as one.
+  if (consumerName.includes('\u0000') || !consumerName.isWellFormed()) {
+    throw new OptionError('consumerName', consumerName, 'text without NUL characters or lone UTF-16 surrogates');
+  }
   const { sql, tables } = inboxSqlAndTables(knex, options.schema ?? defaultSchema());
   return {
     knex,
