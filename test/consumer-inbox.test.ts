@@ -175,6 +175,35 @@ describe('Inbox (transactional mode)', () => {
   });
 });
 
+describe('rows without a topic scope', () => {
+  it('count as done for a topic-scoped copy of the same or an unknown topic, not for another topic', async () => {
+    const consumerName = uniqueName('c');
+    const [sameTopic, unknownTopic, otherTopic] = [uniqueName('k'), uniqueName('k'), uniqueName('k')];
+    // Rows as written before dedup included the topic (or under dedupScope 'consumer').
+    await db.knex
+      .withSchema(db.schema)
+      .table('inbox')
+      .insert([
+        { consumer: consumerName, dedup_key: sameTopic, topic: 'orders', status: 'done' },
+        { consumer: consumerName, dedup_key: unknownTopic, topic: null, status: 'done' },
+        { consumer: consumerName, dedup_key: otherTopic, topic: 'refunds', status: 'done' },
+      ]);
+    const inbox = new Inbox({ knex: db.knex, schema: db.schema, consumerName });
+    const batch = [message('S', sameTopic), message('S', unknownTopic), message('S', otherTopic)];
+    const seen: string[] = [];
+    const result = await inbox.handleBatch(
+      batch,
+      batch.map((m) => m.idempotencyKey as string),
+      async (messages) => {
+        seen.push(...messages.map((m) => m.idempotencyKey as string));
+      },
+    );
+    expect(result.outcomes).toEqual(['duplicate', 'duplicate', 'handled']);
+    expect(seen).toEqual([otherTopic]);
+    expect(await count(`select count(*) n from ${t('inbox')} where consumer = ? and scope = 'orders'`, [consumerName])).toBe(1);
+  });
+});
+
 describe('keys at the limits', () => {
   it('stores 4-byte UTF-8 in the consumer name and dedup key up to their limits, and refuses bad names by option', async () => {
     // 200 UTF-16 units (the option's limit) of 3- and 4-byte characters, and 1,024 bytes of key.

@@ -33,8 +33,12 @@ interface InboxRow {
  * keys take their locks in one order and do not deadlock over them.
  *
  * A row in a topic scope is also skipped when an unscoped `done` row of the same key exists
- * whose topic is the same or unknown (see PostgreSQL's version): read first, committed rows
- * only, so the read needs no lock.
+ * whose topic is the same or unknown (see PostgreSQL's version). That is read after the
+ * insert, for the new rows only, and a new row it finds is deleted again inside this
+ * transaction: reading first would fix the transaction's REPEATABLE READ snapshot before the
+ * insert's wait for another copy, so a handler could miss what committed during that wait.
+ * Unscoped rows are committed ones (no transaction writes them in topic scope), so the plain
+ * read needs no lock.
  */
 export async function insertInboxRows(
   trx: Knex.Transaction,
@@ -42,7 +46,7 @@ export async function insertInboxRows(
   consumer: string,
   c: InboxRowColumns,
 ): Promise<Array<{ scope: string; dedupKey: string }>> {
-  let rows: InboxRow[] = c.dedupKeys.map((dedupKey, i) => ({
+  const rows: InboxRow[] = c.dedupKeys.map((dedupKey, i) => ({
     scope: c.scopes[i] as string,
     dedupKey,
     messageId: c.messageIds[i] ?? null,
@@ -50,31 +54,55 @@ export async function insertInboxRows(
     partition: c.partitions[i] as number,
     offset: c.offsets[i] as string,
   }));
-  const scoped = rows.filter((r) => r.scope !== '').map((r) => r.dedupKey);
-  if (scoped.length > 0) {
-    const unscoped = await selectUnscopedDone(trx, tables, consumer, scoped);
-    rows = rows.filter(
-      (r) => r.scope === '' || !unscoped.some((u) => u.dedupKey === r.dedupKey && (u.topic === null || u.topic === r.topic)),
-    );
-  }
   rows.sort(compareRows);
+  const fresh = await insertNew(trx, tables, consumer, rows);
+  const scoped = fresh.filter((r) => r.scope !== '');
+  if (scoped.length === 0) return fresh.map(identity);
+  const unscoped = await selectUnscopedDone(
+    trx,
+    tables,
+    consumer,
+    scoped.map((r) => r.dedupKey),
+  );
+  const superseded = scoped.filter((r) => unscoped.some((u) => u.dedupKey === r.dedupKey && (u.topic === null || u.topic === r.topic)));
+  if (superseded.length > 0) await deleteRows(trx, tables, consumer, superseded);
+  return fresh.filter((r) => !superseded.includes(r)).map(identity);
+}
+
+function identity(row: InboxRow): { scope: string; dedupKey: string } {
+  return { scope: row.scope, dedupKey: row.dedupKey };
+}
+
+/**
+ * Inserts `rows` (in key order) and returns those that were new: all in one statement, and
+ * after a duplicate-key error (which rolled back only that statement) one at a time.
+ */
+async function insertNew(trx: Knex.Transaction, tables: Tables, consumer: string, rows: readonly InboxRow[]): Promise<InboxRow[]> {
   if (rows.length === 0) return [];
   try {
     await insertRows(trx, tables, consumer, rows);
-    return rows.map((r) => ({ scope: r.scope, dedupKey: r.dedupKey }));
+    return [...rows];
   } catch (error) {
     if (!isDuplicateKey(error)) throw error;
   }
-  const fresh: Array<{ scope: string; dedupKey: string }> = [];
+  const fresh: InboxRow[] = [];
   for (const row of rows) {
     try {
       await insertRows(trx, tables, consumer, [row]);
-      fresh.push({ scope: row.scope, dedupKey: row.dedupKey });
+      fresh.push(row);
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
   }
   return fresh;
+}
+
+/** Deletes inbox rows this transaction inserted, by primary key. */
+async function deleteRows(trx: Knex.Transaction, tables: Tables, consumer: string, rows: readonly InboxRow[]): Promise<void> {
+  await trx.raw(
+    `delete from ${tables.inbox} where ${rows.map(() => '(consumer = ? and scope = ? and dedup_key = ?)').join(' or ')}`,
+    rows.flatMap((r) => [keyBytes(consumer), r.scope, keyBytes(r.dedupKey)]),
+  );
 }
 
 /** Inserts `rows` in one plain INSERT, in the order given; a duplicate fails the whole statement (1062). */
