@@ -1,11 +1,12 @@
 import type { ConsumedMessage, InboxConsumer } from '@onceflow/consumer';
-import { DeadLetterError, DeadLetterHeaders, DeadLetters, DedupKeyError, PostgresLeaseStore } from '@onceflow/consumer';
+import { DeadLetterError, DeadLetterHeaders, DeadLetters, DedupKeyError, MysqlLeaseStore, PostgresLeaseStore } from '@onceflow/consumer';
 import { FatalHandlerError, migrate } from '@onceflow/core';
 import { KafkaPublisher } from '@onceflow/kafka';
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { committedTotal, createEffects, effects, orderViolation, publish, startConsumer, waitFor } from './support/consumer-helpers.ts';
+import { lockWaits } from './support/consumer-matrix.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase, uniqueName } from './support/database.ts';
 import { createTopic, readTopic, testKafka } from './support/kafka.ts';
@@ -22,7 +23,7 @@ let kafka: Kafka;
 
 beforeAll(async () => {
   db = await createTestDatabase(12);
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
   kafka = testKafka('consumer-kafka-test');
 });
 afterAll(async () => {
@@ -50,18 +51,25 @@ describe('InboxConsumer on Kafka', () => {
       await insertEffect(table, who)(m, trx);
       // Hold this transaction open until the other group's copy is blocked on our inbox row.
       await waitFor('the other copy to wait on the inbox row', async () => {
-        const r = await db.knex.raw(
-          `select count(*) n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into "onceflow"."inbox"%'`,
-        );
-        return Number(r.rows[0].n) === 1;
+        return (await lockWaits(db, 'insert into', 'inbox')) === 1;
       });
     };
     let a: InboxConsumer<Payload> | undefined;
     let b: InboxConsumer<Payload> | undefined;
     try {
       [a, b] = await Promise.all([
-        startConsumer<Payload>(kafka, uniqueName('group_a'), [topic], { knex: db.knex, consumerName, handler: handler('a') }),
-        startConsumer<Payload>(kafka, uniqueName('group_b'), [topic], { knex: db.knex, consumerName, handler: handler('b') }),
+        startConsumer<Payload>(kafka, uniqueName('group_a'), [topic], {
+          knex: db.knex,
+          schema: db.schema,
+          consumerName,
+          handler: handler('a'),
+        }),
+        startConsumer<Payload>(kafka, uniqueName('group_b'), [topic], {
+          knex: db.knex,
+          schema: db.schema,
+          consumerName,
+          handler: handler('b'),
+        }),
       ]);
       await publish(kafka, topic, [{ key: 'order-1', payload: { key: 'order-1', seq: 1 }, idempotencyKey: 'payment:PAY-981' }]);
       await waitFor('both groups to finish the message', () => {
@@ -98,6 +106,7 @@ describe('InboxConsumer on Kafka', () => {
     try {
       consumer = await startConsumer<Payload>(kafka, groupId, [topic], {
         knex: db.knex,
+        schema: db.schema,
         consumerName: uniqueName('stall'),
         handler,
         retryMinDelayMs: 2_000,
@@ -165,6 +174,7 @@ describe('InboxConsumer on Kafka', () => {
       await publisher.connect();
       consumer = await startConsumer<Payload>(kafka, groupId, [topic], {
         knex: db.knex,
+        schema: db.schema,
         consumerName,
         handler,
         maxAttempts: 3,
@@ -183,7 +193,7 @@ describe('InboxConsumer on Kafka', () => {
       // The partition moved past the parked messages: every offset is committed.
       await waitFor('all 41 offsets committed', async () => (await committedTotal(kafka, groupId, topic)) === 41, 10_000);
 
-      const deadLetters = new DeadLetters({ knex: db.knex });
+      const deadLetters = new DeadLetters({ knex: db.knex, schema: db.schema });
       // Lanes run in parallel, so parking order is not offset order; sort for the assertions.
       const parked = (await deadLetters.list({ consumerName })).sort((x, y) => Number(x.offset) - Number(y.offset));
       expect(parked.map((d) => [d.key, d.attempts, d.errors.length])).toEqual([
@@ -231,6 +241,7 @@ describe('InboxConsumer on Kafka', () => {
       await publish(kafka, topic, records);
       consumer = await startConsumer<Payload>(kafka, uniqueName('group'), [topic], {
         knex: db.knex,
+        schema: db.schema,
         consumerName: uniqueName('batcher'),
         maxAttempts: 2,
         batchHandler: async (messages, trx) => {
@@ -272,8 +283,12 @@ describe('InboxConsumer on Kafka', () => {
       await publish(kafka, topic, [...records, ...records]);
       consumer = await startConsumer<Payload>(kafka, groupId, [topic], {
         knex: db.knex,
+        schema: db.schema,
         consumerName: uniqueName('mailer'),
-        leaseStore: new PostgresLeaseStore({ knex: db.knex }),
+        leaseStore:
+          db.dialect === 'mysql'
+            ? new MysqlLeaseStore({ knex: db.knex, schema: db.schema })
+            : new PostgresLeaseStore({ knex: db.knex, schema: db.schema }),
         leaseMs: 10_000,
         effectHandler: async (m, lease) => {
           expect(lease.fencingToken).toBe(1);
