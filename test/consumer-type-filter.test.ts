@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestRecord } from './support/consumer-helpers.ts';
 import { committedTotal, createEffects, effects, publish, startConsumer, waitFor } from './support/consumer-helpers.ts';
+import { onceflowTable } from './support/consumer-matrix.ts';
 import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase, uniqueName } from './support/database.ts';
 import { createTopic, testKafka } from './support/kafka.ts';
@@ -19,7 +20,7 @@ let kafka: Kafka;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
   kafka = testKafka('consumer-type-filter-test');
 });
 afterAll(async () => {
@@ -53,7 +54,7 @@ describe('filtering by message type', () => {
       seen.push(m.type);
       await trx(table).insert({ key: m.payload.key, seq: m.payload.seq, dedup_key: m.idempotencyKey });
     };
-    const options = { knex: db.knex, consumerName, handler, types: ['order.paid', 'order.shipped'] };
+    const options = { knex: db.knex, schema: db.schema, consumerName, handler, types: ['order.paid', 'order.shipped'] };
     let consumer: InboxConsumer<Payload> | undefined;
     let restarted: InboxConsumer<Payload> | undefined;
     try {
@@ -63,8 +64,12 @@ describe('filtering by message type', () => {
       expect(consumer.stats()).toMatchObject({ handled: wanted.length, filtered: records.length - wanted.length, deadLettered: 0 });
       expect(seen.toSorted()).toEqual(wanted.map((r) => r.type).toSorted());
       expect((await effects(db.knex, table)).map((r) => r.dedup_key).toSorted()).toEqual(wanted.map((r) => r.idempotencyKey).toSorted());
-      const inbox = await db.knex.raw('select dedup_key from onceflow.inbox where consumer = ? order by dedup_key', [consumerName]);
-      expect(inbox.rows.map((r: { dedup_key: string }) => r.dedup_key)).toEqual(wanted.map((r) => r.idempotencyKey).toSorted());
+      const inbox = await db.rows<{ dedup_key: string | Buffer }>(
+        `select dedup_key from ${onceflowTable(db, 'inbox')} where consumer = ? order by dedup_key`,
+        [consumerName],
+      );
+      // Text on PostgreSQL, bytes on MySQL (VARBINARY); the keys here are ASCII, so both orders agree.
+      expect(inbox.map((r) => String(r.dedup_key))).toEqual(wanted.map((r) => r.idempotencyKey).toSorted());
       await consumer.stop();
       consumer = undefined;
 
