@@ -5,7 +5,7 @@
  * on MariaDB (or the MySQL of MARIADB_URL), whatever ONCEFLOW_TEST_DB says.
  */
 import type { ConsumedMessage, InboxConsumer } from '@onceflow/consumer';
-import { GroupFailure, Inbox, toConsumedMessage } from '@onceflow/consumer';
+import { GroupFailure, Inbox, MysqlLeaseStore, SideEffectInbox, toConsumedMessage } from '@onceflow/consumer';
 import { HeaderNames, isRetriable, migrate, mysqlErrno, OnceflowError } from '@onceflow/core';
 import type { Kafka } from 'kafkajs';
 import type { Knex } from 'knex';
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { committedTotal, publish, startConsumer, waitFor } from './support/consumer-helpers.ts';
 import { countRows, lockWaits, onceflowTable } from './support/consumer-matrix.ts';
 import type { TestDatabase } from './support/database.ts';
-import { uniqueName } from './support/database.ts';
+import { connect, uniqueName } from './support/database.ts';
 import { createTopic, testKafka } from './support/kafka.ts';
 import { createMariadbDatabase } from './support/mariadb.ts';
 
@@ -235,6 +235,23 @@ describe('a transaction InnoDB rolled back under the handler (MariaDB)', () => {
     expect(isRetriable(caught)).toBe(true);
     expect(await inboxRows(name)).toBe(1);
     expect(await countRows(db, 'select count(*) n from mysql_effects where dedup_key = ?', [key])).toBe(1);
+  });
+});
+
+describe('side-effect mode on MySQL (MariaDB)', () => {
+  it('keeps one record per message when the topic and a dedup key at its 1,024-byte limit exceed the column together', async () => {
+    const store = new MysqlLeaseStore({ knex: db.knex, schema: db.schema });
+    const effects = new SideEffectInbox({ store, consumerName: uniqueName('mailer') });
+    const long = '\u{1F600}'.repeat(256);
+    const tokens: number[] = [];
+    expect(await effects.run(message('E', long), async (_m, lease) => void tokens.push(lease.fencingToken))).toBe('handled');
+    expect(await effects.run(message('E', long), async (_m, lease) => void tokens.push(lease.fencingToken))).toBe('duplicate');
+    const other = `${'\u{1F600}'.repeat(255)}\u{1F601}`;
+    expect(await effects.run(message('E', other), async (_m, lease) => void tokens.push(lease.fencingToken))).toBe('handled');
+    expect(tokens).toEqual([1, 1]);
+    expect(() => new MysqlLeaseStore({ knex: connect('postgres://postgres@127.0.0.1:5432/postgres', 1) })).toThrow(
+      expect.objectContaining({ option: 'knex' }),
+    );
   });
 });
 

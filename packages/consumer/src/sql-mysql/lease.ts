@@ -1,8 +1,24 @@
+import { createHash } from 'node:crypto';
 import type { Tables } from '@onceflow/core';
 import type { LeaseChange } from '../sql/update-lease.ts';
 import { isDuplicateKey } from './errors.ts';
 import type { MysqlDb } from './results.ts';
 import { keyBytes, mysqlOk, mysqlRows } from './results.ts';
+
+/** The width of `inbox.dedup_key` on MySQL: VARBINARY(1024). */
+const DEDUP_KEY_BYTES = 1024;
+
+/**
+ * The `dedup_key` bytes of a lease store key. A store key carries the topic before the dedup
+ * key (`scopedStoreKey`), so a dedup key at the consumer's 1,024-byte limit makes it longer
+ * than the column; such a key is stored as '#sha256:' and the base64url SHA-256 of its bytes
+ * (51 bytes), so every message still has exactly one record. Shorter keys stay readable.
+ */
+function leaseKey(storeKey: string): Buffer {
+  const bytes = keyBytes(storeKey);
+  if (bytes.length <= DEDUP_KEY_BYTES) return bytes;
+  return Buffer.from(`#sha256:${createHash('sha256').update(bytes).digest('base64url')}`, 'utf8');
+}
 
 /**
  * Creates the side-effect record of (consumer, dedup_key) in scope '' with a lease and fencing
@@ -15,7 +31,7 @@ export async function insertLease(db: MysqlDb, tables: Tables, consumer: string,
     await db.raw(
       `insert into ${tables.inbox} (consumer, scope, dedup_key, status, fencing_token, lease_until)
        values (?, '', ?, 'processing', 1, utc_timestamp(6) + interval ? microsecond)`,
-      [keyBytes(consumer), keyBytes(dedupKey), Math.round(leaseMs * 1000)],
+      [keyBytes(consumer), leaseKey(dedupKey), Math.round(leaseMs * 1000)],
     );
     return true;
   } catch (error) {
@@ -44,7 +60,7 @@ export async function takeOverLease(
        set fencing_token = last_insert_id(fencing_token + 1), lease_until = utc_timestamp(6) + interval ? microsecond,
            processed_at = utc_timestamp(6)
        where consumer = ? and scope = '' and dedup_key = ? and status = 'processing' and lease_until <= utc_timestamp(6)`,
-      [Math.round(leaseMs * 1000), keyBytes(consumer), keyBytes(dedupKey)],
+      [Math.round(leaseMs * 1000), keyBytes(consumer), leaseKey(dedupKey)],
     ),
   );
   return ok.affectedRows === 1 ? ok.insertId : null;
@@ -60,7 +76,7 @@ export async function leaseState(
   const result = await db.raw(
     `select status, greatest(0, timestampdiff(microsecond, utc_timestamp(6), lease_until)) / 1000 as remaining_ms
      from ${tables.inbox} where consumer = ? and scope = '' and dedup_key = ?`,
-    [keyBytes(consumer), keyBytes(dedupKey)],
+    [keyBytes(consumer), leaseKey(dedupKey)],
   );
   return mysqlRows<{ status: string; remaining_ms: string | number | null }>(result).map((r) => ({
     status: r.status,
@@ -89,7 +105,7 @@ export async function updateLease(
   fencingToken: number,
   leaseMs = 0,
 ): Promise<boolean> {
-  const keys = [keyBytes(consumer), keyBytes(dedupKey), fencingToken];
+  const keys = [keyBytes(consumer), leaseKey(dedupKey), fencingToken];
   const result = await db.raw(
     `update ${tables.inbox} set ${SET[change]}
      where consumer = ? and scope = '' and dedup_key = ? and status = 'processing' and fencing_token = ?`,
@@ -102,7 +118,7 @@ export async function updateLease(
 export async function selectDone(db: MysqlDb, tables: Tables, consumer: string, dedupKey: string): Promise<boolean> {
   const result = await db.raw(
     `select 1 as x from ${tables.inbox} where consumer = ? and scope = '' and dedup_key = ? and status = 'done'`,
-    [keyBytes(consumer), keyBytes(dedupKey)],
+    [keyBytes(consumer), leaseKey(dedupKey)],
   );
   return mysqlRows(result).length > 0;
 }
