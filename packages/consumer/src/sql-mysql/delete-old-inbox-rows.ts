@@ -22,13 +22,21 @@ export async function deleteOldInboxRows(
   olderThanMs: number,
   limit: number,
 ): Promise<number> {
-  return knex.transaction(async (trx) => {
-    const picked = await pickOldRows(trx, tables, consumer, olderThanMs, limit);
-    if (picked.length === 0) return 0;
-    const deleted = await deleteRows(trx, tables, picked);
-    await notePruned(trx, tables, [...new Set(picked.map((r) => keyText(r.consumer)))]);
-    return deleted;
-  });
+  // READ COMMITTED: under REPEATABLE READ the locking read would also lock the gaps of the
+  // processed_at range it scanned (up to the index's end when every row is old), holding back
+  // every consumer's inbox insert until this transaction ends; READ COMMITTED locks only the rows
+  // it returns. (A server logging with binlog_format=STATEMENT refuses that for InnoDB; ROW,
+  // MySQL 8's default, and MIXED, MariaDB's, take it.)
+  return knex.transaction(
+    async (trx) => {
+      const picked = await pickOldRows(trx, tables, consumer, olderThanMs, limit);
+      if (picked.length === 0) return 0;
+      const deleted = await deleteRows(trx, tables, picked);
+      await notePruned(trx, tables, [...new Set(picked.map((r) => keyText(r.consumer)))]);
+      return deleted;
+    },
+    { isolationLevel: 'read committed' },
+  );
 }
 
 /** Locks and returns at most `limit` old `done` rows, skipping rows others hold. */
