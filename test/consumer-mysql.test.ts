@@ -206,6 +206,25 @@ describe('a transaction InnoDB rolled back under the handler (MariaDB)', () => {
     expect(await inboxRows(name)).toBe(1);
   });
 
+  it('is not fooled by savepoints of the handler’s own: a nested transaction that fails and one that commits', async () => {
+    const name = uniqueName('c');
+    const key = uniqueName('pay');
+    const outcome = await inbox(name).handle(message('N', key), async (_m, trx) => {
+      await trx
+        .transaction(async (nested) => {
+          await nested('mysql_effects').insert({ dedup_key: `${key}:undone` });
+          throw new Error('nested work fails');
+        })
+        .catch(() => undefined);
+      await trx.transaction(async (nested) => {
+        await nested('mysql_effects').insert({ dedup_key: key });
+      });
+    });
+    expect(outcome).toBe('handled');
+    expect(await inboxRows(name)).toBe(1);
+    expect(await countRows(db, 'select count(*) n from mysql_effects where dedup_key in (?, ?)', [key, `${key}:undone`])).toBe(1);
+  });
+
   it('lets a handler swallow a lock wait timeout: InnoDB rolled back only the statement, so the rest commits', async () => {
     const name = uniqueName('c');
     const key = uniqueName('pay');
