@@ -19,7 +19,7 @@ export const DeadLetterHeaders = {
 } as const;
 
 /**
- * Headers of a last-resort dead letter (one PostgreSQL refused to store in full): the record's
+ * Headers of a last-resort dead letter (one the database refused to store in full): the record's
  * key, headers and error history as base64 of their UTF-8 JSON, so nothing of the record
  * reaches a text column or an index. The value is kept as bytes.
  */
@@ -120,7 +120,7 @@ export async function deadLetterMessage(
 }
 
 /**
- * Inserts the dead letter; when PostgreSQL refuses its content (a data error: the record made
+ * Inserts the dead letter; when the database refuses its content (a data error: the record made
  * it unstorable in a way {@link pgText} and the dedup key limit did not foresee), inserts the
  * last-resort row instead, so the offset can move on. Connection and other errors propagate:
  * those pass, and the record is fetched again.
