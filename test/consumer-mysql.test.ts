@@ -206,6 +206,31 @@ describe('a transaction InnoDB rolled back under the handler (MariaDB)', () => {
     expect(await inboxRows(name)).toBe(1);
   });
 
+  it('stops a group at the handler that swallowed the deadlock: the next handlers never write outside the transaction', async () => {
+    const name = uniqueName('c');
+    const batch = ['a', 'b', 'c'].map((k) => message(k, uniqueName(k)));
+    const ran: string[] = [];
+    const failure = await inbox(name)
+      .handleGroup(
+        batch,
+        batch.map((m) => m.idempotencyKey as string),
+        async (m, trx) => {
+          ran.push(m.key as string);
+          if (m.key === 'a') await deadlockAgainst(trx, 8, 9).catch(() => undefined);
+          await trx('mysql_effects').insert({ dedup_key: m.idempotencyKey as string });
+        },
+      )
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(GroupFailure);
+    expect((failure as GroupFailure).index).toBe(0);
+    expect((failure as GroupFailure).cause).toBeInstanceOf(OnceflowError);
+    expect(ran).toEqual(['a']);
+    const keys = batch.map((m) => m.idempotencyKey as string);
+    // Only what the swallowing handler itself wrote after the rollback stayed.
+    expect(await countRows(db, 'select count(*) n from mysql_effects where dedup_key in (?, ?, ?)', keys)).toBe(1);
+    expect(await inboxRows(name)).toBe(0);
+  });
+
   it('is not fooled by savepoints of the handler’s own: a nested transaction that fails and one that commits', async () => {
     const name = uniqueName('c');
     const key = uniqueName('pay');

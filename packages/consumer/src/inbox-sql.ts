@@ -14,7 +14,7 @@ import { selectConsumerStatus } from './sql/select-consumer-status.ts';
 import { selectDeadLetters } from './sql/select-dead-letters.ts';
 import { selectDone } from './sql/select-done.ts';
 import { selectHistory } from './sql/select-history.ts';
-import { assertNotAborted, markTransaction } from './sql/transaction-check.ts';
+import { assertNotAborted, betweenHandlers, markTransaction } from './sql/transaction-check.ts';
 import { updateLease } from './sql/update-lease.ts';
 import * as mysqlDeadLetters from './sql-mysql/dead-letters.ts';
 import { deleteOldInboxRows as mysqlDeleteOldInboxRows } from './sql-mysql/delete-old-inbox-rows.ts';
@@ -38,6 +38,11 @@ export interface InboxSql {
   readonly markTransaction: typeof markTransaction;
   /** Fails when the inbox transaction can no longer commit what the handler did. */
   readonly assertNotAborted: typeof assertNotAborted;
+  /**
+   * Between two handlers of one transaction: fails as {@link InboxSql.assertNotAborted} does
+   * where the next handler could otherwise write outside the transaction (MySQL).
+   */
+  readonly betweenHandlers: typeof betweenHandlers;
   /** Takes the side-effect lease: the new fencing token, or null when done or held. */
   acquireLease(knex: Knex, tables: Tables, consumer: string, dedupKey: string, leaseMs: number): Promise<number | null>;
   readonly leaseState: typeof leaseState;
@@ -62,6 +67,7 @@ const postgresSql: InboxSql = {
   insertInboxRows,
   markTransaction,
   assertNotAborted,
+  betweenHandlers,
   acquireLease,
   leaseState,
   updateLease,
@@ -84,6 +90,7 @@ const mysqlSql: InboxSql = {
   insertInboxRows: mysqlInsertInboxRows,
   markTransaction: mysqlCheck.markTransaction,
   assertNotAborted: mysqlCheck.assertNotAborted,
+  betweenHandlers: mysqlCheck.betweenHandlers,
   async acquireLease(knex, tables, consumer, dedupKey, leaseMs) {
     if (await mysqlLease.insertLease(knex, tables, consumer, dedupKey, leaseMs)) return 1;
     return mysqlLease.takeOverLease(knex, tables, consumer, dedupKey, leaseMs);

@@ -119,6 +119,8 @@ export class Inbox implements InboxTransactions {
         await this.options.sql.markTransaction(trx);
         for (const i of candidates) {
           if (!fresh.has(ids[i] as string)) continue;
+          // Blames the previous handler (still `current`) if the transaction ended under it.
+          if (current >= 0) await this.options.sql.betweenHandlers(trx);
           current = i;
           const message = messages[i] as ConsumedMessage<Payload>;
           // Inside the inbox transaction: the span covers exactly the work that commits once.

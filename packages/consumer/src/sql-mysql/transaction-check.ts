@@ -11,6 +11,17 @@ export async function markTransaction(trx: Knex.Transaction): Promise<void> {
 }
 
 /**
+ * Checks, between two handlers of one transaction, that InnoDB did not roll it back under the
+ * first, and marks it again for the next. Without it the next handlers of the group would run
+ * on a connection that commits each statement on its own, and their effects would stay while
+ * their messages are retried.
+ */
+export async function betweenHandlers(trx: Knex.Transaction): Promise<void> {
+  await assertNotAborted(trx);
+  await markTransaction(trx);
+}
+
+/**
  * Fails when InnoDB rolled the inbox transaction back while the handler ran, and the handler
  * went on (caught the error). A deadlock (1213) rolls back the whole transaction, not just
  * the statement; the connection then runs every later statement on its own (autocommit), and

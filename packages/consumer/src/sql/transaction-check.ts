@@ -5,6 +5,13 @@ import type { Knex } from 'knex';
 export async function markTransaction(_trx: Knex.Transaction): Promise<void> {}
 
 /**
+ * Nothing between two handlers on PostgreSQL: a transaction aborted under one handler refuses
+ * every statement of the next, so nothing it writes can commit; the check after the last one
+ * reports it.
+ */
+export async function betweenHandlers(_trx: Knex.Transaction): Promise<void> {}
+
+/**
  * Fails when a statement of the transaction failed and the handler went on (caught the error):
  * PostgreSQL then answers COMMIT with a rollback and no error, and knex resolves as if the
  * transaction had committed, so without this check the message would count as handled while
