@@ -33,9 +33,9 @@ export interface DeadLetter {
 
 /** Options of {@link DeadLetters}. */
 export interface DeadLettersOptions {
-  /** The knex instance holding Onceflow's tables. */
+  /** The knex instance holding Onceflow's tables (client pg, or mysql2 for MySQL 8 and MariaDB 10.6+). */
   knex?: Knex;
-  /** Schema holding Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
+  /** Schema holding Onceflow's tables (on MySQL and MariaDB, the database). @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
 }
 

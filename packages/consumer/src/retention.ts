@@ -5,7 +5,7 @@ import { inboxSqlAndTables } from './inbox-sql.ts';
 
 /** Options of {@link pruneInbox}. `retentionMs` and `redeliveryHorizonMs` are required. */
 export interface InboxRetentionOptions {
-  /** Schema holding Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
+  /** Schema holding Onceflow's tables (on MySQL and MariaDB, the database). @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
   /** Only this consumer's rows. @defaultValue every consumer */
   consumerName?: string;

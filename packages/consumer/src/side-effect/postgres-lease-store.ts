@@ -9,9 +9,9 @@ import type { MysqlLeaseStore } from './mysql-lease-store.ts';
 
 /** Options of {@link PostgresLeaseStore}. */
 export interface PostgresLeaseStoreOptions {
-  /** The knex instance holding Onceflow's tables. */
+  /** The knex instance holding Onceflow's tables (client pg, or mysql2 for MySQL 8 and MariaDB 10.6+). */
   knex?: Knex;
-  /** Schema holding Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
+  /** Schema holding Onceflow's tables (on MySQL and MariaDB, the database). @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
 }
 
