@@ -60,7 +60,9 @@ export async function insertRawDeadLetter(db: MysqlDb, tables: Tables, row: RawD
 
 async function insertOrNull(db: MysqlDb, sql: string, bindings: unknown[]): Promise<string | null> {
   try {
-    return String(mysqlOk(await db.raw(sql, bindings as never)).insertId);
+    // Read from the OK packet as a string: a BIGINT id beyond 2^53 would not survive a number.
+    const header = (await db.raw(sql, bindings as never))[0] as { insertId: number | string | bigint };
+    return String(header.insertId);
   } catch (error) {
     if (isDuplicateKey(error)) return null;
     throw error;

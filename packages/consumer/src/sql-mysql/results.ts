@@ -10,8 +10,9 @@ export function mysqlRows<Row>(result: unknown): Row[] {
 
 /** The OK packet of a write: rows matched (mysql2 connects with FOUND_ROWS) and the insert id. */
 export function mysqlOk(result: unknown): { affectedRows: number; insertId: number } {
-  const header = (result as [{ affectedRows?: number; insertId?: number }])[0];
-  return { affectedRows: header.affectedRows ?? 0, insertId: header.insertId ?? 0 };
+  const header = (result as [{ affectedRows?: number | string; insertId?: number | string }])[0];
+  // Number(): a connection with bigNumberStrings reports them as strings.
+  return { affectedRows: Number(header.affectedRows ?? 0), insertId: Number(header.insertId ?? 0) };
 }
 
 /**
