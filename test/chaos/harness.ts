@@ -20,6 +20,7 @@ import { PgControl } from './pg-control.ts';
 import { deriveSeed } from './prng.ts';
 import type { ProducerConfig } from './producer-worker.ts';
 import type { ChaosProfile } from './profiles.ts';
+import { unsupportedOn } from './profiles.ts';
 import type { RelayWorkerConfig } from './relay-worker.ts';
 import type { FaultKind } from './schedule.ts';
 import { countByKind, describeFault, generateSchedule } from './schedule.ts';
@@ -77,14 +78,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const say = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const signal = options.signal ?? new AbortController().signal;
   const started = Date.now();
-  if (TEST_DB === 'mariadb' && profile.pgRestarts > 0) {
-    // Restarting the server would take MariaDB away from everything else on the machine, and
-    // the run has no server of its own to restart: refused, never skipped silently.
-    throw new Error(
-      `profile ${profile.name} restarts the database server ${profile.pgRestarts} times (restart-pg), which the chaos run does on PostgreSQL only; ` +
-        'on MariaDB use the short, ci or smoke profile (with --pg-restarts 0 at most)',
-    );
-  }
+  const refused = unsupportedOn(profile, TEST_DB);
+  if (refused !== undefined) throw new Error(refused);
   const schedule = generateSchedule(seed, profile);
   const runId = `chaos_${seed}_${randomBytes(3).toString('hex')}`;
   const topics = Array.from({ length: profile.topics }, (_, t) => `${runId}_t${t}`);
