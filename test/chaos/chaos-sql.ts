@@ -33,7 +33,7 @@ export interface ChaosSql {
    * `chaos_sent.ik`: its dedup key, else its idempotency-key header.
    */
   readonly deadLetterIk: string;
-  /** Outbox rows with status 'pending' in `tables.outbox` are counted by the drain; this reads the three drain counts. */
+  /** The three counts the drain waits on to reach 0 (outbox in `tables`, dead letters of `consumerName`). */
   drainState(knex: Knex, tables: Tables, consumerName: string): Promise<DrainState>;
   /** The first column of the first row of a count query. */
   count(knex: Knex, sql: string, bindings?: readonly unknown[]): Promise<number>;
