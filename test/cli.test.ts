@@ -80,12 +80,13 @@ describe('onceflow --help and exit codes', () => {
   });
 });
 
-describe('onceflow with a DATABASE_URL that is not a PostgreSQL URL', () => {
+describe('onceflow with a DATABASE_URL that is not a PostgreSQL, MySQL or MariaDB URL', () => {
   it('exits 2 naming what is wrong, without quoting the URL', async () => {
     const cases: Array<[string, RegExp]> = [
       ['', /is empty/],
       ['not a url', /is not a URL/],
-      ['mysql://root:Secret-Pw@127.0.0.1/x', /starts with "mysql:\/\/"/],
+      ['http://root:Secret-Pw@127.0.0.1/x', /starts with "http:\/\/"/],
+      ['mysql://root:Secret-Pw@127.0.0.1/x/y', /at most one database name/],
     ];
     for (const [url, problem] of cases) {
       const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
