@@ -110,20 +110,23 @@ export function connectionError(error: unknown, db: DatabaseConnection): unknown
   });
 }
 
-/** MySQL's "You have an error in your SQL syntax". */
+/** MySQL's "You have an error in your SQL syntax", and "FUNCTION ... does not exist". */
 const ER_PARSE_ERROR = 1064;
+const ER_SP_DOES_NOT_EXIST = 1305;
 
 /**
- * `error` explained when a MySQL or MariaDB server refused a statement's syntax: Onceflow sent
+ * `error` explained when a MySQL or MariaDB server refused a statement's syntax or a function it
+ * names: Onceflow sent
  * SQL written for another dialect, which no input of the operator's can fix (a part of this
  * release without MySQL SQL yet), so the message says that instead of quoting the parser; the
  * error itself otherwise.
  */
 export function unsupportedSqlError(error: unknown, db: DatabaseConnection): unknown {
-  if (db.dialect !== 'mysql' || (error as { errno?: unknown } | null)?.errno !== ER_PARSE_ERROR) return error;
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  if (db.dialect !== 'mysql' || (errno !== ER_PARSE_ERROR && errno !== ER_SP_DOES_NOT_EXIST)) return error;
   return new OnceflowError(
     ErrorCodes.runtime,
-    `the MySQL/MariaDB server at ${db.server} refused this command's SQL as PostgreSQL-only syntax (errno ${ER_PARSE_ERROR}): this part of Onceflow has no MySQL version in this release`,
+    `the MySQL/MariaDB server at ${db.server} refused this command's SQL as PostgreSQL-only (errno ${errno}): this part of Onceflow has no MySQL version in this release`,
     { cause: error },
   );
 }
