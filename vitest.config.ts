@@ -14,7 +14,7 @@ if (!(process.env.NODE_OPTIONS ?? '').includes(`--conditions=${SOURCE_CONDITION}
  * (in the `mariadb` projects, with ONCEFLOW_TEST_DB=mariadb), with the same assertions. Each
  * takes everything database-specific from test/support/database.ts.
  */
-const MATRIX: string[] = ['test/chaos/checker.test.ts'];
+const MATRIX: string[] = ['test/chaos/checker.test.ts', 'test/cli-schema.test.ts', 'test/migrate.test.ts'];
 const MATRIX_FAULTS: string[] = [];
 const ON_MARIADB = { ONCEFLOW_TEST_DB: 'mariadb' };
 const MARIADB = {
