@@ -9,6 +9,39 @@ if (!(process.env.NODE_OPTIONS ?? '').includes(`--conditions=${SOURCE_CONDITION}
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --conditions=${SOURCE_CONDITION}`.trim();
 }
 
+/**
+ * The test matrix: these files run twice, on PostgreSQL (in the projects above) and on MariaDB
+ * (in the `mariadb` projects, with ONCEFLOW_TEST_DB=mariadb), with the same assertions. Each
+ * takes everything database-specific from test/support/database.ts.
+ */
+const MATRIX: string[] = ['test/chaos/checker.test.ts', 'test/cli-schema.test.ts', 'test/migrate.test.ts'];
+const MATRIX_FAULTS: string[] = [];
+const ON_MARIADB = { ONCEFLOW_TEST_DB: 'mariadb' };
+const MARIADB = {
+  test: {
+    name: 'mariadb',
+    include: MATRIX,
+    env: ON_MARIADB,
+    testTimeout: 180_000,
+    hookTimeout: 60_000,
+    maxWorkers: 2,
+    // After the PostgreSQL files, so the two servers' files do not crowd the two cores at once.
+    sequence: { groupOrder: 1 },
+  },
+};
+const MARIADB_FAULTS = {
+  test: {
+    name: 'mariadb-faults',
+    include: MATRIX_FAULTS,
+    env: ON_MARIADB,
+    testTimeout: 600_000,
+    hookTimeout: 120_000,
+    maxWorkers: 1,
+    fileParallelism: false,
+    sequence: { groupOrder: 3 },
+  },
+};
+
 export default defineConfig({
   resolve: { conditions: [SOURCE_CONDITION, 'module', 'node', 'development|production'] },
   ssr: { resolve: { conditions: [SOURCE_CONDITION, 'module', 'node', 'development|production'], externalConditions: [SOURCE_CONDITION] } },
@@ -42,9 +75,12 @@ export default defineConfig({
           hookTimeout: 120_000,
           maxWorkers: 1,
           fileParallelism: false,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
+      // Vitest refuses a project without files.
+      ...(MATRIX.length > 0 ? [MARIADB] : []),
+      ...(MATRIX_FAULTS.length > 0 ? [MARIADB_FAULTS] : []),
     ],
   },
 });

@@ -1,4 +1,4 @@
-// `pnpm bench consumer [--messages N] [--partitions P]`: consumes N messages whose handler
+// `pnpm bench consumer [--db postgres|mariadb] [--messages N] [--partitions P]`: consumes N messages whose handler
 // inserts one business row, (a) through InboxConsumer in transactional mode, (b) in batch mode,
 // (c) with a bare at-least-once kafkajs consumer doing the same insert without dedup, in one
 // run against the same broker and database. Each rate is measured from the first message seen
@@ -11,7 +11,8 @@ import { createKafka, defaultBrokers, KafkaSubscriber } from '@onceflow/kafka';
 import type { Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import type { Knex } from 'knex';
-import knexFactory from 'knex';
+import type { TestDatabase } from '../test/support/database.ts';
+import { benchDatabase, takeDbArg } from './database.ts';
 
 interface Payload {
   key: string;
@@ -36,8 +37,6 @@ function parseArgs(args: string[]): Args {
   }
   return out;
 }
-
-const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -99,7 +98,8 @@ class Clock {
   }
 }
 
-async function runInbox(kafka: Kafka, knex: Knex, topic: string, a: Args, mode: 'transactional' | 'batch'): Promise<number> {
+async function runInbox(kafka: Kafka, db: TestDatabase, topic: string, a: Args, mode: 'transactional' | 'batch'): Promise<number> {
+  const { knex } = db;
   const table = `bench_${mode}`;
   const clock = new Clock(a.messages);
   const subscriber = new KafkaSubscriber(kafka, {
@@ -107,7 +107,7 @@ async function runInbox(kafka: Kafka, knex: Knex, topic: string, a: Args, mode: 
     topics: [topic],
     partitionsConsumedConcurrently: a.partitions,
   });
-  const common = { knex, subscriber, consumerName: `bench_${mode}_${topic}` };
+  const common = { knex, schema: db.schema, subscriber, consumerName: `bench_${mode}_${topic}` };
   const consumer =
     mode === 'transactional'
       ? new InboxConsumer<Payload>({
@@ -132,7 +132,7 @@ async function runInbox(kafka: Kafka, knex: Knex, topic: string, a: Args, mode: 
   } finally {
     await consumer.stop();
   }
-  const rows = Number((await knex.raw(`select count(*) n from ${table}`)).rows[0].n);
+  const rows = Number((await db.rows<{ n: unknown }>(`select count(*) n from ${table}`))[0]?.n);
   if (rows !== a.messages) throw new Error(`${mode}: expected ${a.messages} business rows, found ${rows}`);
   return clock.rate();
 }
@@ -161,42 +161,39 @@ async function runBare(kafka: Kafka, knex: Knex, topic: string, a: Args): Promis
 
 /** Runs the benchmark; prints progress to stderr and the JSON result last on stdout. */
 export async function main(args: string[]): Promise<void> {
-  const a = parseArgs(args);
-  const database = `onceflow_bench_${randomBytes(4).toString('hex')}`;
-  const admin = knexFactory({ client: 'pg', connection: SERVER_URL, pool: { min: 0, max: 1 } });
-  await admin.raw(`create database "${database}"`);
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${database}`;
-  const knex = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: a.pool } });
+  const { db: dbKind, rest } = takeDbArg(args);
+  const a = parseArgs(rest);
+  const db = await benchDatabase(dbKind, a.pool);
+  const { knex } = db;
   const kafka = createKafka({ brokers: defaultBrokers(), clientId: 'onceflow-bench', retries: 8 });
   const topic = `bench_consumer_${randomBytes(4).toString('hex')}`;
   const kafkaAdmin = kafka.admin();
   try {
-    await migrate(knex);
+    await migrate(knex, { schema: db.schema });
     for (const t of ['bench_transactional', 'bench_batch', 'bench_bare']) {
       await knex.raw(
-        `create table ${t} (id bigserial primary key, key text not null, seq integer not null, created_at timestamptz not null default now())`,
+        db.dialect === 'mysql'
+          ? `create table ${t} (id bigint not null auto_increment primary key, \`key\` varchar(64) not null, seq integer not null, created_at datetime(6) not null default current_timestamp(6))`
+          : `create table ${t} (id bigserial primary key, key text not null, seq integer not null, created_at timestamptz not null default now())`,
       );
     }
     await kafkaAdmin.connect();
     await kafkaAdmin.createTopics({ topics: [{ topic, numPartitions: a.partitions, replicationFactor: 1 }], waitForLeaders: true });
-    log(`publishing ${a.messages} messages to ${topic} (${a.partitions} partitions, ${a.keys} keys)`);
+    log(`publishing ${a.messages} messages to ${topic} (${a.partitions} partitions, ${a.keys} keys; ${dbKind})`);
     await publishAll(kafka, topic, a);
-    const inbox = await runInbox(kafka, knex, topic, a, 'transactional');
+    const inbox = await runInbox(kafka, db, topic, a, 'transactional');
     log(`(a) InboxConsumer, transactional: ${inbox} msgs/s`);
-    const batch = await runInbox(kafka, knex, topic, a, 'batch');
+    const batch = await runInbox(kafka, db, topic, a, 'batch');
     log(`(b) InboxConsumer, batch mode:    ${batch} msgs/s`);
     const bare = await runBare(kafka, knex, topic, a);
     log(`(c) bare kafkajs, no dedup:       ${bare} msgs/s`);
     const ratio = Math.round((inbox / bare) * 100) / 100;
     process.stdout.write(
-      `${JSON.stringify({ bench: 'consumer', inbox_msgs_per_s: inbox, batch_msgs_per_s: batch, bare_msgs_per_s: bare, ratio })}\n`,
+      `${JSON.stringify({ bench: 'consumer', db: dbKind, inbox_msgs_per_s: inbox, batch_msgs_per_s: batch, bare_msgs_per_s: bare, ratio })}\n`,
     );
   } finally {
     await kafkaAdmin.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await kafkaAdmin.disconnect();
-    await knex.destroy();
-    await admin.raw(`drop database if exists "${database}" with (force)`);
-    await admin.destroy();
+    await db.drop();
   }
 }

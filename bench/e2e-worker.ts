@@ -7,14 +7,14 @@ import { performance } from 'node:perf_hooks';
 import { InboxConsumer } from '@onceflow/consumer';
 import { createKafka, defaultBrokers, KafkaPublisher, KafkaSubscriber, ThreadedKafkaPublisher } from '@onceflow/kafka';
 import { Relay } from '@onceflow/relay';
-import knexFactory from 'knex';
+import { connectUrl } from './database.ts';
 
 const [role, databaseUrl, topic, listen, lanes, publisherThread] = process.argv.slice(2);
 if ((role !== 'relay' && role !== 'consumer' && role !== 'direct') || databaseUrl === undefined || topic === undefined) {
   process.stderr.write('usage: e2e-worker.ts relay|consumer|direct <database-url> <topic> [listen|poll] [lanes] [main|thread]\n');
   process.exit(2);
 }
-const knex = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 12 } });
+const { knex, schema } = connectUrl(databaseUrl, 12);
 const connection = { brokers: defaultBrokers(), clientId: `bench-e2e-${role}`, retries: 8 };
 const kafka = createKafka(connection);
 let stop: () => Promise<void>;
@@ -36,6 +36,7 @@ function lineWriter(): { add(id: string | undefined, timestamp: string): void; s
 if (role === 'relay') {
   const relay = new Relay({
     knex,
+    schema,
     publisher: publisherThread === 'thread' ? new ThreadedKafkaPublisher({ connection }) : new KafkaPublisher(kafka),
     listen: listen !== 'poll',
     pollIntervalMs: 500,
@@ -63,6 +64,7 @@ if (role === 'relay') {
 } else {
   const consumer = new InboxConsumer({
     knex,
+    schema,
     consumerName: 'bench',
     subscriber: new KafkaSubscriber(kafka, {
       groupId: `${topic}_g`,

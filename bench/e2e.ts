@@ -1,6 +1,7 @@
-// `pnpm bench e2e [--rate R] [--seconds S] [--lanes L] [--thread 0|1]`: a steady R msgs/s for S seconds through
+// `pnpm bench e2e [--db postgres|mariadb] [--rate R] [--seconds S] [--lanes L] [--thread 0|1]`: a steady R msgs/s for S seconds through
 // the whole path (producer transaction → outbox → relay → Kafka → InboxConsumer → handler commit),
-// once with LISTEN/NOTIFY waking the relay and once with polling only. The producer runs here; the
+// once with LISTEN/NOTIFY waking the relay and once with polling only (on MariaDB, which has no
+// LISTEN/NOTIFY: polling only). The producer runs here; the
 // relay (with at most L lanes: its `concurrency`, default the Relay's default of 4) and the consumer
 // each run in a process of their own. The relay publishes with a KafkaPublisher on its own thread
 // (`--thread 1`: through a ThreadedKafkaPublisher, as `onceflow relay` does; its extra thread
@@ -22,8 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { migrate } from '@onceflow/core';
 import { createKafka, defaultBrokers } from '@onceflow/kafka';
 import { OutboxWriter } from '@onceflow/producer';
-import type { Knex } from 'knex';
-import knexFactory from 'knex';
+import type { BenchDb } from './database.ts';
+import { benchDatabase, connectUrl, takeDbArg } from './database.ts';
 
 interface Args {
   rate: number;
@@ -62,13 +63,8 @@ function parseArgs(args: string[]): Args {
   return out;
 }
 
-const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function connect(url: string, pool: number): Knex {
-  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: pool } });
-}
 
 /** Starts bench/e2e-worker.ts; `ready` resolves once it runs. */
 function startWorker(args: string[], onLine: (line: string) => void): { child: ChildProcess; ready: Promise<void> } {
@@ -94,13 +90,9 @@ function percentile(sorted: number[], p: number): number {
 /** `listen`/`poll`: through Onceflow with or without LISTEN/NOTIFY; `direct`: the baseline. */
 type Mode = 'listen' | 'poll' | 'direct';
 
-async function runOnce(args: Args, mode: Mode): Promise<Latency> {
-  const database = `onceflow_bench_e2e_${randomBytes(4).toString('hex')}`;
-  const admin = connect(SERVER_URL, 1);
-  await admin.raw(`create database "${database}"`);
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${database}`;
-  const knex = connect(url.toString(), 24);
+async function runOnce(args: Args, mode: Mode, dbKind: BenchDb): Promise<Latency> {
+  const db = await benchDatabase(dbKind, 24);
+  const { knex, url } = db;
   const kafka = createKafka({ brokers: defaultBrokers(), clientId: 'bench-e2e', retries: 8 });
   const topic = `bench_e2e_${randomBytes(4).toString('hex')}`;
   const committedAt = new Map<string, number>();
@@ -111,13 +103,16 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
   const early = new Map<string, string>();
   let earlyCount = 0;
   const workers: ChildProcess[] = [];
-  const wakeKnex = connect(url.toString(), 2);
+  const wakeKnex = connectUrl(url, 2).knex;
   // The baseline's producer: kafkajs defaults (acks from all replicas, no idempotence).
   const producer = mode === 'direct' ? kafka.producer({ allowAutoTopicCreation: false }) : undefined;
   try {
-    await migrate(knex);
-    await knex.raw('create table effects (id text primary key, n integer not null)');
-    if (mode === 'direct') await knex.raw('create table orders (id uuid primary key, payload jsonb not null)');
+    await migrate(knex, { schema: db.schema });
+    await knex.raw('create table effects (id varchar(64) primary key, n integer not null)');
+    if (mode === 'direct') {
+      const [id, json] = db.dialect === 'mysql' ? ['char(36)', 'json'] : ['uuid', 'jsonb'];
+      await knex.raw(`create table orders (id ${id} primary key, payload ${json} not null)`);
+    }
     const kadmin = kafka.admin();
     await kadmin.connect();
     await kadmin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
@@ -138,13 +133,13 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
       relayPart.push(Number(ts) - begin);
       consumerPart.push(Number(at) - Number(ts));
     };
-    const consumerWorker = startWorker([mode === 'direct' ? 'direct' : 'consumer', url.toString(), topic], record);
+    const consumerWorker = startWorker([mode === 'direct' ? 'direct' : 'consumer', url, topic], record);
     workers.push(consumerWorker.child);
     const ready = [consumerWorker.ready];
     if (producer !== undefined) await producer.connect();
     else {
       const relayWorker = startWorker(
-        ['relay', url.toString(), topic, mode, String(args.lanes), args.thread === 1 ? 'thread' : 'main'],
+        ['relay', url, topic, mode, String(args.lanes), args.thread === 1 ? 'thread' : 'main'],
         () => undefined,
       );
       workers.push(relayWorker.child);
@@ -156,7 +151,7 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
 
     // Wake-ups go through a small pool of their own, so they never queue behind the
     // producer transactions that saturate the main pool at high rates.
-    const outbox = new OutboxWriter({ knex: wakeKnex });
+    const outbox = new OutboxWriter({ knex: wakeKnex, schema: db.schema });
     const total = args.rate * args.seconds;
     const tickMs = 10;
     const perTick = Math.max(1, Math.round((args.rate * tickMs) / 1_000));
@@ -200,10 +195,8 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
     await producer?.disconnect();
     for (const child of workers) child.kill('SIGTERM');
     await Promise.all(workers.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
-    await knex.destroy();
     await wakeKnex.destroy();
-    await admin.raw(`drop database if exists "${database}" with (force)`);
-    await admin.destroy();
+    await db.drop();
   }
   latencies.sort((a, b) => a - b);
   log(`  handled before the producing process saw its commit: ${earlyCount} (never paired: ${early.size})`);
@@ -224,25 +217,28 @@ async function runOnce(args: Args, mode: Mode): Promise<Latency> {
 
 /** Runs the benchmark and prints its JSON line last. */
 export async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(argv);
+  const { db: dbKind, rest } = takeDbArg(argv);
+  const args = parseArgs(rest);
   const runs: Array<[Mode, string]> = [
-    ['listen', 'LISTEN/NOTIFY on'],
+    ...(dbKind === 'postgres' ? [['listen', 'LISTEN/NOTIFY on'] as [Mode, string]] : []),
     ['poll', 'polling only'],
     ['direct', 'baseline: commit, then send with bare kafkajs; bare kafkajs consumer, no inbox'],
   ];
   const results = new Map<Mode, Latency>();
   for (const [mode, title] of runs) {
-    log(`e2e latency: ${args.rate} msgs/s for ${args.seconds} s, ${title}`);
-    const result = await runOnce(args, mode);
+    log(`e2e latency on ${dbKind}: ${args.rate} msgs/s for ${args.seconds} s, ${title}`);
+    const result = await runOnce(args, mode, dbKind);
     log(`  ${JSON.stringify(result)}`);
     results.set(mode, result);
   }
-  const notify = results.get('listen') as Latency;
+  // On MariaDB the headline figures are polling's: it has no LISTEN/NOTIFY.
+  const notify = (results.get('listen') ?? results.get('poll')) as Latency;
   const poll = results.get('poll') as Latency;
   const direct = results.get('direct') as Latency;
   const ratio = (ours: number, base: number) => Math.round((ours / base) * 100) / 100;
   const line = {
     bench: 'e2e',
+    db: dbKind,
     rate: args.rate,
     seconds: args.seconds,
     relay_lanes: args.lanes,

@@ -1,11 +1,11 @@
-// `pnpm bench relay [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P] [--delete 1] [--thread 0]`:
+// `pnpm bench relay [--db postgres|mariadb] [--messages N] [--keys K] [--batch B] [--concurrency C] [--partitions P] [--delete 1] [--thread 0]`:
 // publishes N outbox rows (payload ~200 bytes, K keys) with the Relay to the real broker, and
 // in the same run the same records with a bare kafkajs producer using the same batch size and
 // settings (idempotent, acks -1, one request in flight). The kafkajs rate is the better of
 // sending its batches one after the other and C at a time. Both rates are steady-state: each
 // run's first tenth of the messages is its warm-up (connections, leases, the JIT of a fresh
 // thread) and untimed; the clock runs from there to the last acknowledgement (the relay's
-// includes claiming and marking rows in PostgreSQL). The relay
+// includes claiming and marking rows in the database). The relay
 // publishes through ThreadedKafkaPublisher, as `onceflow relay` does (`--thread 0`: KafkaPublisher
 // on the relay's own thread).
 // Last line: JSON.
@@ -17,8 +17,9 @@ import { OutboxWriter } from '@onceflow/producer';
 import { Relay } from '@onceflow/relay';
 import type { Kafka, Message } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
-import type { Knex } from 'knex';
-import knexFactory from 'knex';
+import type { TestDatabase } from '../test/support/database.ts';
+import type { BenchDb } from './database.ts';
+import { analyze, benchDatabase, takeDbArg } from './database.ts';
 
 interface Args {
   messages: number;
@@ -50,14 +51,8 @@ function parseArgs(args: string[]): Args {
 /** One connection setting for the relay's publisher (in its thread or not) and the baseline. */
 const KAFKA_CONNECTION: KafkaConnectionOptions = { brokers: defaultBrokers(), clientId: 'onceflow-bench', retries: 5 };
 
-const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function connect(url: string, pool: number): Knex {
-  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: pool } });
 }
 
 function payload(i: number, key: string): Record<string, unknown> {
@@ -78,8 +73,9 @@ async function createTopics(kafka: Kafka, topics: string[], partitions: number):
   }
 }
 
-async function fillOutbox(knex: Knex, topic: string, a: Args): Promise<void> {
-  const writer = new OutboxWriter();
+async function fillOutbox(db: TestDatabase, topic: string, a: Args): Promise<void> {
+  const { knex } = db;
+  const writer = new OutboxWriter({ schema: db.schema });
   const chunk = 5_000;
   for (let start = 0; start < a.messages; start += chunk) {
     await knex.transaction((trx) =>
@@ -93,12 +89,13 @@ async function fillOutbox(knex: Knex, topic: string, a: Args): Promise<void> {
       ),
     );
   }
-  await knex.raw('analyze onceflow.outbox');
+  await analyze(db, `${db.schema}.outbox`);
 }
 
-async function runRelay(knex: Knex, kafka: Kafka, a: Args): Promise<number> {
+async function runRelay(db: TestDatabase, kafka: Kafka, a: Args): Promise<number> {
   const relay = new Relay({
-    knex,
+    knex: db.knex,
+    schema: db.schema,
     publisher: a.thread === 1 ? new ThreadedKafkaPublisher({ connection: KAFKA_CONNECTION }) : new KafkaPublisher(kafka),
     batchSize: a.batch,
     concurrency: a.concurrency,
@@ -163,17 +160,22 @@ class SteadyClock {
 }
 
 /** The records the relay sent, rebuilt from the outbox rows so both runs publish the same bytes. */
-async function recordsOf(knex: Knex): Promise<Message[]> {
-  const result = await knex.raw('select id, idempotency_key, type, key, payload, headers, created_at from onceflow.outbox order by seq');
-  return (result.rows as Array<Record<string, unknown>>).map((r) => ({
-    key: r.key as string,
+async function recordsOf(db: TestDatabase): Promise<Message[]> {
+  const key = db.dialect === 'mysql' ? '`key`' : 'key';
+  const rows = await db.rows(
+    `select id, idempotency_key, type, ${key}, payload, headers, created_at from ${db.schema}.outbox order by seq`,
+  );
+  // MySQL hands back keys as bytes, headers as JSON text and DATETIME without a zone (UTC).
+  const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+  return rows.map((r) => ({
+    key: text(r.key),
     value: r.payload as Buffer,
     headers: {
-      ...(r.headers as Record<string, string>),
+      ...((typeof r.headers === 'string' ? JSON.parse(r.headers) : r.headers) as Record<string, string>),
       [HeaderNames.id]: r.id as string,
-      [HeaderNames.idempotencyKey]: r.idempotency_key as string,
+      [HeaderNames.idempotencyKey]: text(r.idempotency_key),
       [HeaderNames.type]: r.type as string,
-      [HeaderNames.createdAt]: (r.created_at as Date).toISOString(),
+      [HeaderNames.createdAt]: r.created_at instanceof Date ? r.created_at.toISOString() : `${String(r.created_at).replace(' ', 'T')}Z`,
     },
   }));
 }
@@ -210,24 +212,20 @@ async function runKafkajs(kafka: Kafka, topic: string, records: Message[], a: Ar
 
 /** Runs the benchmark; prints progress on stderr and the JSON result as the last stdout line. */
 export async function main(args: string[]): Promise<void> {
-  const a = parseArgs(args);
+  const { db: dbKind, rest } = takeDbArg(args);
+  const a = parseArgs(rest);
+  const db = await benchDatabase(dbKind, a.concurrency + 6);
   const name = `onceflow_bench_${randomBytes(4).toString('hex')}`;
-  const admin = connect(SERVER_URL, 1);
-  await admin.raw(`create database "${name}"`);
-  await admin.destroy();
-  const url = new URL(SERVER_URL);
-  url.pathname = `/${name}`;
-  const knex = connect(url.toString(), a.concurrency + 6);
   const kafka = createKafka(KAFKA_CONNECTION);
   const relayTopic = `${name}_relay`;
   const kafkajsTopic = `${name}_kafkajs`;
   try {
-    await migrate(knex);
+    await migrate(db.knex, { schema: db.schema });
     await createTopics(kafka, [relayTopic, kafkajsTopic], a.partitions);
-    log(`filling the outbox with ${a.messages} messages over ${a.keys} keys...`);
-    await fillOutbox(knex, relayTopic, a);
-    const records = await recordsOf(knex);
-    const relayRate = await runRelay(knex, kafka, a);
+    log(`filling the ${dbKind} outbox with ${a.messages} messages over ${a.keys} keys...`);
+    await fillOutbox(db, relayTopic, a);
+    const records = await recordsOf(db);
+    const relayRate = await runRelay(db, kafka, a);
     const sequential = await runKafkajs(kafka, kafkajsTopic, records, a, 1);
     const parallel = await runKafkajs(kafka, kafkajsTopic, records, a, a.concurrency);
     const kafkajsRate = Math.max(sequential, parallel);
@@ -235,6 +233,7 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write(
       `${JSON.stringify({
         bench: 'relay',
+        db: dbKind satisfies BenchDb,
         relay_msgs_per_s: round(relayRate),
         kafkajs_msgs_per_s: round(kafkajsRate),
         ratio: Math.round((relayRate / kafkajsRate) * 100) / 100,
@@ -243,10 +242,7 @@ export async function main(args: string[]): Promise<void> {
       })}\n`,
     );
   } finally {
-    await knex.destroy();
-    const admin2 = connect(SERVER_URL, 1);
-    await admin2.raw(`drop database if exists "${name}" with (force)`);
-    await admin2.destroy();
+    await db.drop();
     const kafkaAdmin = kafka.admin();
     await kafkaAdmin.connect();
     await kafkaAdmin.deleteTopics({ topics: [relayTopic, kafkajsTopic] }).catch(() => undefined);

@@ -5,8 +5,9 @@ import { profiles } from './chaos/profiles.ts';
 import { faultKindsOf } from './chaos/schedule.ts';
 
 // The chaos suite at CI scale: producers, relays and consumers as real processes against the real
-// PostgreSQL and Kafka, under SIGKILL, SIGSTOP zombies, Kafka restarts, terminated sessions,
-// rebalances and duplicate storms. A new seed each run (CHAOS_SEED replays one); a failure prints
+// PostgreSQL (or, with ONCEFLOW_TEST_DB=mariadb, MariaDB) and Kafka, under SIGKILL, SIGSTOP
+// zombies, Kafka restarts, terminated (on MariaDB: killed) sessions, rebalances and duplicate
+// storms. A new seed each run (CHAOS_SEED replays one); a failure prints
 // the seed and `pnpm chaos --profile ci --seed N` replays the same schedule.
 it('keeps every committed message exactly once and in key order through the fault schedule', async () => {
   const seed = process.env.CHAOS_SEED === undefined ? randomInt(1, 2 ** 31 - 1) : Number(process.env.CHAOS_SEED);

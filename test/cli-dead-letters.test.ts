@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { migratedDatabase, onceflow, onceflowJson, onTerminal } from './support/cli.ts';
+import { migratedDatabase, onceflow, onceflowJson, onTerminal, tableOf } from './support/cli.ts';
 import { uniqueName } from './support/database.ts';
 import { createTopic, readTopic, testKafka } from './support/kafka.ts';
 import { insertDeadLetters } from './support/seed.ts';
@@ -22,7 +22,7 @@ const ids = (letters: LetterJson[]) => letters.map((l) => l.id);
 describe('onceflow dead-letters list and show', () => {
   it('lists by consumer with values in base64, shows one with headers and the whole error history', async () => {
     const topic = uniqueName('dl');
-    const [a, b, c] = await insertDeadLetters(db().knex, [
+    const [a, b, c] = await insertDeadLetters(db(), [
       { consumer: 'orders', topic, key: 'k1', value: '{"n":1}', errors: ['timeout', 'still \x1b[31mred\x1b[0m'] },
       { consumer: 'orders', topic, key: 'k2', value: '{"n":2}' },
       { consumer: 'audit', topic, key: 'k\n3', value: 'v', headers: { 'x-evil\x07': 'h\r' } },
@@ -65,7 +65,7 @@ describe('onceflow dead-letters replay', () => {
     const topic = uniqueName('replay');
     await createTopic(kafka, topic);
     const consumer = uniqueName('replayer');
-    const [first, second, third] = await insertDeadLetters(db().knex, [
+    const [first, second, third] = await insertDeadLetters(db(), [
       { consumer, topic, key: 'k1', value: 'one', headers: { 'onceflow-id': 'm1' } },
       { consumer, topic, key: 'k2', value: 'two' },
       { consumer, topic, key: 'k3', value: 'three' },
@@ -104,7 +104,7 @@ describe('onceflow dead-letters replay', () => {
     await createTopic(kafka, topic);
     const consumer = uniqueName('many');
     await insertDeadLetters(
-      db().knex,
+      db(),
       Array.from({ length: 250 }, (_, i) => ({ consumer, topic, key: `k${i}`, value: `v${i}`, offset: i })),
     );
     const shown = await onTerminal(db().url, 'dead-letters', 'replay', '--consumer', consumer);
@@ -117,9 +117,9 @@ describe('onceflow dead-letters replay', () => {
 
 describe('onceflow dead-letters purge', () => {
   it('deletes by id, by consumer and --all, replayed or not', async () => {
-    await db().knex.raw('truncate onceflow.dead_letters');
+    await db().knex.raw(`truncate table ${tableOf(db(), 'dead_letters')}`);
     const topic = uniqueName('purge');
-    const [a] = await insertDeadLetters(db().knex, [
+    const [a] = await insertDeadLetters(db(), [
       { consumer: 'p1', topic, key: 'a', value: 'a' },
       { consumer: 'p1', topic, key: 'b', value: 'b', replayed: true },
       { consumer: 'p2', topic, key: 'c', value: 'c' },

@@ -2,7 +2,7 @@ import { purgeDead } from '@onceflow/relay';
 import { describe, expect, it } from 'vitest';
 import { migratedDatabase, onceflow, onceflowJson, onTerminal } from './support/cli.ts';
 import { uniqueName } from './support/database.ts';
-import { enqueueKeys, markDead } from './support/seed.ts';
+import { countOutbox, enqueueKeys, markDead, outboxAttempts, outboxStatuses, setOutboxKey } from './support/seed.ts';
 
 const db = migratedDatabase();
 
@@ -14,16 +14,13 @@ interface DeadJson {
   errors: Array<{ attempt: number; at: string; error: string; code?: string }>;
 }
 
-const statusOf = async (ids: readonly string[]): Promise<string[]> =>
-  (await db().knex.raw(`select status from onceflow.outbox where id = any(?::uuid[]) order by seq`, [[...ids]])).rows.map(
-    (r: { status: string }) => r.status,
-  );
+const statusOf = (ids: readonly string[]): Promise<string[]> => outboxStatuses(db(), ids);
 
 describe('onceflow dead list and show', () => {
   it('lists dead messages with their last error and shows one with its whole history', async () => {
     const topic = uniqueName('dead');
-    const ids = await enqueueKeys(db().knex, topic, ['a', 'b', 'live']);
-    await markDead(db().knex, ids.slice(0, 2), ['first failure', 'second failure', 'third failure']);
+    const ids = await enqueueKeys(db(), topic, ['a', 'b', 'live']);
+    await markDead(db(), ids.slice(0, 2), ['first failure', 'second failure', 'third failure']);
 
     const list = (await onceflowJson<{ dead: DeadJson[] }>(db().url, 'dead', 'list', '--topic', topic)).json.dead;
     expect(list.map((d) => [d.id, d.key, d.attempts])).toEqual([
@@ -57,10 +54,10 @@ describe('onceflow dead list and show', () => {
 
   it('escapes control characters in keys and errors in text output, and keeps them exact in --json', async () => {
     const topic = uniqueName('evil');
-    const [id] = await enqueueKeys(db().knex, topic, ['k']);
+    const [id] = await enqueueKeys(db(), topic, ['k']);
     const key = 'order\x1b[2J\r\n42\u202e';
-    await db().knex.raw(`update onceflow.outbox set key = ? where id = ?`, [key, id as string]);
-    await markDead(db().knex, [id as string], ['broker said \x1b]0;owned\x07 no']);
+    await setOutboxKey(db(), id as string, key);
+    await markDead(db(), [id as string], ['broker said \x1b]0;owned\x07 no']);
     for (const args of [
       ['dead', 'list', '--topic', topic],
       ['dead', 'show', id as string],
@@ -80,19 +77,15 @@ describe('onceflow dead list and show', () => {
 describe('onceflow dead retry and purge', () => {
   it('retries by id and by topic, making the messages pending with a fresh attempt budget', async () => {
     const topic = uniqueName('retry');
-    const ids = await enqueueKeys(db().knex, topic, ['a', 'b', 'c']);
-    await markDead(db().knex, ids, ['boom']);
+    const ids = await enqueueKeys(db(), topic, ['a', 'b', 'c']);
+    await markDead(db(), ids, ['boom']);
     const one = await onceflowJson<{ requeued: string[] }>(db().url, 'dead', 'retry', ids[1] as string);
     expect(one.json.requeued).toEqual([ids[1]]);
     expect(await statusOf(ids)).toEqual(['dead', 'pending', 'dead']);
     const rest = await onceflowJson<{ requeued: string[] }>(db().url, 'dead', 'retry', '--topic', topic);
     expect(rest.json.requeued).toEqual([ids[0], ids[2]]);
     expect(rest.stderr).toBe('');
-    const rows = await db().knex.raw(
-      `select attempts, jsonb_array_length(errors) as history from onceflow.outbox where id = any(?::uuid[])`,
-      [ids],
-    );
-    expect(rows.rows).toEqual(ids.map(() => ({ attempts: 0, history: 1 })));
+    expect(await outboxAttempts(db(), ids)).toEqual(ids.map(() => ({ attempts: 0, history: 1 })));
     const text = await onceflow(db().url, 'dead', 'retry', '--topic', topic);
     expect(text).toEqual({ code: 0, stdout: 'requeued 0 message(s)\n', stderr: '' });
   });
@@ -100,13 +93,13 @@ describe('onceflow dead retry and purge', () => {
   it('retries --all in batches with progress on a terminal', async () => {
     const topic = uniqueName('many');
     const ids = await enqueueKeys(
-      db().knex,
+      db(),
       topic,
       Array.from({ length: 1_500 }, (_, i) => `k${i}`),
     );
-    await markDead(db().knex, ids, ['boom']);
+    await markDead(db(), ids, ['boom']);
     // --all also takes the dead messages earlier tests of this file left.
-    const dead = (await db().knex.raw(`select count(*)::int as n from onceflow.outbox where status = 'dead'`)).rows[0].n as number;
+    const dead = await countOutbox(db(), { status: 'dead' });
     expect(dead).toBeGreaterThanOrEqual(1_500);
     const shown = await onTerminal(db().url, 'dead', 'retry', '--all');
     expect(shown).toContain('\r\x1b[Krequeued 1000 message(s)');
@@ -118,9 +111,9 @@ describe('onceflow dead retry and purge', () => {
   it('purges dead messages by id, by topic and key, and --all, never pending ones', async () => {
     const topic = uniqueName('purge');
     const other = uniqueName('purge');
-    const ids = await enqueueKeys(db().knex, topic, ['a', 'b', 'c', 'live']);
-    const otherIds = await enqueueKeys(db().knex, other, ['x', 'y']);
-    await markDead(db().knex, [...ids.slice(0, 3), ...otherIds], ['boom']);
+    const ids = await enqueueKeys(db(), topic, ['a', 'b', 'c', 'live']);
+    const otherIds = await enqueueKeys(db(), other, ['x', 'y']);
+    await markDead(db(), [...ids.slice(0, 3), ...otherIds], ['boom']);
 
     expect((await onceflowJson(db().url, 'dead', 'purge', ids[0] as string)).json).toEqual({ purged: 1 });
     expect((await onceflowJson(db().url, 'dead', 'purge', '--topic', topic, '--key', 'b')).json).toEqual({ purged: 1 });
@@ -135,13 +128,13 @@ describe('onceflow dead retry and purge', () => {
   it('purges in bounded batches (purgeDead, the function behind the command)', async () => {
     const topic = uniqueName('batch');
     const ids = await enqueueKeys(
-      db().knex,
+      db(),
       topic,
       Array.from({ length: 7 }, (_, i) => `k${i}`),
     );
-    await markDead(db().knex, ids, ['boom']);
+    await markDead(db(), ids, ['boom']);
     const progress: number[] = [];
-    expect(await purgeDead(db().knex, { topic }, { batchSize: 3, onProgress: (n) => progress.push(n) })).toBe(7);
+    expect(await purgeDead(db().knex, { topic }, { schema: db().schema, batchSize: 3, onProgress: (n) => progress.push(n) })).toBe(7);
     expect(progress).toEqual([3, 6, 7]);
   });
 });

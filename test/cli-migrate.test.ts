@@ -1,10 +1,11 @@
 import { checkSchemaVersion, migrate, SCHEMA_VERSION } from '@onceflow/core';
 import { migrations } from '@onceflow/migrations';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onceflow, onceflowJson } from './support/cli.ts';
+import { extraSchemas, onceflow, onceflowJson, schemaExists as schemaExistsOn, tableOf, unreachableUrl } from './support/cli.ts';
 import type { TestDatabase } from './support/database.ts';
-import { createTestDatabase, uniqueName } from './support/database.ts';
+import { createTestDatabase } from './support/database.ts';
 
 let db: TestDatabase;
 
@@ -14,6 +15,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.drop();
 });
+const uniqueName = extraSchemas(() => db);
 
 const NAMES = migrations.map((m) => m.name);
 
@@ -26,8 +28,68 @@ interface Status {
   upToDate: boolean;
 }
 
-const schemaExists = async (schema: string): Promise<boolean> =>
-  (await db.knex.raw('select to_regnamespace(?) is not null as present', [`"${schema}"`])).rows[0].present === true;
+const schemaExists = (schema: string): Promise<boolean> => schemaExistsOn(db, schema);
+
+/** Runs `script` as a team's own migration tool would: one multi-statement call of the server's own driver. */
+async function runScript(script: string): Promise<void> {
+  if (db.dialect === 'mysql') {
+    const url = new URL(db.url);
+    const connection = await mysql.createConnection({
+      host: url.hostname,
+      port: Number(url.port || 3306),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      multipleStatements: true,
+    });
+    try {
+      await connection.query(script);
+    } finally {
+      await connection.end();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    await client.query(script);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Onceflow's tables, columns, indexes and meta rows in `schema`, without knex's bookkeeping. */
+async function catalog(schema: string): Promise<Record<string, unknown>> {
+  if (db.dialect === 'mysql') {
+    const columns = await db.rows(
+      `select table_name, column_name, ordinal_position, column_type, is_nullable, column_default, generation_expression, collation_name
+       from information_schema.columns where table_schema = ? and table_name not like 'knex_migrations%' order by 1, 3`,
+      [schema],
+    );
+    const indexes = await db.rows(
+      `select table_name, index_name, non_unique, seq_in_index, column_name from information_schema.statistics
+       where table_schema = ? and table_name not like 'knex_migrations%' order by 1, 2, 4`,
+      [schema],
+    );
+    const tables = await db.rows(
+      `select table_name, engine, table_collation, row_format from information_schema.tables
+       where table_schema = ? and table_name not like 'knex_migrations%' order by 1`,
+      [schema],
+    );
+    const meta = await db.rows(`select name, value from ${tableOf(db, 'meta', schema)} order by name`);
+    return { columns, indexes, tables, meta };
+  }
+  const columns = await db.rows(
+    `select table_name, column_name, data_type, is_nullable, column_default from information_schema.columns
+     where table_schema = ? and table_name <> 'knex_migrations' and table_name <> 'knex_migrations_lock' order by 1, 2`,
+    [schema],
+  );
+  const indexes = await db.rows<{ indexname: string }>(
+    `select indexname, replace(indexdef, ?, 'S.') as def from pg_indexes where schemaname = ? order by 1`,
+    [`${schema}.`, schema],
+  );
+  const meta = await db.rows(`select name, value from ${tableOf(db, 'meta', schema)} order by name`);
+  return { columns, indexes: indexes.filter((r) => !r.indexname.startsWith('knex_migrations')), meta };
+}
 
 describe('onceflow migrate', () => {
   it('applies the migrations, reports them in --json, and a second run applies none', async () => {
@@ -57,8 +119,8 @@ describe('onceflow migrate --status', () => {
   it('shows applied and pending migrations of a schema one migration behind, then none pending', async () => {
     const schema = uniqueName('st');
     await migrate(db.knex, { schema });
-    await db.knex.raw(`delete from "${schema}".knex_migrations where name = ?`, [NAMES.at(-1) as string]);
-    await db.knex.raw(`update "${schema}".meta set value = ? where name = 'schema_version'`, [String(SCHEMA_VERSION - 1)]);
+    await db.knex.raw(`delete from ${tableOf(db, 'knex_migrations', schema)} where name = ?`, [NAMES.at(-1) as string]);
+    await db.knex.raw(`update ${tableOf(db, 'meta', schema)} set value = ? where name = 'schema_version'`, [String(SCHEMA_VERSION - 1)]);
     const behind = (await onceflowJson<Status>(db.url, 'migrate', '--status', '--schema', schema)).json;
     expect(behind.version).toBe(SCHEMA_VERSION - 1);
     expect(behind.upToDate).toBe(false);
@@ -76,17 +138,19 @@ describe('onceflow migrate --status', () => {
 describe('onceflow migrate --sql', () => {
   it('prints DDL without touching any database, which creates a working schema when applied', async () => {
     const schema = uniqueName('ddl');
-    // An unreachable database: --sql must not need one.
-    const text = await onceflow('postgres://nobody@127.0.0.1:1/none', 'migrate', '--sql', '--schema', schema);
+    // An unreachable database: --sql must not need one; its URL names the dialect.
+    const text = await onceflow(unreachableUrl(db), 'migrate', '--sql', '--schema', schema);
     expect(text.code).toBe(0);
     expect(text.stderr).toBe('');
     for (const name of NAMES) expect(text.stdout).toContain(`-- ${name}\n`);
-    expect(text.stdout).toContain(`create table "${schema}".outbox`);
+    expect(text.stdout).toContain(
+      db.dialect === 'mysql' ? `create table if not exists \`${schema}\`.outbox` : `create table "${schema}".outbox`,
+    );
     expect(text.stdout).not.toMatch(/\?|\$\d/);
     expect(await schemaExists(schema)).toBe(false);
 
     const { json } = await onceflowJson<{ schema: string; migrations: Array<{ name: string; statements: string[] }> }>(
-      'postgres://nobody@127.0.0.1:1/none',
+      unreachableUrl(db),
       'migrate',
       '--sql',
       '--schema',
@@ -96,52 +160,50 @@ describe('onceflow migrate --sql', () => {
     expect(json.migrations.map((m) => m.name)).toEqual(NAMES);
 
     // A team's own migration tool runs the text as it is.
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    try {
-      await client.query(text.stdout);
-    } finally {
-      await client.end();
-    }
+    await runScript(text.stdout);
     await checkSchemaVersion(db.knex, schema);
     const status = (await onceflowJson<Status>(db.url, 'migrate', '--status', '--schema', schema)).json;
     expect(status).toMatchObject({ version: SCHEMA_VERSION, upToDate: true, pending: [] });
-    // The schema works with the rest of the CLI, and `onceflow migrate` adopts it.
-    expect((await onceflowJson(db.url, 'status', '--schema', schema)).json).toEqual({ schema, topics: [], consumers: [] });
+    // `onceflow migrate` adopts it, and the schema works with the rest of the CLI.
     expect((await onceflowJson(db.url, 'migrate', '--schema', schema)).json).toMatchObject({ version: SCHEMA_VERSION, appliedNow: [] });
+    expect((await onceflowJson<Status>(db.url, 'migrate', '--status', '--schema', schema)).json.applied.map((m) => m.name)).toEqual(NAMES);
+    expect((await onceflowJson(db.url, 'status', '--schema', schema)).json).toEqual({ schema, topics: [], consumers: [] });
   });
 
   it('prints the same DDL as migrate() creates: identical catalog for both schemas', async () => {
     const viaSql = uniqueName('ddl');
     const viaMigrate = uniqueName('ddl');
     const text = await onceflow(db.url, 'migrate', '--sql', '--schema', viaSql);
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    try {
-      await client.query(text.stdout);
-    } finally {
-      await client.end();
-    }
+    expect(text.code).toBe(0);
+    await runScript(text.stdout);
     await migrate(db.knex, { schema: viaMigrate });
-    const catalog = async (schema: string) => {
-      const columns = await db.knex.raw(
-        `select table_name, column_name, data_type, is_nullable, column_default from information_schema.columns
-         where table_schema = ? and table_name <> 'knex_migrations' and table_name <> 'knex_migrations_lock' order by 1, 2`,
-        [schema],
-      );
-      const indexes = await db.knex.raw(
-        `select indexname, replace(indexdef, ?, 'S.') as def from pg_indexes where schemaname = ? order by 1`,
-        [`${schema}.`, schema],
-      );
-      const meta = await db.knex.raw(`select name, value from "${schema}".meta order by name`);
-      return {
-        columns: columns.rows,
-        indexes: indexes.rows.filter((r: { indexname: string }) => !r.indexname.startsWith('knex_migrations')),
-        meta: meta.rows,
-      };
-    };
     const a = await catalog(viaSql);
-    expect(a.indexes.length).toBeGreaterThan(5);
+    expect((a.indexes as unknown[]).length).toBeGreaterThan(5);
     expect(a).toEqual(await catalog(viaMigrate));
+  });
+
+  it('on MySQL and MariaDB prints steps that ask the catalogue, so the SQL finishes a half-done run as migrate() does', async () => {
+    const text = await onceflow(db.url, 'migrate', '--sql', '--dialect', db.dialect);
+    expect(text.code).toBe(0);
+    if (db.dialect !== 'mysql') {
+      // PostgreSQL's migrations never branch: plain DDL, nothing prepared.
+      expect(text.stdout).not.toContain('prepare onceflow_step');
+      return;
+    }
+    expect(text.stdout).toContain('prepare onceflow_step from @onceflow_step');
+    const viaSql = uniqueName('ddl');
+    const viaMigrate = uniqueName('ddl');
+    const script = (await onceflow(db.url, 'migrate', '--sql', '--schema', viaSql)).stdout;
+    // Stopped halfway through version 4: the inbox has its scope column but the old primary key.
+    const upTo = (name: string) => script.slice(0, script.indexOf(`-- ${name}`));
+    await runScript(upTo(NAMES[3] as string));
+    await db.knex.raw(
+      `alter table ${tableOf(db, 'inbox', viaSql)} add column scope varchar(249) character set ascii collate ascii_bin not null default '' after consumer`,
+    );
+    await runScript(script);
+    // And once more over the finished schema: every guarded step finds its work done.
+    await runScript(script);
+    await migrate(db.knex, { schema: viaMigrate });
+    expect(await catalog(viaSql)).toEqual(await catalog(viaMigrate));
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { migratedDatabase, onceflow, onceflowJson, onTerminal } from './support/cli.ts';
 import { uniqueName } from './support/database.ts';
-import { enqueueKeys, insertDeadLetters, markDead } from './support/seed.ts';
+import { countOutbox, enqueueKeys, inboxKeys, insertDeadLetters, insertInboxRows, markDead, markPublished } from './support/seed.ts';
 
 const db = migratedDatabase();
 
@@ -15,14 +15,16 @@ describe('onceflow status', () => {
   it('reports the outbox per topic and the inbox and dead letters per consumer', async () => {
     const busy = uniqueName('busy');
     const poisoned = uniqueName('poisoned');
-    await enqueueKeys(db().knex, busy, ['a', 'b', 'c']);
-    const [dead] = await enqueueKeys(db().knex, poisoned, ['p', 'q']);
-    await markDead(db().knex, [dead as string], ['refused', 'refused again']);
-    await db().knex.raw(
-      `insert into onceflow.inbox (consumer, dedup_key, status) values
-         ('orders', 'k1', 'done'), ('orders', 'k2', 'done'), ('orders', 'k3', 'processing'), ('rewards', 'k1', 'done')`,
-    );
-    await insertDeadLetters(db().knex, [
+    await enqueueKeys(db(), busy, ['a', 'b', 'c']);
+    const [dead] = await enqueueKeys(db(), poisoned, ['p', 'q']);
+    await markDead(db(), [dead as string], ['refused', 'refused again']);
+    await insertInboxRows(db(), [
+      { consumer: 'orders', dedupKey: 'k1' },
+      { consumer: 'orders', dedupKey: 'k2' },
+      { consumer: 'orders', dedupKey: 'k3', status: 'processing' },
+      { consumer: 'rewards', dedupKey: 'k1' },
+    ]);
+    await insertDeadLetters(db(), [
       { consumer: 'orders', topic: busy, key: 'a', value: '{}', offset: 1 },
       { consumer: 'orders', topic: busy, key: 'b', value: '{}', offset: 2, replayed: true },
       { consumer: 'audit', topic: busy, key: 'c', value: '{}', offset: 3 },
@@ -30,7 +32,7 @@ describe('onceflow status', () => {
 
     const { json, stderr } = await onceflowJson<StatusJson>(db().url, 'status');
     expect(stderr).toBe('');
-    expect(json.schema).toBe('onceflow');
+    expect(json.schema).toBe(db().schema);
     expect(json.topics).toEqual([
       { topic: busy, backlog: 3, waiting: 0, retrying: 0, attempts: 0, dead: 0, oldestPendingAgeMs: expect.any(Number) },
       { topic: poisoned, backlog: 1, waiting: 0, retrying: 0, attempts: 0, dead: 1, oldestPendingAgeMs: expect.any(Number) },
@@ -51,7 +53,7 @@ describe('onceflow status', () => {
 
   it('escapes control characters of consumer names in text, and keeps them exact in --json', async () => {
     const evil = 'evil\x1b[2J\nname';
-    await db().knex.raw(`insert into onceflow.inbox (consumer, dedup_key) values (?, 'k')`, [evil]);
+    await insertInboxRows(db(), [{ consumer: evil, dedupKey: 'k' }]);
     const text = await onceflow(db().url, 'status');
     expect(text.stdout).toContain('evil\\x1b[2J\\nname\t1\t');
     expect(text.stdout).not.toContain('\x1b');
@@ -64,16 +66,15 @@ describe('onceflow prune', () => {
   it('deletes old published outbox rows and old inbox rows in batches, keeps the rest, quiet without a terminal', async () => {
     const topic = uniqueName('prune');
     await enqueueKeys(
-      db().knex,
+      db(),
       topic,
       Array.from({ length: 2_300 }, (_, i) => `k${i}`),
     );
-    await db().knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ? and key <> 'k0'`, [topic]);
-    await db().knex.raw(
-      `insert into onceflow.inbox (consumer, dedup_key, processed_at)
-       select 'pruned', 'old' || n, now() - interval '3 days' from generate_series(1, 1500) n`,
-    );
-    await db().knex.raw(`insert into onceflow.inbox (consumer, dedup_key) values ('pruned', 'fresh')`);
+    await markPublished(db(), topic, 'k0');
+    await insertInboxRows(db(), [
+      ...Array.from({ length: 1_500 }, (_, n) => ({ consumer: 'pruned', dedupKey: `old${n + 1}`, daysAgo: 3 })),
+      { consumer: 'pruned', dedupKey: 'fresh' },
+    ]);
 
     const kept = await onceflowJson(db().url, 'prune', '--older-than', '1h');
     expect(kept.json).toEqual({ outbox: 0, inbox: 0 });
@@ -92,10 +93,8 @@ describe('onceflow prune', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual({ outbox: 2_299, inbox: 1_500 });
-    const left = await db().knex.raw(`select count(*)::int as n from onceflow.outbox where topic = ?`, [topic]);
-    expect(left.rows[0].n).toBe(1);
-    const inbox = await db().knex.raw(`select dedup_key from onceflow.inbox where consumer = 'pruned'`);
-    expect(inbox.rows).toEqual([{ dedup_key: 'fresh' }]);
+    expect(await countOutbox(db(), { topic })).toBe(1);
+    expect(await inboxKeys(db(), 'pruned')).toEqual(['fresh']);
 
     const text = await onceflow(db().url, 'prune', '--older-than', '0ms');
     expect(text).toEqual({ code: 0, stdout: 'deleted 0 published outbox row(s) and 0 inbox row(s)\n', stderr: '' });
@@ -104,22 +103,22 @@ describe('onceflow prune', () => {
   it('reports progress on a terminal, and none with --json on the same terminal', async () => {
     const topic = uniqueName('tty');
     await enqueueKeys(
-      db().knex,
+      db(),
       topic,
       Array.from({ length: 2_100 }, (_, i) => `k${i}`),
     );
-    await db().knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ?`, [topic]);
+    await markPublished(db(), topic);
     const withTty = await onTerminal(db().url, 'prune', '--older-than', '0ms');
     expect(withTty).toContain('deleted 1000 published outbox row(s)');
     expect(withTty).toContain('deleted 2000 published outbox row(s)');
     expect(withTty).toContain('deleted 2100 published outbox row(s) and 0 inbox row(s)');
 
     await enqueueKeys(
-      db().knex,
+      db(),
       topic,
       Array.from({ length: 1_100 }, (_, i) => `j${i}`),
     );
-    await db().knex.raw(`update onceflow.outbox set status = 'published', published_at = now() where topic = ?`, [topic]);
+    await markPublished(db(), topic);
     const jsonTty = await onTerminal(db().url, 'prune', '--older-than', '0ms', '--json');
     expect(jsonTty).not.toContain('deleted');
     expect(jsonTty).toContain('{"outbox":1100,"inbox":0}');

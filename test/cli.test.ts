@@ -20,7 +20,7 @@ describe('onceflow --help and exit codes', () => {
     expect(program.code).toBe(0);
     expect(program.stdout).toMatch(/^usage: onceflow <command>/);
     const commands: Array<[string, string[]]> = [
-      ['migrate', ['--schema', '--database-url', '--status', '--sql']],
+      ['migrate', ['--schema', '--database-url', '--status', '--sql', '--dialect', 'mysql://', 'mariadb://']],
       ['relay', ['--concurrency', '--batch-size']],
       ['status', ['--json', 'Duplicates skipped are not stored']],
       ['dead', ['--topic', '--key', '--limit', '--all', 'dead show <id>', 'dead purge', 'stderr is a terminal']],
@@ -80,12 +80,13 @@ describe('onceflow --help and exit codes', () => {
   });
 });
 
-describe('onceflow with a DATABASE_URL that is not a PostgreSQL URL', () => {
+describe('onceflow with a DATABASE_URL that is not a PostgreSQL, MySQL or MariaDB URL', () => {
   it('exits 2 naming what is wrong, without quoting the URL', async () => {
     const cases: Array<[string, RegExp]> = [
       ['', /is empty/],
       ['not a url', /is not a URL/],
-      ['mysql://root:Secret-Pw@127.0.0.1/x', /starts with "mysql:\/\/"/],
+      ['http://root:Secret-Pw@127.0.0.1/x', /starts with "http:\/\/"/],
+      ['mysql://root:Secret-Pw@127.0.0.1/x/y', /at most one database name/],
     ];
     for (const [url, problem] of cases) {
       const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
@@ -97,6 +98,35 @@ describe('onceflow with a DATABASE_URL that is not a PostgreSQL URL', () => {
       expect(result.stderr).toMatch(problem);
       expect(result.stderr).not.toContain('Secret-Pw');
     }
+  });
+});
+
+describe('onceflow with a server that is not the URL says, or a schema that is no database name', () => {
+  it('exits with one line naming the server, the URL scheme it needs, or the schema, never the password', async () => {
+    const cases: Array<[string[], number, RegExp]> = [
+      // PostgreSQL never sends the greeting a MySQL client waits for: reported after the connect timeout.
+      [['--database-url', 'mysql://root:Secret-Pw@127.0.0.1:5432/x'], 1, /server at 127\.0\.0\.1:5432 did not answer as MySQL or MariaDB/],
+      [['--database-url', 'postgres://postgres:Secret-Pw@127.0.0.1:3306/x'], 1, /server at 127\.0\.0\.1:3306 did not answer as PostgreSQL/],
+      [
+        ['--database-url', 'mariadb://root:Secret-Pw@127.0.0.1:1/x'],
+        1,
+        /cannot reach the database server at 127\.0\.0\.1:1 \(ECONNREFUSED\)/,
+      ],
+      [
+        ['--database-url', 'mysql://root:Secret-Pw@127.0.0.1:3306/x', '--schema', 'Orders-DB'],
+        2,
+        /Invalid option schema: expected the MySQL\/MariaDB database .*received "Orders-DB"/,
+      ],
+    ];
+    await Promise.all(
+      cases.map(async ([flags, code, problem]) => {
+        const result = await onceflow('migrate', '--status', ...flags);
+        expect(result.code, flags.join(' ')).toBe(code);
+        expect(result.stderr.split('\n')[0]).toMatch(problem);
+        expect(result.stderr).not.toContain('Secret-Pw');
+        if (code === 1) expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      }),
+    );
   });
 });
 

@@ -14,22 +14,22 @@ const kafka = createKafka({ brokers: defaultBrokers(), clientId: 'e2e', retries:
 
 beforeAll(async () => {
   db = await createTestDatabase(20);
-  await migrate(db.knex);
-  await db.knex.raw('create table rewards (order_id text not null, message_id text not null, points integer not null)');
+  await migrate(db.knex, { schema: db.schema });
+  await db.knex.raw('create table rewards (order_id varchar(64) not null, message_id varchar(64) not null, points integer not null)');
 });
 afterAll(async () => {
   await db?.drop();
 });
 
 async function count(sql: string): Promise<number> {
-  const result = await db.knex.raw(sql);
-  return Number(result.rows[0].n);
+  const rows = await db.rows<{ n: unknown }>(sql.replaceAll('onceflow.', `${db.schema}.`));
+  return Number(rows[0]?.n);
 }
 
 it('delivers exactly the committed messages once each, and skips every re-published copy', async () => {
   const topic = uniqueName('e2e_orders');
   await createTopic(kafka, topic, 3);
-  const outbox = new OutboxWriter();
+  const outbox = new OutboxWriter({ schema: db.schema });
 
   // 100 producer transactions of 10 messages; every fifth one rolls back.
   const committed = new Set<string>();
@@ -62,9 +62,10 @@ it('delivers exactly the committed messages once each, and skips every re-publis
   expect(committed.size).toBe(800);
   expect(await count('select count(*) as n from onceflow.outbox')).toBe(800);
 
-  const relay = new Relay({ knex: db.knex, publisher: new KafkaPublisher(kafka), pollIntervalMs: 200 });
+  const relay = new Relay({ knex: db.knex, schema: db.schema, publisher: new KafkaPublisher(kafka), pollIntervalMs: 200 });
   const consumer = new InboxConsumer({
     knex: db.knex,
+    schema: db.schema,
     subscriber: new KafkaSubscriber(kafka, {
       groupId: uniqueName('e2e_group'),
       topics: [topic],
@@ -90,11 +91,11 @@ it('delivers exactly the committed messages once each, and skips every re-publis
       async () => (await count(`select count(*) as n from onceflow.outbox where status = 'published'`)) === 800,
     );
     expect(consumer.stats().handled).toBe(800);
-    const handledIds = await db.knex.raw('select distinct message_id from rewards');
-    expect(new Set(handledIds.rows.map((r: { message_id: string }) => r.message_id))).toEqual(committed);
+    const handledIds = await db.rows<{ message_id: string }>('select distinct message_id from rewards');
+    expect(new Set(handledIds.map((r) => r.message_id))).toEqual(committed);
 
     // A relay that crashed after publishing but before marking publishes everything again.
-    await db.knex.raw(`update onceflow.outbox set status = 'pending', published_at = null`);
+    await db.knex.raw(`update ${db.schema}.outbox set status = 'pending', published_at = null`);
     await waitFor('800 duplicates skipped', async () => consumer.stats().duplicates >= 800);
     await waitFor(
       'republished rows marked',

@@ -5,10 +5,13 @@ import { OutboxWriter } from '@onceflow/producer';
 import { Relay } from '@onceflow/relay';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { limitStatementTime } from '../packages/metrics/src/statement-timeout.ts';
+import { extraSchemas, tableOf } from './support/cli.ts';
 import { startConsumer, waitFor } from './support/consumer-helpers.ts';
 import type { TestDatabase } from './support/database.ts';
-import { createTestDatabase, uniqueName } from './support/database.ts';
+import { connect, createTestDatabase, uniqueName } from './support/database.ts';
 import { createTopic, testKafka } from './support/kafka.ts';
+import { connectMariadb } from './support/mariadb.ts';
 import { parseExposition, sampleValue } from './support/prometheus.ts';
 
 let db: TestDatabase;
@@ -31,14 +34,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.drop();
 });
+// Onceflow schemas of their own: on MariaDB, databases beside the test database.
+const schemaName = extraSchemas(() => db);
 
 describe('Prometheus metrics on the user registry', () => {
   it('count what flows through the relay and the consumer, with SQL gauges from one cached query', async () => {
-    const schema = uniqueName('met');
+    const schema = schemaName('met');
     const paid = uniqueName('metrics.paid');
     const refunded = uniqueName('metrics.refunded');
     await migrate(db.knex, { schema });
-    await db.knex.raw(`create table "${schema}".effects (key text not null)`);
+    await db.knex.raw(`create table ${tableOf(db, 'effects', schema)} (${db.dialect === 'mysql' ? '`key`' : 'key'} text not null)`);
     await createTopic(kafka, paid, 2);
     await createTopic(kafka, refunded, 1);
 
@@ -82,7 +87,7 @@ describe('Prometheus metrics on the user registry', () => {
     try {
       await waitFor('17 effects', async () => consumer.stats().handled === 17);
       // A relay that died before marking publishes everything again: the inbox skips it all.
-      await db.knex.raw(`update "${schema}".outbox set status = 'pending', published_at = null`);
+      await db.knex.raw(`update ${tableOf(db, 'outbox', schema)} set status = 'pending', published_at = null`);
       await waitFor('17 duplicates', async () => consumer.stats().duplicates === 17);
       await waitFor('every offset committed', async () => {
         const m = parseExposition(await registry.metrics());
@@ -114,6 +119,35 @@ describe('Prometheus metrics on the user registry', () => {
     } finally {
       await consumer.stop();
       await relay.stop();
+    }
+  });
+
+  it("bounds the gauges' query with its dialect's statement timeout, and hands the connection back without it", async () => {
+    // One connection, so the second transaction runs where the first set its timeout.
+    const single = db.dialect === 'mysql' ? connectMariadb(db.name, 1) : connect(db.url, 1);
+    const sleep = db.dialect === 'mysql' ? 'select sleep(?) as slept' : 'select pg_sleep(?) as slept';
+    try {
+      const started = Date.now();
+      await expect(
+        single.transaction(async (trx) => {
+          const undo = await limitStatementTime(trx, 200);
+          try {
+            // MariaDB ends a timed-out sleep() with an error; MySQL 8's sleep() returns 1 instead.
+            const [row] = db.dialect === 'mysql' ? ((await trx.raw(sleep, [3])) as [Array<{ slept: number }>])[0] : [];
+            if (row?.slept === 1) throw new Error('interrupted');
+            if (db.dialect !== 'mysql') await trx.raw(sleep, [3]);
+          } finally {
+            await undo();
+          }
+        }),
+      ).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(2_500);
+      // The next transaction on the same connection may take longer than 200 ms.
+      await single.transaction(async (trx) => {
+        await trx.raw(sleep, [0.5]);
+      });
+    } finally {
+      await single.destroy();
     }
   });
 

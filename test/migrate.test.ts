@@ -4,8 +4,9 @@ import { promisify } from 'node:util';
 import { checkSchemaVersion, MIGRATIONS_TABLE, migrate, SCHEMA_VERSION } from '@onceflow/core';
 import { migrations } from '@onceflow/migrations';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnv, extraSchemas, tableOf } from './support/cli.ts';
 import type { TestDatabase } from './support/database.ts';
-import { createTestDatabase, uniqueName } from './support/database.ts';
+import { createTestDatabase } from './support/database.ts';
 
 let db: TestDatabase;
 
@@ -15,13 +16,29 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.drop();
 });
+// Onceflow schemas of their own: on MariaDB, databases beside the test database.
+const uniqueName = extraSchemas(() => db);
 
+/** How many dead_letters_dedup_key indexes `schema` has (0 or 1). */
 const dedupIndex = async (schema: string): Promise<number> => {
-  const r = await db.knex.raw(`select count(*)::int as n from pg_indexes where schemaname = ? and indexname = 'dead_letters_dedup_key'`, [
-    schema,
-  ]);
-  return r.rows[0].n as number;
+  const rows =
+    db.dialect === 'mysql'
+      ? await db.rows(
+          `select count(distinct index_name) as n from information_schema.statistics
+           where table_schema = ? and table_name = 'dead_letters' and index_name = 'dead_letters_dedup_key'`,
+          [schema],
+        )
+      : await db.rows(`select count(*)::int as n from pg_indexes where schemaname = ? and indexname = 'dead_letters_dedup_key'`, [schema]);
+  return Number(rows[0]?.n);
 };
+
+/** Drops the dead letters' dedup index, as databases made before version 3 lack it. */
+const dropDedupIndex = (schema: string) =>
+  db.knex.raw(
+    db.dialect === 'mysql'
+      ? `alter table ${tableOf(db, 'dead_letters', schema)} drop index dead_letters_dedup_key`
+      : `drop index "${schema}".dead_letters_dedup_key`,
+  );
 
 describe('migrate', () => {
   it('gives a database migrated to version 2 before dead_letters_dedup_key existed that index, and version 3', async () => {
@@ -30,12 +47,13 @@ describe('migrate', () => {
     expect(SCHEMA_VERSION).toBe(6);
     // Turn it back into what the version 1 and 2 migrations left before the index was added
     // (versions 4 to 6 are redone by running them again).
-    await db.knex.raw(`drop index "${schema}".dead_letters_dedup_key`);
-    await db.knex.raw(`delete from "${schema}".knex_migrations where name = '20261122000003_onceflow_dead_letter_dedup_key.js'`);
-    await db.knex.raw(`delete from "${schema}".knex_migrations where name = '20261129000004_onceflow_dedup_scope.js'`);
-    await db.knex.raw(`delete from "${schema}".knex_migrations where name = '20261129000005_onceflow_holds_key_hashed.js'`);
-    await db.knex.raw(`delete from "${schema}".knex_migrations where name = '20261129000006_onceflow_dead_letter_raw_bytes.js'`);
-    await db.knex.raw(`update "${schema}".meta set value = '2' where name = 'schema_version'`);
+    await dropDedupIndex(schema);
+    const bookkeeping = tableOf(db, 'knex_migrations', schema);
+    await db.knex.raw(`delete from ${bookkeeping} where name = '20261122000003_onceflow_dead_letter_dedup_key.js'`);
+    await db.knex.raw(`delete from ${bookkeeping} where name = '20261129000004_onceflow_dedup_scope.js'`);
+    await db.knex.raw(`delete from ${bookkeeping} where name = '20261129000005_onceflow_holds_key_hashed.js'`);
+    await db.knex.raw(`delete from ${bookkeeping} where name = '20261129000006_onceflow_dead_letter_raw_bytes.js'`);
+    await db.knex.raw(`update ${tableOf(db, 'meta', schema)} set value = '2' where name = 'schema_version'`);
     await expect(checkSchemaVersion(db.knex, schema)).rejects.toMatchObject({ name: 'SchemaVersionError' });
     expect(await dedupIndex(schema)).toBe(0);
 
@@ -58,7 +76,7 @@ async function knexCli(schema: string, ...args: string[]): Promise<string> {
   const cli = fileURLToPath(new URL('../node_modules/knex/bin/cli.js', import.meta.url));
   const { stdout } = await run(process.execPath, [cli, '--knexfile', 'knexfile.onceflow.mjs', ...args], {
     cwd: EXAMPLES,
-    env: { ...process.env, DATABASE_URL: db.url, ONCEFLOW_SCHEMA: schema },
+    env: { ...cliEnv(db.url), ONCEFLOW_SCHEMA: schema },
   });
   return stdout;
 }
@@ -67,7 +85,7 @@ async function knexCli(schema: string, ...args: string[]): Promise<string> {
 async function onceflowCli(...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, ['packages/relay/src/cli/bin.ts', ...args], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: db.url },
+    env: cliEnv(db.url),
   });
   return stdout;
 }
@@ -111,11 +129,12 @@ describe('the three ways of migrating share one bookkeeping table', () => {
     // What the old root knexfile left: the tables at version 2, its bookkeeping outside the schema.
     const schema = uniqueName('legacy');
     await migrate(db.knex, { schema });
-    await db.knex.raw(`drop index "${schema}".dead_letters_dedup_key`);
-    await db.knex.raw(`update "${schema}".meta set value = '2' where name = 'schema_version'`);
+    await dropDedupIndex(schema);
+    await db.knex.raw(`update ${tableOf(db, 'meta', schema)} set value = '2' where name = 'schema_version'`);
     await db.knex.schema.withSchema(schema).dropTable(MIGRATIONS_TABLE).dropTable(`${MIGRATIONS_TABLE}_lock`);
 
-    // Migration 1 would fail ("relation already exists") if it ran again; only 3 may run.
+    // On PostgreSQL migration 1 would fail ("relation already exists") if it ran again; only 3
+    // to 6 may run, on either server.
     await migrate(db.knex, { schema });
     await checkSchemaVersion(db.knex, schema);
     expect(await dedupIndex(schema)).toBe(1);

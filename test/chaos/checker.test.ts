@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { migrate } from '@onceflow/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestDatabase } from '../support/database.ts';
@@ -9,7 +10,7 @@ let db: TestDatabase;
 
 beforeAll(async () => {
   db = await createTestDatabase(2);
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
   await createChaosTables(db.knex, ['a'], 3);
 });
 afterAll(async () => {
@@ -19,24 +20,18 @@ afterAll(async () => {
 /** Hand-made rows: what producers committed, what handlers applied, what relays and consumers left. */
 async function load(sent: Array<[string, string, number, boolean?]>, ledger: Array<[string, string, number, number]>) {
   const k = db.knex;
-  await k.raw('truncate chaos_sent, chaos_ledger, chaos_rolled_back, onceflow.outbox, onceflow.dead_letters, onceflow.inbox');
-  await k.raw('update chaos_balance set last_seq = 0, applied = 0');
+  // Through knex's query builder, which quotes and spells these for PostgreSQL and MySQL alike.
+  for (const table of ['chaos_sent', 'chaos_ledger', 'chaos_rolled_back']) await k(table).truncate();
+  for (const table of ['outbox', 'dead_letters', 'inbox']) await k.withSchema(db.schema).from(table).truncate();
+  await k('chaos_balance').update({ last_seq: 0, applied: 0 });
   for (const [ik, key, seq, poison] of sent) {
-    await k.raw(`insert into chaos_sent (ik, tx, worker, topic, key, key_seq, poison) values (?, 't', 0, 'a', ?, ?, ?)`, [
-      ik,
-      key,
-      seq,
-      poison ?? false,
-    ]);
+    await k('chaos_sent').insert({ ik, tx: 't', worker: 0, topic: 'a', msg_key: key, key_seq: seq, poison: poison ?? false });
   }
   for (const [ik, key, seq, prev] of ledger) {
-    await k.raw(`insert into chaos_ledger (ik, topic, key, key_seq, prev_seq, consumer) values (?, 'a', ?, ?, ?, 'c')`, [
-      ik,
-      key,
-      seq,
-      prev,
-    ]);
-    await k.raw(`update chaos_balance set last_seq = ?, applied = applied + 1 where topic = 'a' and key = ?`, [seq, key]);
+    await k('chaos_ledger').insert({ ik, topic: 'a', msg_key: key, key_seq: seq, prev_seq: prev, consumer: 'c' });
+    await k('chaos_balance')
+      .where({ topic: 'a', msg_key: key })
+      .update({ last_seq: seq, applied: k.raw('applied + 1') });
   }
 }
 
@@ -54,7 +49,7 @@ it('passes a run where every message took effect once, in order', async () => {
     ['m2', 'k0', 2, 1],
     ['m3', 'k0', 3, 2],
   ]);
-  const result = await checkInvariants(db.knex, 'c');
+  const result = await checkInvariants(db.knex, 'c', db.schema);
   expect(failures(result)).toEqual([]);
   expect(result).toMatchObject({ messages: 4, effects: 4, lost: 0, double: 0, reordered: 0 });
 });
@@ -66,13 +61,13 @@ it('counts lost, double, phantom and reordered effects', async () => {
     ['m1', 'k0', 1, 1], // a second effect of m1
     ['ghost', 'k1', 2, 0], // never committed
   ]);
-  const result = await checkInvariants(db.knex, 'c');
+  const result = await checkInvariants(db.knex, 'c', db.schema);
   expect(result).toMatchObject({ lost: 2, double: 1, reordered: 2, phantom: 1, balanceMismatch: 0 });
 });
 
 it('expects dead letters exactly for poison, and nothing left in the outbox or inbox', async () => {
   await load(
-    [...committed, ['p1', 'k2', 1, true], ['p2', 'k2', 2, true]],
+    [...committed, ['p1', 'k2', 1, true], ['p2', 'k2', 2, true], ['p3', 'k2', 3, true]],
     [
       ['m1', 'k0', 1, 0],
       ['m2', 'k0', 2, 1],
@@ -82,20 +77,32 @@ it('expects dead letters exactly for poison, and nothing left in the outbox or i
     ],
   );
   const k = db.knex;
-  const dead = `insert into onceflow.dead_letters (consumer, topic, partition, "offset", dedup_key, attempts) values (?, 'a', 0, ?, ?, 1)`;
-  await k.raw(dead, ['c', 10, 'p1']);
-  await k.raw(dead, ['c', 11, 'm3']); // a good message parked
-  await k.raw(dead, ['other', 12, 'm4']); // another consumer's: not ours to judge
-  const outbox = `insert into onceflow.outbox (id, topic, key, shard, idempotency_key, payload, status) values (gen_random_uuid(), 'a', 'k0', 0, ?, '\\x00', ?)`;
-  await k.raw(outbox, ['i1', 'published']);
-  await k.raw(outbox, ['i2', 'pending']);
-  await k.raw(outbox, ['i3', 'dead']);
-  await k.raw(`insert into onceflow.inbox (consumer, dedup_key, status) values ('c', 'x', 'processing')`);
-  await k.raw(`update chaos_balance set applied = applied + 1 where key = 'k1'`);
-  const result = await checkInvariants(db.knex, 'c');
+  const onceflow = (table: string) => k.withSchema(db.schema).into(table);
+  const dead = (consumer: string, offset: number, fields: Record<string, unknown>) =>
+    onceflow('dead_letters').insert({ consumer, topic: 'a', partition: 0, offset, attempts: 1, ...fields });
+  await dead('c', 10, { dedup_key: 'p1' });
+  await dead('c', 11, { dedup_key: 'm3' }); // a good message parked
+  await dead('other', 12, { dedup_key: 'm4' }); // another consumer's: not ours to judge
+  await dead('c', 13, { headers: JSON.stringify({ 'onceflow-idempotency-key': 'p3' }) }); // named by its header only
+  const outbox = (idempotencyKey: string, status: string) =>
+    onceflow('outbox').insert({
+      id: randomUUID(),
+      topic: 'a',
+      key: 'k0',
+      shard: 0,
+      idempotency_key: idempotencyKey,
+      payload: Buffer.from([0]),
+      status,
+    });
+  await outbox('i1', 'published');
+  await outbox('i2', 'pending');
+  await outbox('i3', 'dead');
+  await onceflow('inbox').insert({ consumer: 'c', dedup_key: 'x', status: 'processing' });
+  await k('chaos_balance').where({ msg_key: 'k1' }).increment('applied', 1);
+  const result = await checkInvariants(db.knex, 'c', db.schema);
   expect(result).toMatchObject({
-    poison: 2,
-    deadLetters: 2,
+    poison: 3,
+    deadLetters: 3,
     poisonApplied: 1,
     poisonMissing: 1,
     unexpectedDeadLetters: 1,

@@ -1,5 +1,6 @@
-import { tablesFor } from '@onceflow/core';
+import { dialectOf, tablesForDialect } from '@onceflow/core';
 import type { Knex } from 'knex';
+import { chaosSqlFor } from './chaos-sql.ts';
 
 /** What the invariant checker counted. Every field but the first four must be 0 for a pass. */
 export interface CheckResult {
@@ -57,63 +58,59 @@ export function failures(result: CheckResult): string[] {
   return mustBeZero.filter((k) => result[k] !== 0).map((k) => `${k}=${result[k]}`);
 }
 
-async function one(knex: Knex, sql: string, bindings: readonly unknown[] = []): Promise<number> {
-  const result = await knex.raw(sql, bindings as Knex.RawBinding[]);
-  return Number(Object.values(result.rows[0] as Record<string, unknown>)[0] ?? 0);
-}
-
 /**
  * Counts every invariant of the chaos suite over the run's tables (see tables.ts) and Onceflow's
- * outbox, inbox and dead letters in `schema`. `consumerName` is the inbox consumer the
- * handlers ran under.
+ * outbox, inbox and dead letters in `schema` (on MySQL the database holding them). `consumerName`
+ * is the inbox consumer the handlers ran under. The queries are the same on PostgreSQL and
+ * MySQL but for the dead letters' idempotency key (see chaos-sql.ts).
  */
 export async function checkInvariants(knex: Knex, consumerName: string, schema = 'onceflow'): Promise<CheckResult> {
-  const t = tablesFor(schema);
+  const t = tablesForDialect(dialectOf(knex), schema);
+  const sql = chaosSqlFor(knex);
+  const one = (query: string, bindings: readonly unknown[] = []) => sql.count(knex, query, bindings);
   // A dead letter names its message by dedup key (the idempotency key by default), else by header.
-  const deadIk = `coalesce(d.dedup_key, d.headers->>'onceflow-idempotency-key')`;
+  const deadIk = sql.deadLetterIk;
   return {
-    messages: await one(knex, 'select count(*) from chaos_sent'),
-    rolledBack: await one(knex, 'select count(*) from chaos_rolled_back'),
-    poison: await one(knex, 'select count(*) from chaos_sent where poison'),
-    effects: await one(knex, 'select count(*) from chaos_ledger'),
-    deadLetters: await one(knex, `select count(*) from ${t.deadLetters} d where d.consumer = ?`, [consumerName]),
-    lost: await one(
-      knex,
-      'select count(*) from chaos_sent s where not s.poison and not exists (select 1 from chaos_ledger l where l.ik = s.ik)',
-    ),
-    double: await one(knex, 'select coalesce(sum(n - 1), 0) from (select count(*) as n from chaos_ledger group by ik) c'),
+    messages: await one('select count(*) from chaos_sent'),
+    rolledBack: await one('select count(*) from chaos_rolled_back'),
+    poison: await one('select count(*) from chaos_sent where poison'),
+    effects: await one('select count(*) from chaos_ledger'),
+    deadLetters: await one(`select count(*) from ${t.deadLetters} d where d.consumer = ?`, [consumerName]),
+    lost: await one('select count(*) from chaos_sent s where not s.poison and not exists (select 1 from chaos_ledger l where l.ik = s.ik)'),
+    double: await one('select coalesce(sum(n - 1), 0) from (select count(*) as n from chaos_ledger group by ik) c'),
     // Each key's effects form a chain through chaos_balance: prev_seq is the sequence applied
     // just before. Sorted by sequence (first effect of each message only, so doubles are not
     // counted twice), every link must point at the previous element; gaps (poison, lost) are
-    // allowed, an effect applied out of commit order breaks a link.
+    // allowed, an effect applied out of commit order breaks a link. (Window functions, not
+    // PostgreSQL's `distinct on`, and lag() without a default, which MariaDB does not take:
+    // the same on both servers.)
     reordered: await one(
-      knex,
       `select count(*) from (
-         select prev_seq, lag(key_seq, 1, 0) over (partition by topic, key order by key_seq) as expected
-         from (select distinct on (ik) topic, key, key_seq, prev_seq from chaos_ledger order by ik, id) first_effects
+         select prev_seq, coalesce(lag(key_seq) over (partition by topic, msg_key order by key_seq), 0) as expected
+         from (
+           select topic, msg_key, key_seq, prev_seq, row_number() over (partition by ik order by id) as nth from chaos_ledger
+         ) effects where nth = 1
        ) c where prev_seq <> expected`,
     ),
-    phantom: await one(knex, 'select count(*) from chaos_ledger l where not exists (select 1 from chaos_sent s where s.ik = l.ik)'),
-    poisonApplied: await one(knex, 'select count(*) from chaos_ledger l join chaos_sent s on s.ik = l.ik where s.poison'),
+    phantom: await one('select count(*) from chaos_ledger l where not exists (select 1 from chaos_sent s where s.ik = l.ik)'),
+    poisonApplied: await one('select count(*) from chaos_ledger l join chaos_sent s on s.ik = l.ik where s.poison'),
     poisonMissing: await one(
-      knex,
       `select count(*) from chaos_sent s where s.poison
        and not exists (select 1 from ${t.deadLetters} d where d.consumer = ? and ${deadIk} = s.ik)`,
       [consumerName],
     ),
     unexpectedDeadLetters: await one(
-      knex,
       `select count(*) from ${t.deadLetters} d where d.consumer = ?
        and not exists (select 1 from chaos_sent s where s.poison and s.ik = ${deadIk})`,
       [consumerName],
     ),
-    pending: await one(knex, `select count(*) from ${t.outbox} where status = 'pending'`),
-    outboxDead: await one(knex, `select count(*) from ${t.outbox} where status = 'dead'`),
-    inboxProcessing: await one(knex, `select count(*) from ${t.inbox} where status = 'processing'`),
+    pending: await one(`select count(*) from ${t.outbox} where status = 'pending'`),
+    outboxDead: await one(`select count(*) from ${t.outbox} where status = 'dead'`),
+    inboxProcessing: await one(`select count(*) from ${t.inbox} where status = 'processing'`),
     balanceMismatch: await one(
-      knex,
       `select count(*) from chaos_balance b
-       left join (select topic, key, count(*) as n from chaos_ledger group by topic, key) l on l.topic = b.topic and l.key = b.key
+       left join (select topic, msg_key, count(*) as n from chaos_ledger group by topic, msg_key) l
+         on l.topic = b.topic and l.msg_key = b.msg_key
        where b.applied <> coalesce(l.n, 0)`,
     ),
   };

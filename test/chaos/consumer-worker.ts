@@ -2,12 +2,15 @@ import { InboxConsumer } from '@onceflow/consumer';
 import { createJsonLogger, FatalHandlerError } from '@onceflow/core';
 import { createKafka, KafkaSubscriber } from '@onceflow/kafka';
 import type { Knex } from 'knex';
+import { chaosSqlFor } from './chaos-sql.ts';
 import type { ChaosPayload } from './tables.ts';
 import { connectAs, log, readWorkerConfig, report, sleep, superviseWorker } from './worker-io.ts';
 
 /** Configuration of one consumer process (a member of the run's group). */
 export interface ConsumerWorkerConfig {
   dbUrl: string;
+  /** The Onceflow schema (on MySQL the run's database). */
+  schema: string;
   /** Process name, e.g. `consumer-3`. */
   name: string;
   generation: number;
@@ -27,6 +30,7 @@ export interface ConsumerWorkerConfig {
 
 const config = readWorkerConfig<ConsumerWorkerConfig>();
 const knex = connectAs(config.dbUrl, `chaos-${config.name}`, 6);
+const sql = chaosSqlFor(knex);
 const logger = createJsonLogger('warn', { process: config.name, generation: config.generation });
 let consumer: InboxConsumer | undefined;
 let started = false;
@@ -51,11 +55,11 @@ superviseWorker(async () => {
 async function handle(payload: ChaosPayload, topic: string, key: string | null, messageId: string | undefined, trx: Knex.Transaction) {
   if (payload.poison) throw new FatalHandlerError(`planted poison message ${payload.ik}`);
   if (key !== payload.key) throw new FatalHandlerError(`record key ${key} differs from the payload's key ${payload.key} (${payload.ik})`);
-  const locked = await trx.raw('select last_seq from chaos_balance where topic = ? and key = ? for update', [topic, key]);
-  const prev = (locked.rows[0] as { last_seq: number } | undefined)?.last_seq;
+  const prev = await sql.lockBalance(trx, topic, key);
   if (prev === undefined) throw new FatalHandlerError(`no balance row for ${topic}/${key}`);
-  await trx.raw('update chaos_balance set last_seq = ?, applied = applied + 1 where topic = ? and key = ?', [payload.seq, topic, key]);
-  await trx.raw('insert into chaos_ledger (ik, message_id, topic, key, key_seq, prev_seq, consumer) values (?, ?, ?, ?, ?, ?, ?)', [
+  // These two are the same on PostgreSQL and MySQL.
+  await trx.raw('update chaos_balance set last_seq = ?, applied = applied + 1 where topic = ? and msg_key = ?', [payload.seq, topic, key]);
+  await trx.raw('insert into chaos_ledger (ik, message_id, topic, msg_key, key_seq, prev_seq, consumer) values (?, ?, ?, ?, ?, ?, ?)', [
     payload.ik,
     messageId ?? null,
     topic,
@@ -70,6 +74,7 @@ for (let attempt = 1; !stopping; attempt++) {
   const kafka = createKafka({ clientId: `chaos-${config.name}`, retries: 5, logger });
   const candidate = new InboxConsumer<ChaosPayload>({
     knex,
+    schema: config.schema,
     subscriber: new KafkaSubscriber(kafka, {
       groupId: config.groupId,
       topics: config.topics,

@@ -1,4 +1,6 @@
+import type { Tables } from '@onceflow/core';
 import type { Knex } from 'knex';
+import type { ChaosSql } from './chaos-sql.ts';
 import type { ClusterControl } from './cluster-control.ts';
 import type { KafkaControl } from './kafka-control.ts';
 import type { PgControl } from './pg-control.ts';
@@ -30,8 +32,12 @@ export interface FaultContext {
   readonly pg: PgControl | undefined;
   /** The run's topics (a `kill-leader` fault names one by number). */
   readonly topics: readonly string[];
-  /** The harness's pool (its sessions are named `chaos-harness` and never terminated). */
+  /** The harness's pool (its sessions are named `chaos-harness`, on MySQL the URL's user, and never terminated). */
   readonly knex: Knex;
+  /** The run's SQL for its server. */
+  readonly sql: ChaosSql;
+  /** Onceflow's tables. */
+  readonly tables: Tables;
   readonly relayName: (slot: number) => string;
   readonly consumerName: (slot: number) => string;
   readonly log: (line: string) => void;
@@ -151,16 +157,9 @@ async function apply(
       };
     }
     case 'terminate-pg': {
-      const role = fault.scope === 'all' ? 'chaos-%' : `chaos-${fault.scope}-%`;
-      const result = await persistently('terminating sessions', () =>
-        ctx.knex.raw(
-          `select count(pg_terminate_backend(pid)) as n from pg_stat_activity
-         where datname = current_database() and pid <> pg_backend_pid()
-           and application_name like ? and application_name <> 'chaos-harness'`,
-          [role],
-        ),
-      );
-      return { applied: true, detail: `terminated ${result.rows[0].n} ${fault.scope} sessions` };
+      // pg_terminate_backend on PostgreSQL, KILL CONNECTION on MySQL: the server stays up.
+      const n = await persistently('terminating sessions', () => ctx.sql.killSessions(ctx.knex, fault.scope));
+      return { applied: true, detail: `terminated ${n} ${fault.scope} sessions` };
     }
     case 'add-consumer': {
       const name = ctx.consumerName(fault.slot);
@@ -177,14 +176,8 @@ async function apply(
     }
     case 'duplicate-storm': {
       // What a relay that crashed between publishing and marking would do, for a scattered slice.
-      const result = await persistently('re-publishing rows', () =>
-        ctx.knex.raw(
-          `update onceflow.outbox set status = 'pending', published_at = null
-         where status = 'published' and (seq + ?) % 100 < ?`,
-          [fault.salt, fault.percent],
-        ),
-      );
-      return { applied: true, detail: `re-published ${result.rowCount} rows (${fault.percent}%)` };
+      const n = await persistently('re-publishing rows', () => ctx.sql.republish(ctx.knex, ctx.tables, fault.salt, fault.percent));
+      return { applied: true, detail: `re-published ${n} rows (${fault.percent}%)` };
     }
   }
 }

@@ -3,11 +3,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { migrate } from '@onceflow/core';
+import { migrate, tablesForDialect } from '@onceflow/core';
 import { createKafka } from '@onceflow/kafka';
 import type { Admin } from 'kafkajs';
-import type { Knex } from 'knex';
-import { createTestDatabase, SERVER_URL } from '../support/database.ts';
+import { createTestDatabase, SERVER_URL, TEST_DB } from '../support/database.ts';
+import type { DrainState } from './chaos-sql.ts';
+import { chaosSqlFor } from './chaos-sql.ts';
 import type { CheckResult } from './checker.ts';
 import { checkInvariants, failures } from './checker.ts';
 import { CLUSTER_BROKERS, ClusterControl } from './cluster-control.ts';
@@ -19,6 +20,7 @@ import { PgControl } from './pg-control.ts';
 import { deriveSeed } from './prng.ts';
 import type { ProducerConfig } from './producer-worker.ts';
 import type { ChaosProfile } from './profiles.ts';
+import { unsupportedOn } from './profiles.ts';
 import type { RelayWorkerConfig } from './relay-worker.ts';
 import type { FaultKind } from './schedule.ts';
 import { countByKind, describeFault, generateSchedule } from './schedule.ts';
@@ -76,6 +78,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const say = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const signal = options.signal ?? new AbortController().signal;
   const started = Date.now();
+  const refused = unsupportedOn(profile, TEST_DB);
+  if (refused !== undefined) throw new Error(refused);
   const schedule = generateSchedule(seed, profile);
   const runId = `chaos_${seed}_${randomBytes(3).toString('hex')}`;
   const topics = Array.from({ length: profile.topics }, (_, t) => `${runId}_t${t}`);
@@ -91,7 +95,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const logDir = await mkdtemp(join(tmpdir(), `onceflow-chaos-${seed}-`));
   await writeFile(join(logDir, 'schedule.txt'), `${schedule.map(describeFault).join('\n')}\n`);
   say(
-    `chaos: profile ${profile.name}, seed ${seed}, ${schedule.length} faults, logs in ${logDir}, ${kafkaHow}` +
+    `chaos: profile ${profile.name}, seed ${seed}, ${schedule.length} faults, on ${TEST_DB}, logs in ${logDir}, ${kafkaHow}` +
       (pg === undefined ? '' : `, PostgreSQL restarts by \`${pg.command} stop|start\``),
   );
 
@@ -102,6 +106,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const db = await createTestDatabase(2);
   // One session kept open, so the harness is never locked out when the connection table is full.
   const knex = connectAs(db.url, 'chaos-harness', 3, 1);
+  const sql = chaosSqlFor(knex);
+  const tables = tablesForDialect(db.dialect, db.schema);
   const supervisor = new Supervisor(logDir);
   let keepLogs = process.env.CHAOS_KEEP_LOGS === '1';
   const killOnExit = () => supervisor.killAllNow();
@@ -111,12 +117,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const consumerName = (slot: number) => `consumer-${slot}`;
   const producerNames = Array.from({ length: profile.producers }, (_, w) => `producer-${w}`);
   try {
-    await migrate(knex);
+    await migrate(knex, { schema: db.schema });
+    await sql.prepareRoles(knex, db.name);
     await createChaosTables(knex, topics, profile.keysPerTopic);
     await createTopics(kafka.admin(), topics, profile.partitions, onCluster ? 3 : 1);
     if (cluster !== undefined) await cluster.waitIsrWhole(topics, 60_000);
     registerProcesses(supervisor, profile, {
       dbUrl: db.url,
+      schema: db.schema,
       seed,
       topics,
       groupId,
@@ -141,6 +149,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       pg,
       topics,
       knex,
+      sql,
+      tables,
       relayName,
       consumerName,
       log: say,
@@ -158,11 +168,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // Every regular process is up again before the drain (a crash restart may be pending).
     for (const name of [...consumers, ...relays]) if (!supervisor.isUp(name)) supervisor.start(name);
     const drainStarted = Date.now();
-    const drained = await drain(knex, kafka.admin(), groupId, topics, profile.drainTimeoutMs, signal, say);
+    const drained = await drain(
+      () => sql.drainState(knex, tables, CONSUMER_NAME),
+      kafka.admin(),
+      groupId,
+      topics,
+      profile.drainTimeoutMs,
+      signal,
+      say,
+    );
     const drainMs = Date.now() - drainStarted;
     const lag = await groupLag(kafka.admin(), groupId, topics);
     const uncleanStops = [...applied.flatMap((f) => (f.problem === undefined ? [] : [f.problem])), ...(await supervisor.stopAll(30_000))];
-    const check = await persistently('the invariant checker', () => checkInvariants(knex, CONSUMER_NAME));
+    const check = await persistently('the invariant checker', () => checkInvariants(knex, CONSUMER_NAME, db.schema));
     const producers = producerNames.map((name) => ({ name, ...supervisor.lastEvent(name, 'done') }));
     const crashes = supervisor.crashes.map(
       (c) => `${c.name}#${c.generation} code=${c.code} signal=${c.signal} at +${(c.atMs / 1000).toFixed(1)}s`,
@@ -210,6 +228,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     await supervisor.close();
     await deleteTopics(kafka.admin(), topics, groupId).catch((error: unknown) => say(`chaos: could not delete topics: ${String(error)}`));
+    await sql.releaseRoles(knex, db.name).catch((error: unknown) => say(`chaos: could not revoke the roles' grants: ${String(error)}`));
     await knex.destroy();
     await db.drop();
     if (!keepLogs) await rm(logDir, { recursive: true, force: true });
@@ -267,6 +286,7 @@ export function summaryLine(report: ChaosReport): Record<string, unknown> {
 
 interface ProcessContext {
   dbUrl: string;
+  schema: string;
   seed: number;
   topics: string[];
   groupId: string;
@@ -285,6 +305,7 @@ function registerProcesses(supervisor: Supervisor, profile: ChaosProfile, ctx: P
       restartOnCrash: true,
       config: (generation): RelayWorkerConfig => ({
         dbUrl: ctx.dbUrl,
+        schema: ctx.schema,
         name,
         generation,
         leaseMs: profile.relayLeaseMs,
@@ -301,6 +322,7 @@ function registerProcesses(supervisor: Supervisor, profile: ChaosProfile, ctx: P
       restartOnCrash: true,
       config: (generation): ConsumerWorkerConfig => ({
         dbUrl: ctx.dbUrl,
+        schema: ctx.schema,
         name,
         generation,
         groupId: ctx.groupId,
@@ -323,6 +345,7 @@ function registerProcesses(supervisor: Supervisor, profile: ChaosProfile, ctx: P
       exitsWhenDone: true,
       config: (): ProducerConfig => ({
         dbUrl: ctx.dbUrl,
+        schema: ctx.schema,
         worker: w,
         seed: deriveSeed(ctx.seed, name),
         topics: ctx.topics,
@@ -344,7 +367,7 @@ function registerProcesses(supervisor: Supervisor, profile: ChaosProfile, ctx: P
  * little more, so a late duplicate effect would still be seen by the checker.
  */
 async function drain(
-  knex: Knex,
+  drainState: () => Promise<DrainState>,
   admin: Admin,
   groupId: string,
   topics: string[],
@@ -355,7 +378,7 @@ async function drain(
   const deadline = Date.now() + timeoutMs;
   let lastReport = 0;
   while (!signal.aborted) {
-    const state = await drainState(knex).catch(() => undefined);
+    const state = await drainState().catch(() => undefined);
     const lag = await groupLag(admin, groupId, topics);
     if (state !== undefined && state.pending + state.unhandled + state.unparked === 0 && lag === 0) {
       await abortableSleep(3_000, signal);
@@ -372,20 +395,6 @@ async function drain(
     await abortableSleep(1_000, signal);
   }
   return false;
-}
-
-async function drainState(knex: Knex): Promise<{ pending: number; unhandled: number; unparked: number }> {
-  const result = await knex.raw(
-    `select
-      (select count(*) from onceflow.outbox where status = 'pending') as pending,
-      (select count(*) from chaos_sent s where not s.poison and not exists (select 1 from chaos_ledger l where l.ik = s.ik)) as unhandled,
-      (select count(*) from chaos_sent s where s.poison
-        and not exists (select 1 from onceflow.dead_letters d
-          where d.consumer = ? and coalesce(d.dedup_key, d.headers->>'onceflow-idempotency-key') = s.ik)) as unparked`,
-    [CONSUMER_NAME],
-  );
-  const row = result.rows[0] as Record<string, string>;
-  return { pending: Number(row.pending), unhandled: Number(row.unhandled), unparked: Number(row.unparked) };
 }
 
 /** Sum over partitions of (end offset - committed offset); -1 when the broker cannot be asked. */

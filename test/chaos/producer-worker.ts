@@ -1,6 +1,7 @@
 import type { MessageInput } from '@onceflow/core';
 import { OutboxWriter } from '@onceflow/producer';
 import type { Knex } from 'knex';
+import { chaosSqlFor } from './chaos-sql.ts';
 import { Prng } from './prng.ts';
 import type { ChaosPayload } from './tables.ts';
 import { keyName } from './tables.ts';
@@ -9,6 +10,8 @@ import { connectAs, log, readWorkerConfig, report, sleep, superviseWorker } from
 /** Configuration of one producer process. */
 export interface ProducerConfig {
   dbUrl: string;
+  /** The Onceflow schema (on MySQL the run's database). */
+  schema: string;
   worker: number;
   seed: number;
   topics: string[];
@@ -95,7 +98,8 @@ class Planner {
 
 const config = readWorkerConfig<ProducerConfig>();
 const knex = connectAs(config.dbUrl, `chaos-producer-${config.worker}`, config.concurrency + 1);
-const outbox = new OutboxWriter({ knex });
+const sql = chaosSqlFor(knex);
+const outbox = new OutboxWriter({ knex, schema: config.schema });
 const planner = new Planner(config);
 const stats = { committedTx: 0, committedMessages: 0, rolledBackTx: 0, rolledBackMessages: 0, retries: 0, ambiguousCommits: 0 };
 let stopping = false;
@@ -108,44 +112,34 @@ superviseWorker(async () => {
 /**
  * Writes the business rows and the outbox messages of one transaction. The key rows are locked
  * in (topic, key) order first: they give each message its per-key sequence in commit order
- * and serialize same-key transactions before the outbox's own advisory locks, without deadlocks.
+ * and serialize same-key transactions before the outbox's own key locks (advisory locks on
+ * PostgreSQL, key-lock rows on MySQL), without deadlocks.
  */
 async function write(trx: Knex.Transaction, plan: PlannedTransaction): Promise<void> {
   const keys = new Map<string, { topic: string; key: string; seq: number }>();
   for (const m of plan.messages) keys.set(`${m.topic}\u0000${m.key}`, { topic: m.topic, key: m.key, seq: 0 });
   const sorted = [...keys.values()].sort((a, b) => (a.topic === b.topic ? cmp(a.key, b.key) : cmp(a.topic, b.topic)));
-  const locked = await trx.raw(
-    `select topic, key, last_seq from chaos_keys
-     where (topic, key) in (select * from unnest(?::text[], ?::text[]))
-     order by topic, key for update`,
-    [sorted.map((k) => k.topic), sorted.map((k) => k.key)],
-  );
-  for (const row of locked.rows as Array<{ topic: string; key: string; last_seq: number }>) {
+  for (const row of await sql.lockKeys(trx, sorted)) {
     const entry = keys.get(`${row.topic}\u0000${row.key}`);
-    if (entry !== undefined) entry.seq = row.last_seq;
+    if (entry !== undefined) entry.seq = row.seq;
   }
   const payloads: ChaosPayload[] = plan.messages.map((m) => {
     const entry = keys.get(`${m.topic}\u0000${m.key}`) as { seq: number };
     entry.seq++;
     return { ik: m.ik, tx: plan.tx, key: m.key, seq: entry.seq, poison: m.poison, pad: 'x'.repeat(64) };
   });
-  await trx.raw(
-    `update chaos_keys k set last_seq = v.seq from unnest(?::text[], ?::text[], ?::int[]) v(topic, key, seq)
-     where k.topic = v.topic and k.key = v.key`,
-    [sorted.map((k) => k.topic), sorted.map((k) => k.key), sorted.map((k) => k.seq)],
-  );
-  await trx.raw(
-    `insert into chaos_sent (ik, tx, worker, topic, key, key_seq, poison)
-     select * from unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::int[], ?::boolean[])`,
-    [
-      payloads.map((p) => p.ik),
-      payloads.map(() => plan.tx),
-      payloads.map(() => config.worker),
-      plan.messages.map((m) => m.topic),
-      payloads.map((p) => p.key),
-      payloads.map((p) => p.seq),
-      payloads.map((p) => p.poison),
-    ],
+  await sql.setKeySeqs(trx, sorted);
+  await sql.insertSent(
+    trx,
+    payloads.map((p, i) => ({
+      ik: p.ik,
+      tx: plan.tx,
+      worker: config.worker,
+      topic: (plan.messages[i] as PlannedMessage).topic,
+      key: p.key,
+      seq: p.seq,
+      poison: p.poison,
+    })),
   );
   const messages: MessageInput<ChaosPayload>[] = payloads.map((p, i) => ({
     topic: (plan.messages[i] as PlannedMessage).topic,
@@ -189,8 +183,7 @@ async function run(plan: PlannedTransaction): Promise<void> {
 async function committed(plan: PlannedTransaction): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const result = await knex.raw('select 1 from chaos_sent where ik = ?', [(plan.messages[0] as PlannedMessage).ik]);
-      return result.rows.length > 0;
+      return await sql.isSent(knex, (plan.messages[0] as PlannedMessage).ik);
     } catch (error) {
       if (stopping) throw error;
       await sleep(Math.min(2_000, 20 * attempt));
@@ -201,10 +194,11 @@ async function committed(plan: PlannedTransaction): Promise<boolean> {
 async function recordRollback(plan: PlannedTransaction): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await knex.raw('insert into chaos_rolled_back (ik, tx) select unnest(?::text[]), ? on conflict do nothing', [
+      await sql.recordRolledBack(
+        knex,
         plan.messages.map((m) => m.ik),
         plan.tx,
-      ]);
+      );
       stats.rolledBackTx++;
       stats.rolledBackMessages += plan.messages.length;
       return;

@@ -156,3 +156,17 @@ const clusterOverrides: Readonly<Record<ProfileName, Partial<ChaosProfile>>> = {
 export function clusterProfile(name: ProfileName): ChaosProfile {
   return { ...profiles[name], ...clusterOverrides[name], name: `${name}-cluster`, kafka: 'cluster' };
 }
+
+/**
+ * Why `profile` cannot run on `database`, or undefined when it can. The `restart-pg` fault
+ * restarts the PostgreSQL server for real; on MariaDB the run has no server of its own to
+ * restart (the machine's one serves everything else), so a profile with server restarts is
+ * refused there rather than run without them.
+ */
+export function unsupportedOn(profile: ChaosProfile, database: 'postgres' | 'mariadb'): string | undefined {
+  if (database !== 'mariadb' || profile.pgRestarts === 0) return undefined;
+  return (
+    `profile ${profile.name} restarts the database server ${profile.pgRestarts} times (restart-pg), which the chaos run does on PostgreSQL only; ` +
+    'on MariaDB use the short, ci or smoke profile, without --pg-restarts'
+  );
+}

@@ -6,6 +6,8 @@ import { connectAs, log, readWorkerConfig, report, sleep, superviseWorker } from
 /** Configuration of one relay process. */
 export interface RelayWorkerConfig {
   dbUrl: string;
+  /** The Onceflow schema (on MySQL the run's database). */
+  schema: string;
   /** Process name, e.g. `relay-1`; with the generation it makes the relay id. */
   name: string;
   generation: number;
@@ -35,6 +37,7 @@ superviseWorker(async () => {
 for (let attempt = 1; !stopping; attempt++) {
   const candidate = new Relay({
     knex,
+    schema: config.schema,
     publisher: new KafkaPublisher(createKafka({ clientId: `chaos-${config.name}`, retries: 5, logger })),
     relayId: `${config.name}-g${config.generation}-${process.pid}`,
     leaseMs: config.leaseMs,

@@ -1,11 +1,11 @@
 import { randomInt } from 'node:crypto';
-import { runChaos, summaryLine } from './harness.ts';
 import type { ChaosProfile, ProfileName } from './profiles.ts';
 import { clusterProfile, profiles } from './profiles.ts';
 
 /**
  * `pnpm chaos [--long | --profile short|ci|long|smoke] [--cluster] [--pg-restarts N] [--seed N]`:
- * one chaos run against the real PostgreSQL (DATABASE_URL) and Kafka (KAFKA_BROKERS, or with
+ * one chaos run against the real PostgreSQL (DATABASE_URL) or MariaDB/MySQL (a `mysql://`
+ * DATABASE_URL, or ONCEFLOW_TEST_DB=mariadb with MARIADB_URL) and Kafka (KAFKA_BROKERS, or with
  * `--cluster` the local three-node cluster). Prints one JSON line on stdout, progress on stderr,
  * and exits 1 when an invariant fails.
  */
@@ -57,11 +57,27 @@ function usage(problem: string): never {
   process.stderr.write(
     `${problem}\nusage: pnpm chaos [--long | --profile short|ci|long|smoke] [--cluster] [--pg-restarts N] [--seed N] [--sabotage dedup-by-offset (self-test: must fail)]\n` +
       '  --cluster         the local three-node Kafka cluster (KAFKA_CLUSTER=3 bash scripts/kafka.sh start), with its broker faults\n' +
-      '  --pg-restarts N   real PostgreSQL restarts in the schedule (default: 6 in long, else 0; they restart the server of DATABASE_URL)\n',
+      '  --pg-restarts N   real PostgreSQL restarts in the schedule (default: 6 in long, else 0; they restart the server of DATABASE_URL)\n' +
+      '  DATABASE_URL=mysql://root@127.0.0.1:3306 runs on MariaDB/MySQL (short, ci and smoke profiles; no server restarts)\n',
   );
   process.exit(2);
 }
 
+/**
+ * A `mysql://` (or `mariadb://`) DATABASE_URL means MariaDB or MySQL: said the way the test
+ * support reads it (ONCEFLOW_TEST_DB, MARIADB_URL without a database), before it is loaded.
+ */
+function selectDatabase(): void {
+  const url = process.env.DATABASE_URL;
+  if (url === undefined || !/^(mysql|mariadb):/.test(url)) return;
+  const server = new URL(url);
+  server.pathname = '';
+  process.env.ONCEFLOW_TEST_DB = 'mariadb';
+  process.env.MARIADB_URL = server.toString().replace(/\/$/, '');
+}
+
+selectDatabase();
+const { runChaos, summaryLine } = await import('./harness.ts');
 const args = parseArgs(process.argv.slice(2));
 const { seed, sabotage } = args;
 const chosen: ChaosProfile = args.cluster ? clusterProfile(args.profile) : profiles[args.profile];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { deriveSeed, Prng } from './prng.ts';
 import type { ChaosProfile, ProfileName } from './profiles.ts';
-import { clusterProfile, profiles } from './profiles.ts';
+import { clusterProfile, profiles, unsupportedOn } from './profiles.ts';
 import { CLUSTER_BROKER_SESSION_MS, countByKind, FaultKinds, faultKindsOf, generateSchedule } from './schedule.ts';
 
 const names = Object.keys(profiles) as ProfileName[];
@@ -98,5 +98,19 @@ describe('profiles', () => {
     const long = clusterProfile('long');
     expect(long.messages).toBeGreaterThanOrEqual(200_000);
     expect(long.faults).toBeGreaterThanOrEqual(100);
+  });
+
+  it('refuses server restarts on MariaDB, and runs every other profile there without restart-pg', () => {
+    for (const profile of allProfiles) {
+      expect(unsupportedOn(profile, 'postgres'), profile.name).toBeUndefined();
+      const refused = unsupportedOn(profile, 'mariadb');
+      if (profile.pgRestarts > 0)
+        expect(refused, profile.name).toMatch(/restarts the database server .* on MariaDB use the short, ci or smoke/);
+      else {
+        expect(refused, profile.name).toBeUndefined();
+        expect(faultKindsOf(profile), profile.name).not.toContain('restart-pg');
+      }
+    }
+    expect(unsupportedOn({ ...profiles.smoke, pgRestarts: 2 }, 'mariadb')).toContain('profile smoke');
   });
 });

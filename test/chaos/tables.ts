@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { chaosSqlFor } from './chaos-sql.ts';
 
 /**
  * The chaos run's own tables, beside Onceflow's in the run's database.
@@ -16,56 +17,16 @@ import type { Knex } from 'knex';
  *   effects on one key are a chain.
  * - `chaos_ledger`: one row per effect, with the sequence the key had before it (`prev_seq`).
  *   No unique index on purpose: a double effect must be counted, not refused.
+ *
+ * A key's column is `msg_key` (`key` is a reserved word on MySQL). The statements per server
+ * are in chaos-sql-postgres.ts and chaos-sql-mysql.ts.
  */
 export async function createChaosTables(knex: Knex, topics: readonly string[], keysPerTopic: number): Promise<void> {
-  await knex.raw(`
-    create table chaos_keys (
-      topic text not null,
-      key text not null,
-      last_seq integer not null default 0,
-      primary key (topic, key)
-    )`);
-  await knex.raw(`
-    create table chaos_sent (
-      ik text primary key,
-      tx text not null,
-      worker integer not null,
-      topic text not null,
-      key text not null,
-      key_seq integer not null,
-      poison boolean not null default false,
-      committed_at timestamptz not null default now(),
-      unique (topic, key, key_seq)
-    )`);
-  await knex.raw('create table chaos_rolled_back (ik text primary key, tx text not null)');
-  await knex.raw(`
-    create table chaos_balance (
-      topic text not null,
-      key text not null,
-      last_seq integer not null default 0,
-      applied integer not null default 0,
-      primary key (topic, key)
-    )`);
-  await knex.raw(`
-    create table chaos_ledger (
-      id bigint generated always as identity primary key,
-      ik text not null,
-      message_id text,
-      topic text not null,
-      key text not null,
-      key_seq integer not null,
-      prev_seq integer not null,
-      consumer text not null,
-      applied_at timestamptz not null default now()
-    )`);
-  await knex.raw('create index chaos_ledger_ik on chaos_ledger (ik)');
+  const sql = chaosSqlFor(knex);
+  for (const statement of sql.createTables) await knex.raw(statement);
   // Every key exists up front, so producers and handlers only ever lock and update a row.
-  for (const table of ['chaos_keys', 'chaos_balance']) {
-    await knex.raw(`insert into ${table} (topic, key) select t, 'k' || n from unnest(?::text[]) t, generate_series(0, ? - 1) n`, [
-      [...topics],
-      keysPerTopic,
-    ]);
-  }
+  const keys = Array.from({ length: keysPerTopic }, (_, n) => keyName(n));
+  for (const table of ['chaos_keys', 'chaos_balance'] as const) await sql.seedKeys(knex, table, topics, keys);
 }
 
 /** The key name of key number `n` (as `createChaosTables` made it). */

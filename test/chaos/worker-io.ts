@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
+import { mysqlRoleUser } from './chaos-sql-mysql.ts';
 
 /**
  * Plumbing shared by the chaos worker processes: configuration in, JSON lines out, and an exit
@@ -54,11 +55,14 @@ export function superviseWorker(stop: () => Promise<void>): void {
   process.on('SIGINT', onSignal);
 }
 
-/** A knex pool whose sessions carry `applicationName`, so the harness can terminate them by role. */
+/**
+ * A knex pool on `url` whose sessions the harness can end by role: on PostgreSQL they carry
+ * `applicationName`; on MySQL or MariaDB (a `mysql:` URL) a producer, relay or consumer connects
+ * as its role's user (chaos-sql-mysql.ts), the harness as the URL's own user.
+ */
 export function connectAs(url: string, applicationName: string, pool: number, minPool = 0): Knex {
   return knexFactory({
-    client: 'pg',
-    connection: { connectionString: url, application_name: applicationName },
+    ...connectionFor(url, applicationName),
     pool: { min: minPool, max: pool },
     // knex prints a dropped connection ("Connection Error: ...", e.g. while PostgreSQL restarts)
     // on stdout, where the harness expects JSON lines and the run its one summary line.
@@ -69,6 +73,25 @@ export function connectAs(url: string, applicationName: string, pool: number, mi
       debug: () => undefined,
     },
   });
+}
+
+function connectionFor(url: string, applicationName: string): Pick<Knex.Config, 'client' | 'connection'> {
+  const u = new URL(url);
+  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
+    return { client: 'pg', connection: { connectionString: url, application_name: applicationName } };
+  }
+  const roleUser = mysqlRoleUser(applicationName);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  return {
+    client: 'mysql2',
+    connection: {
+      host: u.hostname,
+      port: Number(u.port || 3306),
+      user: roleUser ?? decodeURIComponent(u.username || 'root'),
+      password: roleUser === undefined ? decodeURIComponent(u.password) : '',
+      ...(database === '' ? {} : { database }),
+    },
+  };
 }
 
 /**

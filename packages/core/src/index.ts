@@ -40,7 +40,7 @@ export {
   onceflowKnexfile,
 } from './migrate.ts';
 export { mysqlErrno, mysqlMissingSchemaError } from './migrate-mysql.ts';
-export type { MigrationSql } from './migration-sql.ts';
+export type { MigrationSql, MigrationSqlOptions } from './migration-sql.ts';
 export { migrationSql } from './migration-sql.ts';
 export type { AppliedMigration, MigrationStatus } from './migration-status.ts';
 export { migrationStatus } from './migration-status.ts';

@@ -59,12 +59,43 @@ export async function mysqlMigrationConfig(knex: Knex, schema: string, tableName
     `insert into ${s}.${quoteMysqlIdentifier(`${tableName}_lock`)} (\`index\`, is_locked) values (1, 0)
      on duplicate key update \`index\` = \`index\``,
   );
+  await adoptInstalledVersion(knex, name, tableName);
   return {
     migrationSource: onceflowMigrationSource(mysqlMigrations, name),
     tableName,
     schemaName: name,
     disableTransactions: true,
   };
+}
+
+/**
+ * Records the first `meta.schema_version` migrations as applied in knex's bookkeeping when it
+ * is empty but the database holds Onceflow's tables: a database set up from `onceflow migrate
+ * --sql` output, which records no bookkeeping rows (as on PostgreSQL; see
+ * `knexMigrationConfig`). Done under knex's lock row, locked, and only while no migrator holds
+ * knex's lock: a migrator that is running records its own migrations, and one that starts
+ * later waits for this transaction and then finds them recorded.
+ */
+async function adoptInstalledVersion(knex: Knex, schema: string, tableName: string): Promise<void> {
+  const s = quoteMysqlIdentifier(schema);
+  await knex.transaction(async (trx) => {
+    const [lock] = (await trx.raw(
+      `select is_locked from ${s}.${quoteMysqlIdentifier(`${tableName}_lock`)} where \`index\` = 1 for update`,
+    )) as [Array<{ is_locked: number | null }>];
+    if (Number(lock[0]?.is_locked ?? 0) !== 0) return;
+    const [recorded] = (await trx.raw(`select count(*) as n from ${s}.${quoteMysqlIdentifier(tableName)}`)) as [
+      Array<{ n: number | string }>,
+    ];
+    if (Number(recorded[0]?.n ?? 0) > 0) return;
+    const installed = await mysqlInstalledVersion(trx, schema);
+    if (installed === null || installed < 1) return;
+    if (installed > mysqlMigrations.length) throw new SchemaVersionError(schema, installed, SCHEMA_VERSION);
+    const rows = mysqlMigrations.slice(0, installed);
+    await trx.raw(
+      `insert into ${s}.${quoteMysqlIdentifier(tableName)} (name, batch, migration_time) values ${rows.map(() => '(?, 1, current_timestamp)').join(', ')}`,
+      rows.map((m) => m.name),
+    );
+  });
 }
 
 /**

@@ -1,9 +1,17 @@
+import type { OnceflowMigration } from '@onceflow/migrations';
 import { migrations } from '@onceflow/migrations';
+import { mysqlMigrations } from '@onceflow/migrations/mysql';
 import type { Knex } from 'knex';
+import type { Dialect } from './dialect.ts';
+import { dialectOf } from './dialect.ts';
 import { installedVersion, MIGRATIONS_TABLE } from './migrate.ts';
-import { defaultSchema, SCHEMA_VERSION, tablesFor } from './schema.ts';
-import { relationExists } from './sql/relation-exists.ts';
-import { selectAppliedMigrations } from './sql/select-applied-migrations.ts';
+import { defaultSchema, SCHEMA_VERSION } from './schema.ts';
+import { tablesForDialect } from './schema-mysql.ts';
+import * as pg from './sql/relation-exists.ts';
+import type { AppliedMigrationRow } from './sql/select-applied-migrations.ts';
+import * as pgApplied from './sql/select-applied-migrations.ts';
+import * as mysql from './sql-mysql/relation-exists.ts';
+import * as mysqlApplied from './sql-mysql/select-applied-migrations.ts';
 
 /** A migration recorded as applied. */
 export interface AppliedMigration {
@@ -27,14 +35,36 @@ export interface MigrationStatus {
   readonly upToDate: boolean;
 }
 
+/** What {@link migrationStatus} reads, per dialect: the migrations and the catalogue's SQL. */
+const BY_DIALECT: Readonly<
+  Record<
+    Dialect,
+    {
+      migrations: readonly OnceflowMigration[];
+      relationExists(knex: Knex, schema: string, name: string): Promise<boolean>;
+      selectAppliedMigrations(knex: Knex, schema: string, table: string): Promise<AppliedMigrationRow[]>;
+    }
+  >
+> = {
+  postgres: { migrations, relationExists: pg.relationExists, selectAppliedMigrations: pgApplied.selectAppliedMigrations },
+  mysql: {
+    migrations: mysqlMigrations,
+    relationExists: mysql.relationExists,
+    selectAppliedMigrations: mysqlApplied.selectAppliedMigrations,
+  },
+};
+
 /**
  * Applied and pending migrations of `schema`, read without writing anything (no schema or
  * bookkeeping table is created). A schema with Onceflow's tables but no bookkeeping rows (set up
  * by an earlier release, or by running `onceflow migrate --sql` output) counts the first
- * `version` migrations as applied, as {@link knexMigrationConfig} will record them.
+ * `version` migrations as applied, as {@link knexMigrationConfig} will record them. On MySQL and
+ * MariaDB (a knex with the mysql2 client) `schema` is the database holding Onceflow's tables.
  */
 export async function migrationStatus(knex: Knex, options: { schema?: string } = {}): Promise<MigrationStatus> {
-  const schema = tablesFor(options.schema ?? defaultSchema()).schema;
+  const dialect = dialectOf(knex);
+  const { migrations, relationExists, selectAppliedMigrations } = BY_DIALECT[dialect];
+  const schema = tablesForDialect(dialect, options.schema ?? defaultSchema()).schema;
   const version = await installedVersion(knex, schema);
   let applied: AppliedMigration[] = [];
   if (await relationExists(knex, schema, MIGRATIONS_TABLE)) {

@@ -1,12 +1,15 @@
 import type { TopicStatus } from '@onceflow/relay';
 import { outboxStatus } from '@onceflow/relay';
 import type { Knex } from 'knex';
+import { limitStatementTime } from './statement-timeout.ts';
 
 /**
  * The outbox status query behind the SQL gauges, run at most once per `cacheMs` however many
  * gauges and scrapers ask: concurrent callers share the query in flight, and later ones get
  * the cached result until it expires. The query runs with a statement timeout, so a slow
- * database makes a scrape report stale values instead of piling up queries.
+ * database makes a scrape report stale values instead of piling up queries. The query is the
+ * relay's `outboxStatus`, which picks its SQL for the database's dialect; the metrics have no
+ * SQL of their own beyond the timeout.
  */
 export class OutboxStatusCache {
   readonly #knex: Knex;
@@ -42,9 +45,12 @@ export class OutboxStatusCache {
   async #query(): Promise<readonly TopicStatus[]> {
     this.queries++;
     const topics = await this.#knex.transaction(async (trx) => {
-      // set local: the timeout ends with this read-only transaction.
-      await trx.raw(`set local statement_timeout = ${Math.max(1, Math.floor(this.#timeoutMs))}`);
-      return outboxStatus(trx, { schema: this.#schema });
+      const undo = await limitStatementTime(trx, this.#timeoutMs);
+      try {
+        return await outboxStatus(trx, { schema: this.#schema });
+      } finally {
+        await undo();
+      }
     });
     this.#last = { at: Date.now(), topics };
     return topics;

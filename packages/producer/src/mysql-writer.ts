@@ -11,7 +11,7 @@ import {
 import type { Knex } from 'knex';
 import type { ResolvedOutboxWriterOptions } from './options.ts';
 import type { EnqueuedMessage } from './outbox-writer.ts';
-import { findMessages } from './sql-mysql/find-messages.ts';
+import { findOwnMessages, findStoredMessages } from './sql-mysql/find-messages.ts';
 import { insertMessages } from './sql-mysql/insert-messages.ts';
 import { lockKeys } from './sql-mysql/lock-keys.ts';
 
@@ -41,7 +41,8 @@ export async function writeMysqlMessages(
     const id = newMessageId();
     return { id, topic: m.topic, key: m.key, idempotencyKey: m.idempotencyKey ?? id, duplicate: false };
   });
-  let stored: Awaited<ReturnType<typeof findMessages>>;
+  let written: Set<string>;
+  let stored: Awaited<ReturnType<typeof findStoredMessages>>;
   try {
     await lockKeys(trx, tables, lockIds);
     await insertMessages(
@@ -63,10 +64,17 @@ export async function writeMysqlMessages(
         };
       }),
     );
-    stored = await findMessages(
+    written = new Set(
+      await findOwnMessages(
+        trx,
+        tables,
+        out.map((r) => r.id),
+      ),
+    );
+    stored = await findStoredMessages(
       trx,
       tables,
-      out.map((r) => [r.topic, r.idempotencyKey] as const),
+      out.filter((r) => !written.has(r.id)).map((r) => [r.topic, r.idempotencyKey] as const),
     );
   } catch (error) {
     throw mysqlMissingSchemaError(error, tables.schema) ?? error;
@@ -76,8 +84,8 @@ export async function writeMysqlMessages(
   // well-formed text was written.
   const byKey = new Map(stored.map((s) => [`${s.topic}\u0000${Buffer.from(s.idempotency_key).toString('utf8')}`, s.id]));
   return out.map((r) => {
+    if (written.has(r.id)) return r;
     const storedId = byKey.get(`${r.topic}\u0000${r.idempotencyKey}`);
-    if (storedId === r.id) return r;
     // Not found cannot happen while this transaction holds the rows' locks; reported as on
     // PostgreSQL, as a duplicate of nothing to return.
     if (storedId === undefined) return { ...r, duplicate: true };

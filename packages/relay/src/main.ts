@@ -2,6 +2,7 @@ import type { Logger, Publisher } from '@onceflow/core';
 import { assertPeerVersion, createJsonLogger, defaultSchema, OptionError } from '@onceflow/core';
 import type { Knex } from 'knex';
 import knexFactory from 'knex';
+import { connectionError, databaseConnection, unsupportedSqlError } from './database-url.ts';
 import type { MetricsSource, RelayHttpServer } from './http-server.ts';
 import { startRelayHttpServer } from './http-server.ts';
 import type { RelayOptions } from './options.ts';
@@ -15,7 +16,10 @@ export interface RelayProcessOptions {
    * disconnects it.
    */
   publisher: Publisher;
-  /** PostgreSQL connection string. @defaultValue DATABASE_URL */
+  /**
+   * Connection string: postgres:// (PostgreSQL), mysql:// or mariadb:// (MySQL 8, MariaDB
+   * 10.6+; `schema` then names the database of Onceflow's tables). @defaultValue DATABASE_URL
+   */
   databaseUrl?: string;
   /** Schema of Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
@@ -52,18 +56,19 @@ export interface RelayProcess {
  * leases then expire and other relays take over; nothing is lost).
  */
 export async function runRelayProcess(options: RelayProcessOptions): Promise<RelayProcess> {
-  assertPeerVersion('pg');
   const logger = options.logger ?? createJsonLogger('info', { component: 'onceflow-relay' });
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   if (databaseUrl === undefined || databaseUrl === '') {
-    throw new OptionError('databaseUrl', databaseUrl, 'a PostgreSQL connection string (set DATABASE_URL)');
+    throw new OptionError('databaseUrl', databaseUrl, 'a PostgreSQL, MySQL or MariaDB connection string (set DATABASE_URL)');
   }
+  const db = databaseConnection(databaseUrl);
+  assertPeerVersion(db.client);
   const schema = options.schema ?? defaultSchema();
   const concurrency = options.relay?.concurrency ?? 4;
   const knex: Knex = knexFactory({
-    client: 'pg',
-    connection: databaseUrl,
+    client: db.client,
+    connection: db.connection,
     pool: { min: 0, max: options.poolSize ?? 2 * concurrency + 2 },
     // Knex prints pool and connection errors to the console with their stack; they go to the
     // relay's logger instead, as one line each.
@@ -80,7 +85,7 @@ export async function runRelayProcess(options: RelayProcessOptions): Promise<Rel
   } catch (error) {
     await relay.stop().catch(() => undefined);
     await knex.destroy();
-    throw error;
+    throw unsupportedSqlError(connectionError(error, db), db);
   }
 
   let http: RelayHttpServer | undefined;

@@ -10,15 +10,30 @@ export interface StoredMessage {
 }
 
 /**
- * The stored messages of the `(topic, idempotency_key)` pairs just inserted: the enqueue's own
- * rows and the earlier messages its duplicates met.
+ * Which of `ids` (the ids an enqueue just tried to insert) this transaction wrote. A plain
+ * read, which locks nothing: a transaction always sees its own inserts, whatever its
+ * snapshot. The lookup is by the unique `id` index.
+ */
+export async function findOwnMessages(trx: Knex.Transaction, tables: MysqlTables, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const result = await trx.raw(`select id from ${tables.outbox} where id in (${ids.map(() => '?').join(', ')})`, [...ids]);
+  return (result as [Array<{ id: string }>])[0].map((r) => r.id);
+}
+
+/**
+ * The stored messages of `pairs`, `(topic, idempotency_key)` pairs an enqueue met as
+ * duplicates: the earlier messages whose ids it reports.
  *
  * A locking read (FOR UPDATE), because a plain SELECT in REPEATABLE READ reads the snapshot
  * taken at the transaction's first read and can miss a duplicate committed since, which the
  * insert (a locking read itself) did meet. It waits for nothing new: the insert already holds
- * an exclusive lock on every row this finds.
+ * an exclusive lock on every row this finds. Each pair is an equality on the whole unique
+ * index, so InnoDB locks the records found and no gap beside them. Only duplicates are read
+ * this way: an earlier version read every row of the enqueue with one row-constructor `IN`
+ * list, which both servers may run as a range scan taking next-key locks, and concurrent
+ * enqueues into one topic then deadlocked on each other's gaps.
  */
-export async function findMessages(
+export async function findStoredMessages(
   trx: Knex.Transaction,
   tables: MysqlTables,
   pairs: ReadonlyArray<readonly [topic: string, idempotencyKey: string]>,
@@ -26,7 +41,7 @@ export async function findMessages(
   if (pairs.length === 0) return [];
   const result = await trx.raw(
     `select id, topic, idempotency_key from ${tables.outbox}
-     where (topic, idempotency_key) in (${pairs.map(() => '(?, ?)').join(', ')})
+     where ${pairs.map(() => '(topic = ? and idempotency_key = ?)').join(' or ')}
      for update`,
     pairs.flat(),
   );

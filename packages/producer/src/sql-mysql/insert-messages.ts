@@ -25,7 +25,7 @@ export interface MysqlMessageRow {
  * id = id` changes nothing, and unlike `INSERT IGNORE` it turns no other error (a value too
  * long, a failed CHECK, a bad JSON document) into a warning and a silently missing row. The
  * other unique keys cannot meet a duplicate: `seq` is generated and `id` a fresh uuid v7. Which
- * rows were written is read back afterwards ({@link findMessages}): MySQL 8 has no RETURNING,
+ * rows were written is read back afterwards ({@link findOwnMessages}): MySQL 8 has no RETURNING,
  * and the affected-row count of a multi-row upsert cannot tell rows apart.
  *
  * Meeting a duplicate locks it with a next-key lock on the unique index, whose gap also holds

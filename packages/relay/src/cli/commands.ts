@@ -1,20 +1,25 @@
 import { consumerStatus, pruneInbox } from '@onceflow/consumer';
-import { migrate, migrateCommandFor, migrationSql, migrationStatus } from '@onceflow/core';
+import type { Dialect } from '@onceflow/core';
+import { migrate, migrateCommandFor, migrationSql, migrationStatus, OptionError } from '@onceflow/core';
 import { ThreadedKafkaPublisher } from '@onceflow/kafka';
 import { outboxStatus, pruneOutbox } from '../admin.ts';
 import { runRelayProcess } from '../main.ts';
 import { parseDuration, parseFlags, parsePort, parsePositiveInt, UsageError } from './args.ts';
-import { checkDatabaseUrl, withKnex } from './database.ts';
+import { commandDatabase, withKnex } from './database.ts';
 import type { Output } from './output.ts';
 import { print, progressFor } from './output.ts';
 import { printable } from './printable.ts';
 
 /** `onceflow migrate`, `migrate --status` and `migrate --sql`. */
 export async function migrateCommand(argv: string[], out: Output): Promise<void> {
-  const { common, values } = parseFlags(argv, { status: { type: 'boolean' }, sql: { type: 'boolean' } });
+  const { common, values } = parseFlags(argv, { status: { type: 'boolean' }, sql: { type: 'boolean' }, dialect: { type: 'string' } });
   if (values.status === true && values.sql === true) throw new UsageError('use either --status or --sql, not both');
+  const dialectText = values.dialect as string | undefined;
+  if (dialectText !== undefined && values.sql !== true) throw new UsageError('--dialect only goes with --sql');
   if (values.sql === true) {
-    const all = await migrationSql({ schema: common.schema });
+    // The SQL of the URL's server, unless --dialect names one: printing needs no connection.
+    const dialect = dialectText === undefined ? commandDatabase(common).dialect : parseDialect(dialectText);
+    const all = await migrationSql({ schema: common.schema, dialect });
     print(out, common, { schema: common.schema, migrations: all }, () =>
       all.flatMap((m) => [`-- ${m.name}`, ...m.statements.map((s) => `${s};\n`)]),
     );
@@ -46,6 +51,13 @@ export async function migrateCommand(argv: string[], out: Output): Promise<void>
   ]);
 }
 
+/** The server named by `--dialect`. */
+function parseDialect(text: string): Dialect {
+  if (text === 'postgres' || text === 'postgresql') return 'postgres';
+  if (text === 'mysql' || text === 'mariadb') return 'mysql';
+  throw new OptionError('dialect', text, 'postgres, mysql or mariadb');
+}
+
 /**
  * `onceflow relay`: runs until SIGTERM/SIGINT. Records are encoded and sent by a
  * ThreadedKafkaPublisher, beside the main thread that claims and marks outbox rows.
@@ -60,10 +72,11 @@ export async function relayCommand(argv: string[]): Promise<void> {
   const httpPort = values['http-port'] as string | undefined;
   const httpHost = values['http-host'] as string | undefined;
   const http = httpPort === undefined ? undefined : { port: parsePort(httpPort), ...(httpHost === undefined ? {} : { host: httpHost }) };
+  commandDatabase(common);
   const proc = await runRelayProcess({
     ...(http === undefined ? {} : { http }),
     publisher: new ThreadedKafkaPublisher({ connection: { clientId: 'onceflow-relay' } }),
-    databaseUrl: checkDatabaseUrl(common.databaseUrl),
+    databaseUrl: common.databaseUrl,
     schema: common.schema,
     relay: {
       concurrency: parsePositiveInt('concurrency', values.concurrency as string | undefined, 4),

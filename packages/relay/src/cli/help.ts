@@ -1,8 +1,12 @@
 /** The `--help` text of `onceflow` and of each of its commands. */
 
 const COMMON = `common flags:
-  --schema S          schema of Onceflow's tables (ONCEFLOW_SCHEMA, else "onceflow")
-  --database-url URL  PostgreSQL connection string; accepted, but its value (password
+  --schema S          schema of Onceflow's tables (ONCEFLOW_SCHEMA, else "onceflow"); on
+                      MySQL and MariaDB the database holding them (created by migrate)
+  --database-url URL  connection string: postgres://user@host:5432/db for PostgreSQL,
+                      mysql://user:pw@host:3306/db or mariadb://... for MySQL 8 and
+                      MariaDB 10.6+ (the URL's database is only the connection's default;
+                      Onceflow's tables are in --schema). Accepted, but its value (password
                       included) is visible to every user of the machine in \`ps\`: set the
                       DATABASE_URL environment variable instead (the recommended way)
   --json              print one JSON document on stdout; no progress on stderr
@@ -27,7 +31,8 @@ commands:
   prune                                 delete old published outbox rows and inbox rows
 
 \`onceflow <command> --help\` describes a command and its flags; \`onceflow --version\` prints the version.
-Database: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres)
+Database: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; mysql:// or
+mariadb:// for MySQL 8 and MariaDB 10.6+, where the Onceflow schema is a database)
 Kafka: KAFKA_BROKERS (default 127.0.0.1:9092)
 ${EXIT}`;
 
@@ -47,7 +52,11 @@ flags:
   --sql               print the SQL of every migration for --schema, for teams that apply DDL
                       with their own migration tool; connects to no database. It records no
                       bookkeeping rows: a later \`onceflow migrate\` adopts the schema by its version.
+                      SQL for the server of DATABASE_URL; on MySQL/MariaDB the steps that
+                      migrate runs only when the catalogue shows them not done are printed as
+                      prepared statements asking the catalogue, so the SQL can run again.
                       (JSON: schema, migrations[].name, migrations[].statements)
+  --dialect D         with --sql: postgres or mysql (also mariadb), instead of DATABASE_URL's
 ${COMMON}
 ${EXIT}`,
   relay: `usage: onceflow relay [flags]
