@@ -14,7 +14,21 @@ if (!(process.env.NODE_OPTIONS ?? '').includes(`--conditions=${SOURCE_CONDITION}
  * (in the `mariadb` projects, with ONCEFLOW_TEST_DB=mariadb), with the same assertions. Each
  * takes everything database-specific from test/support/database.ts.
  */
-const MATRIX: string[] = ['test/chaos/checker.test.ts', 'test/cli-schema.test.ts', 'test/migrate.test.ts'];
+const MATRIX: string[] = [
+  'test/chaos/checker.test.ts',
+  'test/cli-schema.test.ts',
+  'test/migrate.test.ts',
+  'test/cli-dead-letters.test.ts',
+  'test/consumer-inbox.test.ts',
+  'test/dead-letter-replay.test.ts',
+  'test/dead-letter-ids.test.ts',
+  'test/consumer-crash.test.ts',
+  'test/consumer-watermark.test.ts',
+  'test/consumer-lanes.test.ts',
+  'test/consumer-new-group.test.ts',
+  'test/consumer-kafka.test.ts',
+  'test/consumer-type-filter.test.ts',
+];
 const MATRIX_FAULTS: string[] = [];
 const ON_MARIADB = { ONCEFLOW_TEST_DB: 'mariadb' };
 const MARIADB = {
