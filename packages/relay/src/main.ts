@@ -15,7 +15,12 @@ export interface RelayProcessOptions {
    * disconnects it.
    */
   publisher: Publisher;
-  /** PostgreSQL connection string. @defaultValue DATABASE_URL */
+  /**
+   * Connection string of the outbox's database: `postgres://...` (PostgreSQL) or
+   * `mysql://...` / `mariadb://...` (MySQL 8, MariaDB 10.6+, through knex's mysql2 client; the
+   * path names the database, and `schema` defaults to ONCEFLOW_SCHEMA, else "onceflow").
+   * @defaultValue DATABASE_URL
+   */
   databaseUrl?: string;
   /** Schema of Onceflow's tables. @defaultValue ONCEFLOW_SCHEMA, else "onceflow" */
   schema?: string;
@@ -52,18 +57,19 @@ export interface RelayProcess {
  * leases then expire and other relays take over; nothing is lost).
  */
 export async function runRelayProcess(options: RelayProcessOptions): Promise<RelayProcess> {
-  assertPeerVersion('pg');
   const logger = options.logger ?? createJsonLogger('info', { component: 'onceflow-relay' });
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   if (databaseUrl === undefined || databaseUrl === '') {
-    throw new OptionError('databaseUrl', databaseUrl, 'a PostgreSQL connection string (set DATABASE_URL)');
+    throw new OptionError('databaseUrl', databaseUrl, 'a PostgreSQL or MySQL connection string (set DATABASE_URL)');
   }
+  const database = knexConnection(databaseUrl);
+  assertPeerVersion(database.client);
   const schema = options.schema ?? defaultSchema();
   const concurrency = options.relay?.concurrency ?? 4;
   const knex: Knex = knexFactory({
-    client: 'pg',
-    connection: databaseUrl,
+    client: database.client,
+    connection: database.connection,
     pool: { min: 0, max: options.poolSize ?? 2 * concurrency + 2 },
     // Knex prints pool and connection errors to the console with their stack; they go to the
     // relay's logger instead, as one line each.
@@ -148,4 +154,30 @@ async function loadMetricsSource(relay: Relay, knex: Knex, schema: string, logge
     return undefined;
   }
   return found.relayMetricsSource({ relay, knex, schema });
+}
+
+/**
+ * The knex client and connection of a connection string: `mysql:` and `mariadb:` go to knex's
+ * mysql2 client (as host, port, user, password and database, which mysql2 takes without a URL
+ * parser of its own), anything else to pg, which reads the string itself.
+ */
+function knexConnection(url: string): { client: 'pg' | 'mysql2'; connection: string | Record<string, string | number> } {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:')) return { client: 'pg', connection: url };
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  return {
+    client: 'mysql2',
+    connection: {
+      host: parsed.hostname,
+      port: Number(parsed.port || 3306),
+      user: decodeURIComponent(parsed.username),
+      password: decodeURIComponent(parsed.password),
+      ...(database === '' ? {} : { database }),
+    },
+  };
 }
