@@ -9,8 +9,8 @@ import { mysqlRows, placeholders } from './results.ts';
  * sql/outbox-status.ts. Conditional sums stand in for `filter`; `pending_shard` and `is_dead`
  * (NULL outside their state) stand in for the partial indexes, so the optimizer can read just
  * the pending and dead rows through their indexes. Sums are cast to integers (MySQL answers
- * SUM with a DECIMAL, which mysql2 returns as text); "due" is judged as the relay's claim
- * judges it.
+ * SUM with a DECIMAL, which mysql2 returns as text); `delayed` is quoted, a reserved word on
+ * both servers; "due" is judged as the relay's claim judges it.
  */
 export async function selectOutboxStatus(knex: Knex, tables: Tables): Promise<TopicStatusRow[]> {
   const due = `status = 'pending' and available_at <= greatest(utc_timestamp(6), created_at)`;
@@ -18,7 +18,7 @@ export async function selectOutboxStatus(knex: Knex, tables: Tables): Promise<To
     await knex.raw(
       `select topic,
               cast(sum(${due}) as signed) as due,
-              cast(sum(status = 'pending' and not (${due})) as signed) as delayed,
+              cast(sum(status = 'pending' and not (${due})) as signed) as \`delayed\`,
               cast(sum(status = 'pending' and attempts > 0) as signed) as retrying,
               cast(coalesce(sum(if(status = 'pending', attempts, 0)), 0) as signed) as attempts,
               cast(sum(status = 'dead') as signed) as dead,
