@@ -32,3 +32,34 @@ export function sqlLeaseStart(db: TestDatabase): string {
 export function textOf(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
+
+/**
+ * Ends every other session on the test database, as a server restart would: PostgreSQL's
+ * pg_terminate_backend, MySQL's KILL of each connection information_schema.processlist shows
+ * on the database. Answers how many were ended.
+ */
+export async function killOtherSessions(db: TestDatabase): Promise<number> {
+  if (db.dialect === 'postgres') {
+    const [row] = await db.rows<{ n: number }>(
+      'select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+    );
+    return Number(row?.n ?? 0);
+  }
+  // One connection for the list and the kills, so it never kills itself.
+  return db.knex.transaction(async (trx) => {
+    const [sessions] = (await trx.raw('select id from information_schema.processlist where db = ? and id <> connection_id()', [
+      db.name,
+    ])) as [Array<{ id: number }>];
+    let killed = 0;
+    for (const { id } of sessions) {
+      // A session may end by itself meanwhile (1094: unknown thread id).
+      await trx.raw(`kill ${Number(id)}`).then(
+        () => killed++,
+        (error: unknown) => {
+          if ((error as { errno?: number }).errno !== 1094) throw error;
+        },
+      );
+    }
+    return killed;
+  });
+}
