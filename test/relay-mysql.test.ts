@@ -1,14 +1,28 @@
 /**
  * What only the relay's MySQL statements do, on MariaDB (MySQL 8 alike): "due" judged without a
  * clock read after the snapshot, a relay's bookkeeping retried after a deadlock without
- * charging an attempt twice, and pruning of the producers' key-lock rows that skips held ones.
+ * charging an attempt twice, pruning of the producers' key-lock rows that skips held ones, the
+ * schema check at start, and the adaptive poll that stands in for LISTEN/NOTIFY.
  */
-import { MYSQL_DEADLOCK, migrate, mysqlErrno, mysqlLockConflict, mysqlRetriable, mysqlTablesFor, SHARD_COUNT } from '@onceflow/core';
+import type { OutgoingRecord, Publisher } from '@onceflow/core';
+import {
+  MYSQL_DEADLOCK,
+  migrate,
+  mysqlErrno,
+  mysqlLockConflict,
+  mysqlRetriable,
+  mysqlTablesFor,
+  SchemaVersionError,
+  SHARD_COUNT,
+  shardOf,
+} from '@onceflow/core';
 import { OutboxWriter } from '@onceflow/producer';
+import { Relay } from '@onceflow/relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mysqlRelaySql } from '../packages/relay/src/relay-sql.ts';
 import type { TestDatabase } from './support/database.ts';
 import { connectMariadb, createMariadbDatabase } from './support/mariadb.ts';
+import { waitFor } from './support/relay-helpers.ts';
 import { countRows } from './support/relay-sql.ts';
 
 let db: TestDatabase;
@@ -195,5 +209,79 @@ describe('key-lock pruning on MySQL', () => {
     expect(rows.map((r) => JSON.parse(r.payload.toString()))).toEqual(['held', 'first', 'second']);
     expect(await sql.pruneKeyLocks?.(db.knex, tables, null, 1_000)).toBeNull();
     expect(await countRows(db, tables.keyLocks, '1 = 1')).toBe(0);
+  });
+});
+
+/** Notes when each record reached it instead of sending it to a broker. */
+class ClockedPublisher implements Publisher {
+  readonly arrived = new Map<string, number>();
+  connected = false;
+  async connect(): Promise<void> {
+    this.connected = true;
+  }
+  async publish(records: readonly OutgoingRecord[]): Promise<void> {
+    for (const r of records) this.arrived.set(String(r.key), performance.now());
+  }
+  async disconnect(): Promise<void> {}
+}
+
+describe('a relay on MySQL', () => {
+  it('refuses a database without Onceflow tables before it connects the publisher', async () => {
+    const publisher = new ClockedPublisher();
+    const relay = new Relay({ knex: db.knex, publisher, schema: `${db.schema}_none` });
+    await expect(relay.start()).rejects.toBeInstanceOf(SchemaVersionError);
+    expect(publisher.connected).toBe(false);
+    await relay.stop();
+  });
+
+  it('polls adaptively: rows of another process are found within milliseconds while they flow; idle, it reads about once per poll interval', async () => {
+    const tables = mysqlTablesFor(db.schema);
+    await db.knex.raw(`truncate table ${tables.outbox}`);
+    await db.knex.raw(`update ${tables.relayShards} set owner = null, lease_until = '1000-01-01 00:00:00'`);
+    const publisher = new ClockedPublisher();
+    const relay = new Relay({ knex: db.knex, publisher, schema: db.schema, pollIntervalMs: 1_000, leaseMs: 3_000, retentionMs: 0 });
+    await relay.start();
+    // Written as another process would: plain inserts, no wake-up of this process's relays.
+    const insert = async (key: string) => {
+      await db.knex.raw(
+        `insert into ${tables.outbox} (id, topic, \`key\`, shard, idempotency_key, payload) values (uuid(), 'poll', ?, ?, ?, '1')`,
+        [key, shardOf('poll', key), key],
+      );
+      return performance.now();
+    };
+    let claims = 0;
+    const countClaims = (query: { sql?: string }) => {
+      if (query.sql?.includes('o.pending_shard = ?') === true) claims++;
+    };
+    try {
+      // Let the relay go idle: its waits grow to the poll interval. Then count its reads for 3 s.
+      await pause(1_500);
+      db.knex.on('query', countClaims);
+      await pause(3_000);
+      db.knex.off('query', countClaims);
+      const idleClaims = claims;
+      const idleAt = await insert('idle');
+      await waitFor('the idle row', () => publisher.arrived.has('idle'), 5_000, 5);
+      const idleDelay = (publisher.arrived.get('idle') as number) - idleAt;
+      // A steady flow: a row every 20 ms.
+      const written = new Map<string, number>();
+      for (let i = 0; i < 40; i++) {
+        written.set(`busy-${i}`, await insert(`busy-${i}`));
+        await pause(20);
+      }
+      await waitFor('the busy rows', () => [...written.keys()].every((k) => publisher.arrived.has(k)), 5_000, 5);
+      const delays = [...written].map(([k, at]) => (publisher.arrived.get(k) as number) - at).sort((a, b) => a - b);
+      const median = delays[Math.floor(delays.length / 2)] as number;
+      console.log(
+        `adaptive poll: ${idleClaims} reads in 3 s idle, idle row after ${idleDelay.toFixed(0)} ms, flowing rows after ${median.toFixed(0)} ms (median)`,
+      );
+      // One lane in use while caught up, reading once a second (a read every 5 ms were 600).
+      expect(idleClaims).toBeGreaterThanOrEqual(2);
+      expect(idleClaims).toBeLessThanOrEqual(5);
+      expect(idleDelay).toBeLessThan(1_500);
+      expect(median).toBeLessThan(200);
+    } finally {
+      await relay.stop();
+    }
   });
 });
