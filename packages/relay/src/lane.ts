@@ -78,8 +78,8 @@ type Turn =
  * lane sends one batch at a time: a key's rows are sent strictly one batch after the other. A
  * batch spans all of the lane's shards, in seq order, so it reads and updates rows that lie
  * together on disk. Full batches follow each other at once; otherwise the lane sleeps until a
- * notification (or, on MySQL, an in-process wake-up), its pacing's wait (see poll-pacing.ts), a new lease
- * or a hand-over wakes it.
+ * notification (on MySQL: an in-process wake-up), the end of its pacing's wait (poll-pacing.ts),
+ * a new lease or a hand-over wakes it.
  *
  * Each turn of the loop decides what to do next; when that is publishing, it reads and sends
  * a batch while the previous clean batch's marks are still written ({@link PendingMarks}: a lane
