@@ -9,7 +9,7 @@ import type { TestDatabase } from './support/database.ts';
 import { createTestDatabase, uniqueName } from './support/database.ts';
 import { createTopic, testKafka } from './support/kafka.ts';
 import { FailingPublisher, firstCopiesByKey, readAll, waitFor } from './support/relay-helpers.ts';
-import { countRows, sqlAgo, sqlJsonLength, sqlLeaseStart, textOf } from './support/relay-sql.ts';
+import { countRows, keyLockRows, sqlAgo, sqlJsonLength, sqlLeaseStart, textOf } from './support/relay-sql.ts';
 
 let db: TestDatabase;
 let tables: Tables;
@@ -302,6 +302,8 @@ describe('Relay', () => {
     expect(await pruneOutbox(db.knex, { olderThanMs: 3_600_000, batchSize: 7, schema: db.schema })).toBe(23);
     expect(await count('1 = 1')).toBe(2);
     expect(await count(`status = 'dead'`)).toBe(1);
+    // MySQL: the producers' key-lock rows, held by no one now, are pruned too.
+    expect(await keyLockRows(db)).toBe(0);
   });
 
   it('with deletePublished removes each row once Kafka acknowledged it, and loses nothing', async () => {

@@ -63,3 +63,8 @@ export async function killOtherSessions(db: TestDatabase): Promise<number> {
     return killed;
   });
 }
+
+/** Rows of the producers' key-lock table (MySQL); 0 on PostgreSQL, whose advisory locks leave none. */
+export async function keyLockRows(db: TestDatabase): Promise<number> {
+  return db.dialect === 'mysql' ? countRows(db, `\`${db.schema}\`.key_locks`, '1 = 1') : 0;
+}

@@ -39,11 +39,13 @@ export async function pruneOutbox(knex: Knex, options: PruneOutboxOptions): Prom
     options.onProgress?.(total);
     if (deleted < batchSize) break;
   }
-  // MySQL: the producers' key-lock rows no producer holds go too (none exist on PostgreSQL).
+  // MySQL: the producers' key-lock rows no producer holds go too (none exist on PostgreSQL),
+  // in as many statements' worth of batches as `maxBatches` allows.
   if (sql.pruneKeyLocks !== undefined) {
     let after: string | null = null;
+    let batches = 0;
     do after = await sql.pruneKeyLocks(knex, tables, after, batchSize);
-    while (after !== null);
+    while (after !== null && (maxBatches === 0 || ++batches < maxBatches));
   }
   return total;
 }
