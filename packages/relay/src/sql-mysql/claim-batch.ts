@@ -68,23 +68,30 @@ export async function claimBatch(
       bindings.push(seqs.at(-1), ...seqs);
     }
     bindings.push(limit);
-    return `(select o.seq, o.id, o.topic, o.\`key\`, o.shard, o.idempotency_key, o.type, o.payload, o.headers, o.attempts, o.created_at
+    return `(select o.seq
       from ${tables.outbox} o
       where o.pending_shard = ? and o.available_at <= greatest(utc_timestamp(6), o.created_at)
         ${skip}${heldKeyProbe}
       order by o.seq
       limit ?)`;
   });
-  // Each arm a derived table of its own (`select * from (arm) a0 union all ...`): the form both
-  // servers accept in every supported version for a union of ordered, limited selects.
-  const merged = arms.map((arm, i) => `select * from ${arm} a${i}`).join('\n     union all\n     ');
+  // Each arm a derived table of its own (`select seq from (arm) a0 union all ...`): the form
+  // both servers accept in every supported version for a union of ordered, limited selects.
+  // The arms and their merge carry only `seq`: MySQL materialises a derived union whole (it has
+  // no lazy merge), so up to `limit` rows per shard pass through it, and the rows' payloads are
+  // read only for the `limit` rows taken, by primary key, in the same statement and snapshot.
+  const merged = arms.map((arm, i) => `select seq from ${arm} a${i}`).join('\n       union all\n       ');
   bindings.push(limit);
   const result = await knex.raw(
-    `select cast(b.seq as char) as seq, b.id, b.topic, b.\`key\`, b.shard, b.idempotency_key, b.type, b.payload, b.headers, b.attempts,
-            ${isoUtc('b.created_at')} as created_at
-     from (${merged}) b
-     order by b.seq
-     limit ?`,
+    `select cast(o.seq as char) as seq, o.id, o.topic, o.\`key\`, o.shard, o.idempotency_key, o.type, o.payload, o.headers, o.attempts,
+            ${isoUtc('o.created_at')} as created_at
+     from (
+       ${merged}
+       order by seq
+       limit ?
+     ) b
+     join ${tables.outbox} o on o.seq = b.seq
+     order by o.seq`,
     bindings as never,
   );
   return mysqlRows<Record<string, unknown>>(result).map((r) => ({
