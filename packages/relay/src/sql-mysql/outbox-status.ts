@@ -6,9 +6,10 @@ import { mysqlRows, placeholders } from './results.ts';
 /**
  * Per topic: rows due now, rows waiting, rows that failed at least once, attempts spent on
  * pending rows, dead rows, and the age of the oldest due row; MySQL's version of
- * sql/outbox-status.ts. Conditional sums stand in for `filter`; `pending_shard` and `is_dead`
- * (NULL outside their state) stand in for the partial indexes, so the optimizer can read just
- * the pending and dead rows through their indexes. Sums are cast to integers (MySQL answers
+ * sql/outbox-status.ts. Conditional sums stand in for `filter`. The pending and the dead rows
+ * are read apart, each through its index (`pending_shard` and `is_dead`, NULL outside their
+ * state, stand in for the partial indexes): with one `where ... or ...` the optimizer scans the
+ * whole outbox, published history included. Sums are cast to integers (MySQL answers
  * SUM with a DECIMAL, which mysql2 returns as text); `delayed` is quoted, a reserved word on
  * both servers; "due" is judged as the relay's claim judges it.
  */
@@ -23,8 +24,11 @@ export async function selectOutboxStatus(knex: Knex, tables: Tables): Promise<To
               cast(coalesce(sum(if(status = 'pending', attempts, 0)), 0) as signed) as attempts,
               cast(sum(status = 'dead') as signed) as dead,
               timestampdiff(microsecond, min(if(${due}, created_at, null)), utc_timestamp(6)) / 1e3 as oldest_due_age_ms
-       from ${tables.outbox}
-       where pending_shard is not null or is_dead = 1
+       from (
+         select topic, status, attempts, available_at, created_at from ${tables.outbox} where pending_shard is not null
+         union all
+         select topic, status, attempts, available_at, created_at from ${tables.outbox} where is_dead = 1
+       ) r
        group by topic
        order by topic`,
     ),
