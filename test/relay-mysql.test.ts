@@ -9,7 +9,6 @@ import {
   MYSQL_DEADLOCK,
   migrate,
   mysqlErrno,
-  mysqlLockConflict,
   mysqlRetriable,
   mysqlTablesFor,
   SchemaVersionError,
@@ -75,17 +74,6 @@ describe('claimBatch on MySQL', () => {
 });
 
 describe('lock conflicts on MySQL', () => {
-  it('classifies deadlocks and lock wait timeouts as retriable by errno, and duplicate keys as not', () => {
-    expect(mysqlRetriable({ errno: 1213 })).toBe(true);
-    expect(mysqlRetriable({ errno: 1205 })).toBe(true);
-    expect(mysqlLockConflict({ errno: 1205 })).toBe(true);
-    expect(mysqlRetriable({ errno: 2013 })).toBe(true);
-    expect(mysqlRetriable({ code: 'PROTOCOL_CONNECTION_LOST' })).toBe(true);
-    expect(mysqlLockConflict({ code: 'PROTOCOL_CONNECTION_LOST' })).toBe(false);
-    expect(mysqlRetriable({ errno: 1062, message: 'Deadlock found when trying to get lock' })).toBe(false);
-    expect(mysqlRetriable(new Error('Lock wait timeout exceeded'))).toBe(false);
-  });
-
   it("retries a failure record whose transaction was chosen as a deadlock's victim, charging the attempt once", async () => {
     const tables = mysqlTablesFor(db.schema);
     await db.knex.raw(`truncate table ${tables.outbox}`);
