@@ -36,6 +36,17 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/**
+ * Deadlocks InnoDB has detected since the server started: MariaDB's Innodb_deadlocks status,
+ * else MySQL 8's lock_deadlocks metric (on by default).
+ */
+async function deadlocks(): Promise<number> {
+  const [status] = await db.rows<{ Value: string }>(`show global status like 'Innodb_deadlocks'`);
+  if (status !== undefined) return Number(status.Value);
+  const [metric] = await db.rows<{ n: number }>(`select count as n from information_schema.innodb_metrics where name = 'lock_deadlocks'`);
+  return Number(metric?.n ?? 0);
+}
+
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -88,7 +99,7 @@ describe('lock conflicts on MySQL', () => {
     expect(lease).toBeDefined();
     await db.knex.raw(`create table if not exists ${db.schema}.ballast (n int primary key, v int)`);
     await db.knex.raw(`insert into ${db.schema}.ballast (n, v) values ${Array.from({ length: 50 }, (_, i) => `(${i}, 0)`).join(', ')}`);
-    const [before] = await db.rows<{ Value: string }>(`show global status like 'Innodb_deadlocks'`);
+    const before = await deadlocks();
 
     // Another transaction, heavier by 50 changed rows (InnoDB rolls back the lighter one),
     // holds the outbox row; the failure record takes its fence's shared lock on the lease row
@@ -114,8 +125,7 @@ describe('lock conflicts on MySQL', () => {
     }
     // The victim's retry waited for the other transaction's end, then recorded the failure.
     expect(await marking).toEqual([lease?.shard]);
-    const [after] = await db.rows<{ Value: string }>(`show global status like 'Innodb_deadlocks'`);
-    expect(Number(after?.Value)).toBeGreaterThan(Number(before?.Value));
+    expect(await deadlocks()).toBeGreaterThan(before);
     const [state] = await db.rows<{ attempts: number; n: number; holds_key: number }>(
       `select attempts, json_length(errors) as n, holds_key from ${tables.outbox} where id = ?`,
       [row?.id],
