@@ -4,7 +4,7 @@
  * the topic accepts. That row is dead at its first attempt with its reason; the rest publish.
  */
 import type { OutgoingRecord, Publisher } from '@onceflow/core';
-import { migrate } from '@onceflow/core';
+import { migrate, tablesForDialect } from '@onceflow/core';
 import { KafkaPublisher } from '@onceflow/kafka';
 import { OutboxWriter } from '@onceflow/producer';
 import { listDead, Relay } from '@onceflow/relay';
@@ -21,7 +21,7 @@ const FAST = { pollIntervalMs: 100, leaseMs: 1_500, minBackoffMs: 50, maxBackoff
 
 beforeAll(async () => {
   db = await createTestDatabase(10);
-  await migrate(db.knex);
+  await migrate(db.knex, { schema: db.schema });
 });
 afterAll(async () => {
   await db?.drop();
@@ -47,7 +47,7 @@ async function smallTopic(): Promise<string> {
 /** Twelve rows of 30 kB on four keys (360 kB on one partition) and one row of 150 kB. */
 async function enqueueRows(topic: string): Promise<{ big: string; others: string[] }> {
   const sent = await db.knex.transaction((trx) =>
-    new OutboxWriter().enqueue(trx, [
+    new OutboxWriter({ schema: db.schema }).enqueue(trx, [
       ...Array.from({ length: 6 }, (_, i) => ({ topic, key: `k${i % 4}`, payload: 'x'.repeat(30_000) })),
       { topic, key: 'big', payload: 'y'.repeat(150_000) },
       ...Array.from({ length: 6 }, (_, i) => ({ topic, key: `k${i % 4}`, payload: 'z'.repeat(30_000) })),
@@ -58,21 +58,27 @@ async function enqueueRows(topic: string): Promise<{ big: string; others: string
 }
 
 async function run(publisher: Publisher, topic: string, ids: { big: string; others: string[] }): Promise<void> {
-  const relay = new Relay({ knex: db.knex, publisher, ...FAST });
+  const relay = new Relay({ knex: db.knex, publisher, schema: db.schema, ...FAST });
+  const outbox = tablesForDialect(db.dialect, db.schema).outbox;
   await relay.start();
   try {
     await waitFor('every row settled', async () => {
-      const { rows } = await db.knex.raw(`select count(*)::int as n from onceflow.outbox where topic = ? and status <> 'pending'`, [topic]);
-      return rows[0].n === 13;
+      const [row] = await db.rows<{ n: number | string }>(`select count(*) as n from ${outbox} where topic = ? and status <> 'pending'`, [
+        topic,
+      ]);
+      return Number(row?.n) === 13;
     });
   } finally {
     await relay.stop();
   }
-  const { rows } = await db.knex.raw('select id, status, attempts from onceflow.outbox where topic = ?', [topic]);
-  const byId = new Map<string, { status: string; attempts: number }>(rows.map((r: { id: string }) => [r.id, r]));
+  const rows = await db.rows<{ id: string; status: string; attempts: number }>(
+    `select id, status, attempts from ${outbox} where topic = ?`,
+    [topic],
+  );
+  const byId = new Map(rows.map((r) => [r.id, { status: r.status, attempts: Number(r.attempts) }]));
   expect(byId.get(ids.big)).toEqual(expect.objectContaining({ status: 'dead', attempts: 1 }));
   for (const id of ids.others) expect(byId.get(id)?.status).toBe('published');
-  const dead = await listDead(db.knex, { topic });
+  const dead = await listDead(db.knex, { topic, schema: db.schema });
   expect(dead.map((d) => d.id)).toEqual([ids.big]);
   expect(JSON.stringify(dead[0]?.errors)).toMatch(/MESSAGE_TOO_LARGE/);
   const records = await readAll(kafka, topic);

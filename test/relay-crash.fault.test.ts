@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migrate } from '@onceflow/core';
+import type { Tables } from '@onceflow/core';
+import { migrate, tablesForDialect } from '@onceflow/core';
 import { OutboxWriter } from '@onceflow/producer';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestDatabase } from './support/database.ts';
@@ -11,10 +12,13 @@ import type { KafkaRecord } from './support/relay-helpers.ts';
 import { firstCopiesByKey, readAll, waitFor } from './support/relay-helpers.ts';
 import type { RelayChild } from './support/relay-processes.ts';
 import { kafkaControl, spawnRelay } from './support/relay-processes.ts';
+import { countRows, killOtherSessions, sqlNow } from './support/relay-sql.ts';
 
 // Issue 3's proof: 3 relay processes, 20,000 messages over 200 keys from 8 concurrent writers,
-// one relay SIGKILLed mid-run and restarted, every PostgreSQL session terminated, another relay
-// frozen (SIGSTOP) past its lease and thawed, the broker stopped for ~10 s mid-run.
+// one relay SIGKILLed mid-run and restarted, every database session terminated, another relay
+// frozen (SIGSTOP) past its lease and thawed, the broker stopped for ~10 s mid-run. On the test
+// matrix's database: PostgreSQL, or MariaDB/MySQL (ONCEFLOW_TEST_DB=mariadb), where the
+// sessions are ended with KILL.
 const MESSAGES = Number(process.env.ONCEFLOW_RELAY_FAULT_MESSAGES ?? 20_000);
 const KEYS = 200;
 const WRITERS = 8;
@@ -29,14 +33,19 @@ const RELAY = {
 };
 
 let db: TestDatabase;
+let tables: Tables;
 const kafka = testKafka('relay-fault');
 const children: RelayChild[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase(30);
-  await migrate(db.knex);
-  await db.knex.raw('create table key_counters (key text primary key, n integer not null default 0)');
-  await db.knex.raw(`insert into key_counters (key) select 'key-' || i from generate_series(0, ${KEYS - 1}) i`);
+  await migrate(db.knex, { schema: db.schema });
+  tables = tablesForDialect(db.dialect, db.schema);
+  await db.knex.raw('create table key_counters (counter_key varchar(32) primary key, n integer not null default 0)');
+  await db.knex.raw(
+    `insert into key_counters (counter_key) values ${Array.from({ length: KEYS }, () => '(?)').join(', ')}`,
+    Array.from({ length: KEYS }, (_, i) => `key-${i}`),
+  );
 });
 afterAll(async () => {
   for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
@@ -62,7 +71,7 @@ interface Quota {
  * transaction in ten rolls back after enqueueing (counters roll back with it).
  */
 async function writer(topic: string, quota: Quota, random: () => number): Promise<void> {
-  const outbox = new OutboxWriter();
+  const outbox = new OutboxWriter({ schema: db.schema });
   while (quota.left > 0) {
     const keys = [...new Set(Array.from({ length: 1 + Math.floor(random() * 3) }, () => `key-${Math.floor(random() * KEYS)}`))].sort();
     const perKey = keys.map(() => 1 + Math.floor(random() * 3));
@@ -78,8 +87,12 @@ async function writer(topic: string, quota: Quota, random: () => number): Promis
     const rollback = random() < 0.1;
     try {
       await db.knex.transaction(async (trx) => {
-        const locked = await trx.raw('select key, n from key_counters where key = any(?) order by key for update', [keys]);
-        const start = new Map((locked.rows as Array<{ key: string; n: number }>).map((r) => [r.key, r.n]));
+        const locked = await trx.raw(
+          `select counter_key, n from key_counters where counter_key in (${keys.map(() => '?').join(', ')}) order by counter_key for update`,
+          keys,
+        );
+        const lockedRows = (Array.isArray(locked) ? locked[0] : locked.rows) as Array<{ counter_key: string; n: number }>;
+        const start = new Map(lockedRows.map((r) => [r.counter_key, Number(r.n)]));
         const messages = keys.flatMap((key, i) =>
           Array.from({ length: perKey[i] as number }, (_, j) => ({
             topic,
@@ -87,10 +100,9 @@ async function writer(topic: string, quota: Quota, random: () => number): Promis
             payload: { key, n: (start.get(key) as number) + j + 1, rollback, pad: 'x'.repeat(100) },
           })),
         );
-        await trx.raw('update key_counters c set n = c.n + d.m from unnest(?::text[], ?::int[]) d(key, m) where c.key = d.key', [
-          keys,
-          perKey,
-        ]);
+        for (const [i, key] of keys.entries()) {
+          await trx.raw('update key_counters set n = n + ? where counter_key = ?', [perKey[i] as number, key]);
+        }
         await outbox.enqueue(trx, messages);
         if (rollback) throw new Error('business rule says no');
       });
@@ -122,7 +134,7 @@ it('loses nothing and keeps per-key commit order through a SIGKILLed relay, lost
   const at = (ms: number) => sleep(Math.max(0, started + ms - Date.now()));
   const topic = uniqueName('relay_fault');
   await createTopic(kafka, topic, 6);
-  const relays = [0, 1, 2].map(() => spawnRelay(db.url, RELAY));
+  const relays = [0, 1, 2].map(() => spawnRelay(db.url, RELAY, db.schema));
   children.push(...relays);
   await Promise.all(relays.map((r) => r.relayId));
 
@@ -130,8 +142,7 @@ it('loses nothing and keeps per-key commit order through a SIGKILLed relay, lost
   const writing = Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(topic, quota, prng(w + 1))));
   const timeline: string[] = [];
   const mark = (what: string) => timeline.push(`${((Date.now() - started) / 1000).toFixed(1)}s ${what}`);
-  const published = async () =>
-    (await db.knex.raw(`select count(*)::int as n from onceflow.outbox where status = 'published'`)).rows[0].n as number;
+  const published = () => countRows(db, tables.outbox, `status = 'published'`);
 
   // Mid-run: kill one relay hard, start a replacement a little later.
   await at(4_000);
@@ -140,18 +151,15 @@ it('loses nothing and keeps per-key commit order through a SIGKILLed relay, lost
   victim.process.kill('SIGKILL');
   expect(await victim.exited).toBe('SIGKILL');
   await at(6_000);
-  const replacement = spawnRelay(db.url, RELAY);
+  const replacement = spawnRelay(db.url, RELAY, db.schema);
   children.push(replacement);
   await replacement.relayId;
   mark('replacement relay ready');
 
-  // Mid-run: PostgreSQL drops every session of this database (relays' pools and LISTEN
+  // Mid-run: the database drops every session of this database (relays' pools and LISTEN
   // connections, the writers'), as after a server restart.
   await at(5_500);
-  const killed = await db.knex.raw(
-    'select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
-  );
-  mark(`terminated ${killed.rows[0].n} PostgreSQL sessions`);
+  mark(`terminated ${await killOtherSessions(db)} ${db.dialect} sessions`);
 
   // Mid-run: freeze another relay past its lease (a zombie); the others take its shards, and
   // when it thaws its own clock tells it to stop, its renewal finds the shards taken and its
@@ -180,34 +188,34 @@ it('loses nothing and keeps per-key commit order through a SIGKILLed relay, lost
   await writing;
   mark(`writers done (${quota.rolledBack} messages rolled back, ${quota.lostSessions} transactions retried after a lost session)`);
   // What committed, by the database's own account: each key's counter.
-  const committed = (await db.knex.raw('select sum(n)::int as n from key_counters')).rows[0].n as number;
+  const committed = Number((await db.rows<{ n: number | string }>('select sum(n) as n from key_counters'))[0]?.n);
   try {
     await waitFor('every committed message published', async () => (await published()) === committed, 120_000, 500);
   } catch (error) {
-    const state = await db.knex.raw(
-      `select status, attempts > 0 as failed, holds_key, count(*)::int as n from onceflow.outbox group by 1, 2, 3 order by 1, 2, 3`,
+    const state = await db.rows(
+      `select status, attempts > 0 as failed, holds_key, count(*) as n from ${tables.outbox} group by 1, 2, 3 order by 1, 2, 3`,
     );
-    const shards = await db.knex.raw(
-      `select owner, count(*)::int as n, min(lease_until) as until from onceflow.relay_shards group by owner`,
-    );
-    console.log(timeline.join('\n'), state.rows, shards.rows);
+    const shards = await db.rows(`select owner, count(*) as n, min(lease_until) as until from ${tables.relayShards} group by owner`);
+    console.log(timeline.join('\n'), state, shards);
     for (const child of children) console.log(child.log().split('\n').slice(-40).join('\n'));
     throw error;
   }
   mark('outbox drained');
 
-  const stored = await db.knex.raw(`select count(*)::int as n, count(*) filter (where attempts > 0)::int as retried,
-    count(*) filter (where status = 'dead')::int as dead from onceflow.outbox`);
+  const [storedRow] = await db.rows<Record<string, number | string>>(`select count(*) as n,
+    sum(case when attempts > 0 then 1 else 0 end) as retried, sum(case when status = 'dead' then 1 else 0 end) as dead
+    from ${tables.outbox}`);
+  const stored = { n: Number(storedRow?.n), retried: Number(storedRow?.retried), dead: Number(storedRow?.dead) };
   // Nothing died, and the outage cost no message an attempt (broker-wide failures never count).
-  expect(stored.rows[0]).toMatchObject({ n: committed, dead: 0, retried: 0 });
+  expect(stored).toMatchObject({ n: committed, dead: 0, retried: 0 });
   expect(committed).toBeGreaterThanOrEqual(MESSAGES);
 
   const records = await readAll(kafka, topic, 120_000);
   mark(`read back ${records.length} records`);
   const { byKey, repeats } = firstCopiesByKey(records);
   // Every committed message is in Kafka; nothing else is (no phantom from a rolled-back transaction).
-  const ids = new Set((await db.knex.raw('select id from onceflow.outbox')).rows.map((r: { id: string }) => r.id));
-  const distinct = new Set(records.map((r) => r.headers['onceflow-id']));
+  const ids = new Set((await db.rows<{ id: string }>(`select id from ${tables.outbox}`)).map((r) => r.id));
+  const distinct = new Set(records.map((r) => r.headers['onceflow-id'] as string));
   expect(distinct.size).toBe(committed);
   expect([...distinct].every((id) => ids.has(id))).toBe(true);
   expect(records.some((r) => JSON.parse(r.value).rollback)).toBe(false);
@@ -220,8 +228,8 @@ it('loses nothing and keeps per-key commit order through a SIGKILLed relay, lost
     else expect(r.value).toBe(seen);
   }
   // Per key, after dropping repeats: 1, 2, 3... = the producers' commit order.
-  const counterRows = (await db.knex.raw('select key, n from key_counters')).rows as Array<{ key: string; n: number }>;
-  const counters = new Map(counterRows.map((r) => [r.key, r.n]));
+  const counterRows = await db.rows<{ counter_key: string; n: number }>('select counter_key, n from key_counters');
+  const counters = new Map(counterRows.map((r) => [r.counter_key, Number(r.n)]));
   let checkedKeys = 0;
   for (const [key, list] of byKey) {
     const numbers = list.map((r: KafkaRecord) => (JSON.parse(r.value) as { n: number }).n);
@@ -235,10 +243,8 @@ it('loses nothing and keeps per-key commit order through a SIGKILLed relay, lost
   const survivors = [relays[1], relays[2], replacement] as RelayChild[];
   for (const r of survivors) r.process.kill('SIGTERM');
   expect(await Promise.all(survivors.map((r) => r.exited))).toEqual([0, 0, 0]);
-  const leftovers = await db.knex.raw(`select (select count(*)::int from onceflow.relays) as relays,
-    (select count(*)::int from onceflow.relay_shards where owner is not null and lease_until > now()) as held`);
   // The killed relay's row ages out only after 10 lease times; its shards were taken over.
-  expect(leftovers.rows[0].held).toBe(0);
-  mark(`done: ${repeats} repeats, ${stored.rows[0].retried} rows with record-level attempts`);
+  expect(await countRows(db, tables.relayShards, `owner is not null and lease_until > ${sqlNow(db)}`)).toBe(0);
+  mark(`done: ${repeats} repeats, ${stored.retried} rows with record-level attempts`);
   console.log(timeline.join('\n'));
 }, 300_000);

@@ -16,11 +16,20 @@ export interface RelayChild {
   log(): string;
 }
 
-/** Starts `node test/support/relay-worker.ts` against `databaseUrl` with relay `options`. */
-export function spawnRelay(databaseUrl: string, options: Record<string, unknown>): RelayChild {
+/**
+ * Starts `node test/support/relay-worker.ts` against `databaseUrl` (PostgreSQL or MySQL) with
+ * relay `options`, on the Onceflow `schema` when given (else ONCEFLOW_SCHEMA or "onceflow").
+ */
+export function spawnRelay(databaseUrl: string, options: Record<string, unknown>, schema?: string): RelayChild {
   const child = spawn(process.execPath, [WORKER], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, RELAY_OPTIONS: JSON.stringify(options), NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      RELAY_OPTIONS: JSON.stringify(options),
+      NODE_ENV: 'production',
+      ...(schema === undefined ? {} : { ONCEFLOW_SCHEMA: schema }),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -1,5 +1,6 @@
 // A relay process for fault tests: `node test/support/relay-worker.ts`, configured by
-// DATABASE_URL, KAFKA_BROKERS, ONCEFLOW_SCHEMA and RELAY_OPTIONS (JSON relay options).
+// DATABASE_URL (postgres:// or mysql://), KAFKA_BROKERS, ONCEFLOW_SCHEMA and RELAY_OPTIONS
+// (JSON relay options).
 // Prints "ready" on stdout once it holds its leases; SIGTERM stops it gracefully.
 import { createJsonLogger } from '@onceflow/core';
 import { createKafka, defaultBrokers, KafkaPublisher } from '@onceflow/kafka';

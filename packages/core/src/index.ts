@@ -44,6 +44,8 @@ export type { MigrationSql, MigrationSqlOptions } from './migration-sql.ts';
 export { migrationSql } from './migration-sql.ts';
 export type { AppliedMigration, MigrationStatus } from './migration-status.ts';
 export { migrationStatus } from './migration-status.ts';
+export { MYSQL_DEADLOCK, MYSQL_DUPLICATE_KEY, MYSQL_LOCK_WAIT_TIMEOUT, mysqlLockConflict, mysqlRetriable } from './mysql-errors.ts';
+export { hasMysqlRelays, onMysqlCommit, wakeMysqlRelays } from './mysql-wakeups.ts';
 export { boolOption, choiceOption, intOption, requiredOption, stringOption } from './options.ts';
 export { prepared } from './prepared.ts';
 export { decodeRawHeaders, encodeRawHeaders } from './raw-headers.ts';

@@ -1,12 +1,15 @@
 import type { EncodedMessage } from '@onceflow/core';
 import {
   activeTraceHeaders,
+  afterCommit,
+  hasMysqlRelays,
   keyLockId,
   mysqlMissingSchemaError,
   mysqlTablesFor,
   newMessageId,
   shardOf,
   ValidationError,
+  wakeMysqlRelays,
 } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { ResolvedOutboxWriterOptions } from './options.ts';
@@ -22,7 +25,8 @@ export type DuplicateErrorFactory = (topic: string, idempotencyKey: string, exis
  * Writes validated messages into the MySQL or MariaDB outbox inside `trx`: what
  * `OutboxWriter.enqueue` does on those servers. The key locks, then the rows in input order,
  * then a read of which rows this call wrote and which earlier messages its duplicates met.
- * Relays are not woken (MySQL has no LISTEN/NOTIFY); they find the rows by polling.
+ * MySQL has no LISTEN/NOTIFY: relays of other processes find the rows by polling; a relay of
+ * this process on the same schema is woken once `trx` commits (see core's mysql-wakeups.ts).
  */
 export async function writeMysqlMessages(
   trx: Knex.Transaction,
@@ -83,6 +87,16 @@ export async function writeMysqlMessages(
   // The id stored for each (topic, idempotency key); bytes decode exactly, as only
   // well-formed text was written.
   const byKey = new Map(stored.map((s) => [`${s.topic}\u0000${Buffer.from(s.idempotency_key).toString('utf8')}`, s.id]));
+  if (hasMysqlRelays(tables.schema)) {
+    const shards = [
+      ...new Set(
+        messages
+          .filter((_, i) => byKey.get(`${out[i]?.topic}\u0000${out[i]?.idempotencyKey}`) === out[i]?.id)
+          .map((m) => shardOf(m.topic, m.key)),
+      ),
+    ];
+    if (shards.length > 0) afterCommit(trx, () => wakeMysqlRelays(tables.schema, shards));
+  }
   return out.map((r) => {
     if (written.has(r.id)) return r;
     const storedId = byKey.get(`${r.topic}\u0000${r.idempotencyKey}`);

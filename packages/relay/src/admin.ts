@@ -1,7 +1,6 @@
-import { defaultSchema, intOption, OptionError, tablesFor } from '@onceflow/core';
+import { defaultSchema, intOption, OptionError } from '@onceflow/core';
 import type { Knex } from 'knex';
-import { selectOutboxStatus } from './sql/outbox-status.ts';
-import { pruneBatch } from './sql/prune-outbox.ts';
+import { relaySqlFor } from './relay-sql.ts';
 
 /** Names the schema of Onceflow's tables. */
 export interface SchemaOption {
@@ -23,20 +22,30 @@ export interface PruneOutboxOptions extends SchemaOption {
 
 /**
  * Deletes published outbox rows older than `olderThanMs` in bounded batches until none are
- * left; returns how many were deleted. Dead and pending rows are kept.
+ * left; returns how many were deleted. Dead and pending rows are kept. On MySQL and MariaDB it
+ * also deletes the producers' key-lock rows that no producer holds at that moment.
  */
 export async function pruneOutbox(knex: Knex, options: PruneOutboxOptions): Promise<number> {
-  const tables = tablesFor(options.schema ?? defaultSchema());
+  const sql = relaySqlFor(knex);
+  const tables = sql.tables(options.schema ?? defaultSchema());
   const olderThanMs = intOption('olderThanMs', options.olderThanMs, -1, 0);
   if (olderThanMs < 0) throw new OptionError('olderThanMs', options.olderThanMs, 'a number of milliseconds (0 or more)');
   const batchSize = intOption('batchSize', options.batchSize, 1_000, 1, 100_000);
   const maxBatches = intOption('maxBatches', options.maxBatches, 0, 0);
   let total = 0;
   for (let n = 0; maxBatches === 0 || n < maxBatches; n++) {
-    const deleted = await pruneBatch(knex, tables, olderThanMs, batchSize);
+    const deleted = await sql.pruneBatch(knex, tables, olderThanMs, batchSize);
     total += deleted;
     options.onProgress?.(total);
     if (deleted < batchSize) break;
+  }
+  // MySQL: the producers' key-lock rows no producer holds go too (none exist on PostgreSQL),
+  // in as many statements' worth of batches as `maxBatches` allows.
+  if (sql.pruneKeyLocks !== undefined) {
+    let after: string | null = null;
+    let batches = 0;
+    do after = await sql.pruneKeyLocks(knex, tables, after, batchSize);
+    while (after !== null && (maxBatches === 0 || ++batches < maxBatches));
   }
   return total;
 }
@@ -60,7 +69,8 @@ export interface TopicStatus {
 
 /** Backlog, oldest pending age, attempts and dead count per topic (for `onceflow status`). */
 export async function outboxStatus(knex: Knex, options: SchemaOption = {}): Promise<TopicStatus[]> {
-  const rows = await selectOutboxStatus(knex, tablesFor(options.schema ?? defaultSchema()));
+  const sql = relaySqlFor(knex);
+  const rows = await sql.selectOutboxStatus(knex, sql.tables(options.schema ?? defaultSchema()));
   return rows.map((r) => ({
     topic: r.topic,
     backlog: r.due,

@@ -1,12 +1,10 @@
 import type { AttemptError } from '@onceflow/core';
-import { defaultSchema, intOption, isUuid, OptionError, tablesFor } from '@onceflow/core';
+import { defaultSchema, intOption, isUuid, OptionError } from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { SchemaOption } from './admin.ts';
 import { DeadMessageError } from './errors.ts';
+import { relaySqlFor } from './relay-sql.ts';
 import type { DeadFilter, DeadRow } from './sql/dead-messages.ts';
-import { selectDead } from './sql/dead-messages.ts';
-import { purgeDeadBatch } from './sql/purge-dead.ts';
-import { requeueDeadBatch } from './sql/requeue-dead.ts';
 
 /** A dead outbox message. */
 export interface DeadMessage {
@@ -38,18 +36,20 @@ export interface ListDeadOptions extends SchemaOption {
 
 /** Lists dead outbox messages with their error history, oldest first. */
 export async function listDead(knex: Knex, options: ListDeadOptions = {}): Promise<DeadMessage[]> {
-  const tables = tablesFor(options.schema ?? defaultSchema());
+  const sql = relaySqlFor(knex);
+  const tables = sql.tables(options.schema ?? defaultSchema());
   const afterSeq = options.afterSeq ?? '0';
   if (!/^\d{1,19}$/.test(afterSeq)) throw new OptionError('afterSeq', afterSeq, 'a decimal outbox seq');
   const limit = intOption('limit', options.limit, 100, 1, 100_000);
-  const rows = await selectDead(knex, tables, filterOf(options), afterSeq, limit);
+  const rows = await sql.selectDead(knex, tables, filterOf(options), afterSeq, limit);
   return rows.map(toDeadMessage);
 }
 
 /** One dead message by id, with its whole error history; throws DeadMessageError when there is none. */
 export async function getDead(knex: Knex, id: string, options: SchemaOption = {}): Promise<DeadMessage> {
   if (!isUuid(id)) throw new OptionError('id', id, 'a message id (uuid)');
-  const [row] = await selectDead(knex, tablesFor(options.schema ?? defaultSchema()), { ids: [id] }, '0', 1);
+  const sql = relaySqlFor(knex);
+  const [row] = await sql.selectDead(knex, sql.tables(options.schema ?? defaultSchema()), { ids: [id] }, '0', 1);
   if (row === undefined) throw new DeadMessageError(id, 'no dead message has this id');
   return toDeadMessage(row);
 }
@@ -76,13 +76,14 @@ export interface DeadBatchOptions extends SchemaOption {
  * and wakes the relays; returns the ids requeued, in bounded batches, oldest first.
  */
 export async function requeueDead(knex: Knex, selection: DeadSelection, options: DeadBatchOptions = {}): Promise<string[]> {
-  const tables = tablesFor(options.schema ?? defaultSchema());
+  const sql = relaySqlFor(knex);
+  const tables = sql.tables(options.schema ?? defaultSchema());
   const filter = resolveSelection(selection);
   const batchSize = intOption('batchSize', options.batchSize, 1_000, 1, 100_000);
   const ids: string[] = [];
   if (filter === null) return ids;
   for (;;) {
-    const batch = await requeueDeadBatch(knex, tables, filter, batchSize);
+    const batch = await sql.requeueDeadBatch(knex, tables, filter, batchSize);
     ids.push(...batch);
     options.onProgress?.(ids.length);
     if (batch.length < batchSize) return ids;
@@ -94,13 +95,14 @@ export async function requeueDead(knex: Knex, selection: DeadSelection, options:
  * message that held back later messages of its key (onDead 'block') releases them.
  */
 export async function purgeDead(knex: Knex, selection: DeadSelection, options: DeadBatchOptions = {}): Promise<number> {
-  const tables = tablesFor(options.schema ?? defaultSchema());
+  const sql = relaySqlFor(knex);
+  const tables = sql.tables(options.schema ?? defaultSchema());
   const filter = resolveSelection(selection);
   const batchSize = intOption('batchSize', options.batchSize, 1_000, 1, 100_000);
   let total = 0;
   if (filter === null) return total;
   for (;;) {
-    const deleted = await purgeDeadBatch(knex, tables, filter, batchSize);
+    const deleted = await sql.purgeDeadBatch(knex, tables, filter, batchSize);
     total += deleted;
     options.onProgress?.(total);
     if (deleted < batchSize) return total;

@@ -20,9 +20,9 @@ export interface LaneLayoutOptions {
  * How many of a relay's lanes are in use, and which shards each serves: lane `i` of `active`
  * serves the shards `s` with `s % active === i`; lanes from `active` on serve none.
  *
- * A relay woken by notifications starts with one lane. A full batch means a backlog, so every
- * lane is put to work; once no batch has been full for `shrinkAfterMs`, the rate is one lane
- * can follow and the relay goes back to one. At a steady, moderate rate one lane reads, sends
+ * A relay woken by notifications (or, on MySQL, polling adaptively) starts with one lane. A full
+ * batch means a backlog, so every lane is put to work; once no batch has been full for
+ * `shrinkAfterMs`, the rate is one lane can follow and the relay goes back to one. At a steady, moderate rate one lane reads, sends
  * and marks the rows of every notification in one batch, where `concurrency` lanes would each
  * do so for a few of them: fewer statements and sends for the same messages.
  *

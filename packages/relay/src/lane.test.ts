@@ -7,6 +7,8 @@ import { Lane } from './lane.ts';
 import { LaneLayout } from './lane-layout.ts';
 import { LeaseTable } from './leases.ts';
 import type { OutboxStore } from './outbox-store.ts';
+import type { PollPacing } from './poll-pacing.ts';
+import { AdaptivePolling, BUSY_POLL_MS } from './poll-pacing.ts';
 import type { Counters } from './record-outcome.ts';
 import { relayRetryPolicies } from './relay-retry.ts';
 import type { OutboxRow } from './sql/claim-batch.ts';
@@ -173,7 +175,7 @@ const brokerDown = () => new PublishError('broker down', { retriable: true, scop
 const recordRefused = (retriable: boolean) => new PublishError('record refused', { retriable, scope: 'record' });
 
 /** One lane over `shards` (leases held from time 0), with fakes for everything it touches. */
-function laneWith(options: { shards?: number[]; batchSize?: number; maxAttempts?: number } = {}) {
+function laneWith(options: { shards?: number[]; batchSize?: number; maxAttempts?: number; pacing?: PollPacing } = {}) {
   const clock = new FakeClock();
   const store = new FakeStore(clock);
   const publisher = fakePublisher();
@@ -207,6 +209,7 @@ function laneWith(options: { shards?: number[]; batchSize?: number; maxAttempts?
       { sleep: clock.sleep, random: () => 0 },
     ),
     clock,
+    ...(options.pacing === undefined ? {} : { pacing: options.pacing }),
     signal: abort.signal,
     leaseLost: (shard, token) => {
       lost.push(`${shard}/${token}`);
@@ -233,6 +236,25 @@ function laneWith(options: { shards?: number[]; batchSize?: number; maxAttempts?
 }
 
 describe('Lane', () => {
+  it('with adaptive polling (MySQL) reads again at once after rows and waits twice as long after each empty read', async () => {
+    const t = laneWith({ pacing: new AdaptivePolling(1_000) });
+    t.store.add(0, 'a');
+    t.start();
+    expect(await t.clock.asleep()).toBe(BUSY_POLL_MS);
+    expect(t.publisher.sent).toEqual([['a#1']]);
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      t.clock.elapse();
+      waits.push(await t.clock.asleep());
+    }
+    expect(waits).toEqual([10, 20, 40]);
+    t.store.add(0, 'b');
+    t.clock.elapse();
+    expect(await t.clock.asleep()).toBe(BUSY_POLL_MS);
+    expect(t.publisher.sent).toEqual([['a#1'], ['b#2']]);
+    await t.stop();
+  });
+
   it('sends the next batch while the last clean one is marked; that claim skips exactly the rows in flight', async () => {
     const t = laneWith({ batchSize: 2 });
     for (const key of ['a', 'b', 'a', 'c']) t.store.add(0, key);

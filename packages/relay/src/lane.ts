@@ -6,6 +6,8 @@ import type { HeldLease, LeaseTable } from './leases.ts';
 import type { ResolvedRelayOptions } from './options.ts';
 import type { OutboxStore } from './outbox-store.ts';
 import { PendingMarks } from './pending-marks.ts';
+import type { PollPacing } from './poll-pacing.ts';
+import { fixedPolling } from './poll-pacing.ts';
 import type { Counters, RecordContext } from './record-outcome.ts';
 import { recordOutcome } from './record-outcome.ts';
 import type { RelayRetryPolicies } from './relay-retry.ts';
@@ -38,6 +40,11 @@ export interface LaneContext {
   readonly topicLimits: TopicLimits;
   readonly retry: RelayRetryPolicies;
   readonly clock: LaneClock;
+  /**
+   * How long the lane waits after a read found rows or nothing; this lane's own (its state is
+   * the lane's idle streak). @defaultValue the poll interval whatever was found
+   */
+  readonly pacing?: PollPacing;
   /** Aborts when the relay stops: the lane ends its wait and returns once nothing is in flight. */
   readonly signal: AbortSignal;
   /** The lease of `shard` with `token` is gone (a fenced write was refused). */
@@ -71,7 +78,8 @@ type Turn =
  * lane sends one batch at a time: a key's rows are sent strictly one batch after the other. A
  * batch spans all of the lane's shards, in seq order, so it reads and updates rows that lie
  * together on disk. Full batches follow each other at once; otherwise the lane sleeps until a
- * notification, the poll interval, a new lease or a hand-over wakes it.
+ * notification (on MySQL: an in-process wake-up), the end of its pacing's wait (poll-pacing.ts),
+ * a new lease or a hand-over wakes it.
  *
  * Each turn of the loop decides what to do next; when that is publishing, it reads and sends
  * a batch while the previous clean batch's marks are still written ({@link PendingMarks}: a lane
@@ -99,10 +107,12 @@ export class Lane {
   /** The wait the next turn begins with, as the last batch or failure decided. */
   #then: Wait | undefined;
   readonly #recordContext: RecordContext;
+  readonly #pacing: PollPacing;
 
   constructor(ctx: LaneContext, index: number) {
     this.#ctx = ctx;
     this.index = index;
+    this.#pacing = ctx.pacing ?? fixedPolling(ctx.options.pollIntervalMs);
     this.#recordContext = {
       lane: index,
       store: ctx.store,
@@ -171,7 +181,7 @@ export class Lane {
     if (plan.kind !== 'publish') return plan;
     try {
       const sent = await claimAndSend(this.#ctx, plan.leases, this.#pending);
-      return sent === undefined ? { kind: 'sleep', ms: this.#ctx.options.pollIntervalMs } : { kind: 'sent', ...sent };
+      return sent === undefined ? { kind: 'sleep', ms: this.#pacing.afterNothing() } : { kind: 'sent', ...sent };
     } catch (error) {
       return { kind: 'failed', error };
     }
@@ -216,7 +226,8 @@ export class Lane {
     }
     this.#outages = 0;
     this.#failures = 0;
-    if (!sent.full) return { kind: 'sleep', ms: this.#ctx.options.pollIntervalMs };
+    const wait = this.#pacing.afterRows();
+    if (!sent.full) return { kind: 'sleep', ms: wait };
     this.#ctx.layout.full(this.#ctx.clock.now());
     // Stay hot, but let timers, notifications and other lanes run between batches.
     await new Promise((resolve) => setImmediate(resolve));

@@ -4,16 +4,15 @@ import type { RelayEvents } from './events.ts';
 import { leasePlan, shardShare } from './lease-share.ts';
 import type { LeaseTable } from './leases.ts';
 import type { ResolvedRelayOptions } from './options.ts';
-import { claimShards, renewShards } from './sql/claim-shards.ts';
-import { heartbeat } from './sql/heartbeat.ts';
-import { selectShardBacklog } from './sql/outbox-status.ts';
-import { shardsHoldingKeys } from './sql/shards-holding-keys.ts';
+import type { RelaySql } from './relay-sql.ts';
 
 /** What a {@link LeaseKeeper} needs from its relay. */
 export interface LeaseKeeperContext {
   readonly options: ResolvedRelayOptions;
   readonly leases: LeaseTable;
   readonly events: TypedEmitter<RelayEvents>;
+  /** The statements of the database's dialect. */
+  readonly sql: RelaySql;
   isStopping(): boolean;
   /** Wakes the lanes serving `shards` (new leases, shards to hand over). */
   wake(shards: readonly number[]): void;
@@ -101,11 +100,11 @@ export class LeaseKeeper {
   async #tick(): Promise<void> {
     const { options, leases } = this.#ctx;
     const { knex, tables, relayId, leaseMs, logger } = options;
-    const live = await heartbeat(knex, tables, relayId, leaseMs);
+    const live = await this.#ctx.sql.heartbeat(knex, tables, relayId, leaseMs);
 
     const sentAt = performance.now();
     const held = leases.all();
-    const renewed = new Set(await renewShards(knex, tables, relayId, held, leaseMs));
+    const renewed = new Set(await this.#ctx.sql.renewShards(knex, tables, relayId, held, leaseMs));
     for (const lease of held) {
       if (renewed.has(lease.shard)) leases.renew(lease, sentAt);
       else this.leaseLost(lease.shard, lease.token);
@@ -123,7 +122,7 @@ export class LeaseKeeper {
     // Before new shards are worked on, so their first claims already know whether to probe.
     await this.#checkHeldKeys();
     this.#ctx.wake(claimed);
-    this.#backlog = await selectShardBacklog(knex, tables, leases.shards());
+    this.#backlog = await this.#ctx.sql.selectShardBacklog(knex, tables, leases.shards());
   }
 
   /** Claims up to `count` free or expired shard leases; answers the shards gained. */
@@ -131,7 +130,7 @@ export class LeaseKeeper {
     const { options, leases, events } = this.#ctx;
     const { knex, tables, relayId, leaseMs, logger } = options;
     const claimedAt = performance.now();
-    const claimed = await claimShards(knex, tables, relayId, count, leaseMs);
+    const claimed = await this.#ctx.sql.claimShards(knex, tables, relayId, count, leaseMs);
     for (const lease of claimed) {
       leases.hold(lease, claimedAt);
       events.emit('relay:lease:gained', { shard: lease.shard, fencingToken: lease.token });
@@ -148,7 +147,7 @@ export class LeaseKeeper {
     const { options, leases } = this.#ctx;
     const suspects = leases.all().filter((l) => l.mayHoldKeys);
     if (suspects.length === 0) return;
-    const holding = await shardsHoldingKeys(
+    const holding = await this.#ctx.sql.shardsHoldingKeys(
       options.knex,
       options.tables,
       suspects.map((l) => l.shard),

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { RelayOptions } from './options.ts';
 import { resolveRelayOptions } from './options.ts';
 
-const knex = Object.assign(() => undefined, { raw: () => undefined }) as unknown as Knex;
+// A stand-in knex: the relay reads its client's name (the dialect) and nothing else here.
+const knex = Object.assign(() => undefined, { raw: () => undefined, client: { config: { client: 'pg' } } }) as unknown as Knex;
 const publisher: Publisher = { connect: async () => {}, publish: async () => {}, disconnect: async () => {} };
 
 function optionError(options: Partial<RelayOptions>): OptionError {
@@ -44,6 +45,15 @@ describe('resolveRelayOptions', () => {
     const o = resolveRelayOptions({ knex, publisher, schema: 'billing', relayId: 'r1', batchSize: 5, onDead: 'block', listen: false });
     expect(o).toMatchObject({ relayId: 'r1', batchSize: 5, onDead: 'block', listen: false });
     expect(o.tables.relayShards).toBe('"billing"."relay_shards"');
+  });
+
+  it('quotes the tables for the dialect of knex, and refuses a client Onceflow does not speak', () => {
+    const mysql = Object.assign(() => undefined, { raw: () => undefined, client: { config: { client: 'mysql2' } } }) as unknown as Knex;
+    expect(resolveRelayOptions({ knex: mysql, publisher, schema: 'billing' }).tables.outbox).toBe('`billing`.`outbox`');
+    const sqlite = Object.assign(() => undefined, { raw: () => undefined, client: { config: { client: 'sqlite3' } } }) as unknown as Knex;
+    const error = optionError({ knex: sqlite });
+    expect(error.option).toBe('knex');
+    expect(error.message).toContain('sqlite3');
   });
 
   it.each([

@@ -1,6 +1,16 @@
 import { hostname } from 'node:os';
 import type { Logger, Publisher, Tables } from '@onceflow/core';
-import { boolOption, choiceOption, defaultSchema, intOption, OptionError, silentLogger, stringOption, tablesFor } from '@onceflow/core';
+import {
+  boolOption,
+  choiceOption,
+  defaultSchema,
+  dialectOf,
+  intOption,
+  OptionError,
+  silentLogger,
+  stringOption,
+  tablesForDialect,
+} from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { ClientConfig } from 'pg';
 
@@ -43,7 +53,12 @@ export interface RelayOptions {
    * @defaultValue 4
    */
   concurrency?: number;
-  /** Idle shards look for work this often even without a notification. @defaultValue 1000 */
+  /**
+   * Idle shards look for work this often even without a notification. On MySQL and MariaDB
+   * (no notifications) the longest wait of an adaptive poll: a lane whose last read found rows
+   * reads again within milliseconds, and an idle one waits twice as long each time up to this.
+   * @defaultValue 1000
+   */
   pollIntervalMs?: number;
   /**
    * Lifetime of a shard lease. A killed relay's shards are taken over after at most this long
@@ -61,7 +76,11 @@ export interface RelayOptions {
    * the parked message). `'block'`: it holds them back until it is requeued. @defaultValue 'skip'
    */
   onDead?: OnDead;
-  /** Wake idle shards on PostgreSQL notifications from committing producers. @defaultValue true */
+  /**
+   * Wake idle shards on PostgreSQL notifications from committing producers. Ignored on MySQL and
+   * MariaDB, which have no notifications (producers in the relay's process wake it directly).
+   * @defaultValue true
+   */
   listen?: boolean;
   /**
    * Connection of the dedicated LISTEN client (a pg connection string or config).
@@ -163,7 +182,8 @@ export function resolveRelayOptions(options: RelayOptions): ResolvedRelayOptions
   return {
     knex,
     publisher,
-    tables: tablesFor(options.schema ?? defaultSchema()),
+    // The dialect is decided here, once: the table names are quoted for it.
+    tables: tablesForDialect(dialectOf(knex), options.schema ?? defaultSchema()),
     relayId,
     batchSize: intOption('batchSize', options.batchSize, 1_000, 1, 100_000),
     maxBatchBytes: intOption('maxBatchBytes', options.maxBatchBytes, 524_288, 1_024, 100_000_000),

@@ -1,13 +1,10 @@
 import type { Tables } from '@onceflow/core';
 import type { Knex } from 'knex';
+import type { RelaySql } from './relay-sql.ts';
 import type { OutboxRow } from './sql/claim-batch.ts';
-import { claimBatch } from './sql/claim-batch.ts';
 import type { ShardLease } from './sql/claim-shards.ts';
-import { releaseShards } from './sql/claim-shards.ts';
 import type { Fence } from './sql/fence.ts';
 import type { FailedAttempt } from './sql/mark-failed.ts';
-import { markFailed } from './sql/mark-failed.ts';
-import { markPublished } from './sql/mark-published.ts';
 
 /**
  * The outbox as a relay's lane reads and writes it. {@link sqlOutboxStore} is the real one;
@@ -16,7 +13,7 @@ import { markPublished } from './sql/mark-published.ts';
 export interface OutboxStore {
   /**
    * The next due rows of `shards` in seq order, at most `limit`, skipping the rows named per
-   * shard in `sending` (see `claimBatch` in sql/claim-batch.ts).
+   * shard in `sending` (see `claimBatch` in sql/claim-batch.ts and sql-mysql/claim-batch.ts).
    */
   claimBatch(
     shards: readonly number[],
@@ -41,15 +38,17 @@ export interface SqlOutboxStoreOptions {
   readonly deletePublished: boolean;
   /** A dead row holds its key (onDead 'block'). */
   readonly blockOnDead: boolean;
+  /** The statements of the database's dialect (PostgreSQL or MySQL), chosen once by the relay. */
+  readonly sql: RelaySql;
 }
 
-/** The {@link OutboxStore} of a PostgreSQL outbox: one SQL function per operation. */
+/** The {@link OutboxStore} of a PostgreSQL or MySQL outbox: one SQL function per operation. */
 export function sqlOutboxStore(options: SqlOutboxStoreOptions): OutboxStore {
-  const { knex, tables, relayId, deletePublished, blockOnDead } = options;
+  const { knex, tables, relayId, deletePublished, blockOnDead, sql } = options;
   return {
-    claimBatch: (shards, limit, sending, probeHeldKeys) => claimBatch(knex, tables, shards, limit, sending, probeHeldKeys),
-    markPublished: (fence, ids) => markPublished(knex, tables, fence, ids, deletePublished),
-    markFailed: (fence, failures) => markFailed(knex, tables, fence, failures, blockOnDead),
-    release: (leases) => releaseShards(knex, tables, relayId, leases),
+    claimBatch: (shards, limit, sending, probeHeldKeys) => sql.claimBatch(knex, tables, shards, limit, sending, probeHeldKeys),
+    markPublished: (fence, ids) => sql.markPublished(knex, tables, fence, ids, deletePublished),
+    markFailed: (fence, failures) => sql.markFailed(knex, tables, fence, failures, blockOnDead),
+    release: (leases) => sql.releaseShards(knex, tables, relayId, leases),
   };
 }

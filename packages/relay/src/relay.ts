@@ -1,4 +1,12 @@
-import { assertPeerVersion, checkReplication, checkSchemaVersion, knexConnectionSettings, sleep, TypedEmitter } from '@onceflow/core';
+import {
+  assertPeerVersion,
+  checkReplication,
+  checkSchemaVersion,
+  knexConnectionSettings,
+  onMysqlCommit,
+  sleep,
+  TypedEmitter,
+} from '@onceflow/core';
 import type { RelayEvents, RelayStats } from './events.ts';
 import type { LaneClock } from './lane.ts';
 import { Lane } from './lane.ts';
@@ -10,12 +18,12 @@ import type { RelayOptions, ResolvedRelayOptions } from './options.ts';
 import { resolveRelayOptions } from './options.ts';
 import type { OutboxStore } from './outbox-store.ts';
 import { sqlOutboxStore } from './outbox-store.ts';
+import { AdaptivePolling } from './poll-pacing.ts';
 import type { Counters } from './record-outcome.ts';
 import type { RelayRetryPolicies } from './relay-retry.ts';
 import { relayRetryPolicies } from './relay-retry.ts';
-import { unregister } from './sql/heartbeat.ts';
-import { selectOutboxTopics } from './sql/outbox-topics.ts';
-import { pruneBatch } from './sql/prune-outbox.ts';
+import type { RelaySql } from './relay-sql.ts';
+import { relaySqlFor } from './relay-sql.ts';
 import { TopicLimits } from './topic-limits.ts';
 
 /** Where a relay is in its life. */
@@ -39,6 +47,8 @@ export class Relay {
   readonly #leases: LeaseTable;
   readonly #keeper: LeaseKeeper;
   readonly #store: OutboxStore;
+  /** The statements of the outbox's database, PostgreSQL or MySQL, chosen once. */
+  readonly #sql: RelaySql;
   readonly #retry: RelayRetryPolicies;
   readonly #clock: LaneClock = { now: () => performance.now(), sleep };
   #lanes: Lane[] = [];
@@ -50,27 +60,33 @@ export class Relay {
   #pruneTimer: NodeJS.Timeout | undefined;
   #pruneRunning: Promise<void> | undefined;
   #listener: NotificationListener | undefined;
+  /** Ends the in-process wake-ups of a MySQL relay. */
+  #unsubscribe: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(options: RelayOptions) {
     assertPeerVersion('knex');
     this.options = resolveRelayOptions(options);
     this.#leases = new LeaseTable(this.options.leaseMs);
+    this.#sql = relaySqlFor(this.options.knex);
     this.#keeper = new LeaseKeeper({
       options: this.options,
+      sql: this.#sql,
       leases: this.#leases,
       events: this.events,
       isStopping: () => this.#isStopping(),
       wake: (shards) => this.#wake(shards),
     });
     const { knex, tables, relayId, deletePublished, onDead } = this.options;
-    this.#store = sqlOutboxStore({ knex, tables, relayId, deletePublished, blockOnDead: onDead === 'block' });
+    this.#store = sqlOutboxStore({ knex, tables, relayId, deletePublished, blockOnDead: onDead === 'block', sql: this.#sql });
     this.#retry = relayRetryPolicies(this.options, this.#clock);
     this.#topicLimits = new TopicLimits(this.options.publisher, this.options.maxRecordBytes, this.options.logger);
     this.#layout = new LaneLayout({
       lanes: this.options.concurrency,
       shrinkAfterMs: SHRINK_AFTER_MS,
-      adaptive: this.options.listen,
+      // One lane while caught up wherever something wakes the relay: notifications, or on
+      // MySQL the adaptive poll (a lane that found rows reads again within milliseconds).
+      adaptive: this.#sql.notifies ? this.options.listen : true,
       wakeAll: () => this.#wake(null),
       changed: (active) => {
         this.events.emit('relay:lanes', { active });
@@ -93,7 +109,7 @@ export class Relay {
     await publisher.connect();
     // The topics it will publish to are those the outbox holds rows for (new ones later get the
     // broker's defaults, which the same check would judge).
-    const topics = await selectOutboxTopics(knex, tables, 1_000);
+    const topics = await this.#sql.selectOutboxTopics(knex, tables, 1_000);
     await checkReplication(publisher.describeTopics?.bind(publisher), topics, this.options.strictReplication, logger).catch(
       async (error: unknown) => {
         await publisher.disconnect().catch(() => undefined);
@@ -101,7 +117,11 @@ export class Relay {
       },
     );
     this.#state = 'running';
-    if (this.options.listen) {
+    if (!this.#sql.notifies) {
+      // MySQL: no LISTEN/NOTIFY. Producers of this process wake the relay after their commit;
+      // rows of other processes are found by the adaptive poll.
+      this.#unsubscribe = onMysqlCommit(tables.schema, (shards) => this.#wake(shards));
+    } else if (this.options.listen) {
       const connection =
         this.options.listenConnection ??
         (await knexConnectionSettings(knex).catch((error: unknown) => {
@@ -158,10 +178,11 @@ export class Relay {
     clearTimeout(timer);
     if (!settled)
       logger.warn({ stopTimeoutMs: this.options.stopTimeoutMs }, 'In-flight batches did not finish in time; releasing leases anyway');
+    this.#unsubscribe?.();
     const held = this.#leases.all();
     try {
       await this.#store.release(held);
-      await unregister(knex, tables, relayId);
+      await this.#sql.unregister(knex, tables, relayId);
     } catch (error) {
       // The leases then simply expire; nothing is lost.
       this.events.emit('relay:error', { error, during: 'stop' });
@@ -218,6 +239,7 @@ export class Relay {
         topicLimits: this.#topicLimits,
         retry: this.#retry,
         clock: this.#clock,
+        ...(this.#sql.notifies ? {} : { pacing: new AdaptivePolling(this.options.pollIntervalMs) }),
         signal: this.#abort.signal,
         leaseLost: (shard, token) => this.#keeper.leaseLost(shard, token),
       },
@@ -240,14 +262,31 @@ export class Relay {
     try {
       for (;;) {
         if (this.#isStopping()) break;
-        const deleted = await pruneBatch(knex, tables, retentionMs, pruneBatchSize);
+        const deleted = await this.#sql.pruneBatch(knex, tables, retentionMs, pruneBatchSize);
         total += deleted;
         if (deleted < pruneBatchSize) break;
       }
       if (total > 0) logger.info({ deleted: total, retentionMs }, 'Pruned published outbox rows');
+      await this.#pruneKeyLocks();
     } catch (error) {
       this.events.emit('relay:error', { error, during: 'prune' });
       logger.error({ error }, 'Pruning the outbox failed; trying again next interval');
     }
+  }
+
+  /**
+   * MySQL: deletes the producers' key-lock rows no producer holds (see sql-mysql/prune-key-locks.ts
+   * for why that is safe), in batches, so `key_locks` does not keep a row for every key ever
+   * written. Nothing on PostgreSQL, whose advisory locks leave no rows.
+   */
+  async #pruneKeyLocks(): Promise<void> {
+    const prune = this.#sql.pruneKeyLocks;
+    if (prune === undefined) return;
+    const { knex, tables, pruneBatchSize } = this.options;
+    let after: string | null = null;
+    do {
+      if (this.#isStopping()) return;
+      after = await prune(knex, tables, after, pruneBatchSize);
+    } while (after !== null);
   }
 }
