@@ -88,13 +88,7 @@ export async function writeMysqlMessages(
   // well-formed text was written.
   const byKey = new Map(stored.map((s) => [`${s.topic}\u0000${Buffer.from(s.idempotency_key).toString('utf8')}`, s.id]));
   if (hasMysqlRelays(tables.schema)) {
-    const shards = [
-      ...new Set(
-        messages
-          .filter((_, i) => byKey.get(`${out[i]?.topic}\u0000${out[i]?.idempotencyKey}`) === out[i]?.id)
-          .map((m) => shardOf(m.topic, m.key)),
-      ),
-    ];
+    const shards = [...new Set(messages.filter((_, i) => written.has((out[i] as EnqueuedMessage).id)).map((m) => shardOf(m.topic, m.key)))];
     if (shards.length > 0) afterCommit(trx, () => wakeMysqlRelays(tables.schema, shards));
   }
   return out.map((r) => {
