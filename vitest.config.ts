@@ -28,8 +28,19 @@ const MATRIX: string[] = [
   'test/consumer-new-group.test.ts',
   'test/consumer-kafka.test.ts',
   'test/consumer-type-filter.test.ts',
+  'test/e2e.test.ts',
+  'test/relay.test.ts',
+  'test/claim-due.test.ts',
+  'test/relay-limits.test.ts',
+  'test/relay-batch-bytes.test.ts',
+  'test/relay-ordering.test.ts',
+  'test/consumer-dedup-modes.test.ts',
+  'test/cli-status.test.ts',
+  'test/cli-dead.test.ts',
+  'test/cli-migrate.test.ts',
+  'test/metrics.test.ts',
 ];
-const MATRIX_FAULTS: string[] = [];
+const MATRIX_FAULTS: string[] = ['test/relay-crash.fault.test.ts', 'test/chaos.fault.test.ts'];
 const ON_MARIADB = { ONCEFLOW_TEST_DB: 'mariadb' };
 const MARIADB = {
   test: {
