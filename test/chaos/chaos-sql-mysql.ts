@@ -192,7 +192,7 @@ export const mysqlChaosSql: ChaosSql = {
     const sessions = rowsOf<{ id: number }>(
       await knex.raw(
         `select id from information_schema.processlist
-         where db = database() and id <> connection_id() and user in (${placeholders(1, users.length)})`,
+         where db = database() and id <> connection_id() and user in ${placeholders(1, users.length)}`,
         users,
       ),
     );
