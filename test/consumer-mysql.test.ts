@@ -15,7 +15,7 @@ import { countRows, lockWaits, onceflowTable } from './support/consumer-matrix.t
 import type { TestDatabase } from './support/database.ts';
 import { connect, uniqueName } from './support/database.ts';
 import { createTopic, testKafka } from './support/kafka.ts';
-import { createMariadbDatabase } from './support/mariadb.ts';
+import { connectMariadb, createMariadbDatabase } from './support/mariadb.ts';
 
 let db: TestDatabase;
 let offset = 0;
@@ -352,6 +352,66 @@ describe('deadlocks are retriable and charged once (MariaDB)', () => {
       expect(await countRows(db, 'select count(*) n from mysql_effects where dedup_key = ?', [key])).toBe(1);
     } finally {
       await consumer?.stop();
+    }
+  });
+});
+
+describe('a copy that waits on another copy’s inbox row past the lock wait timeout (MariaDB)', () => {
+  it('keeps waiting without spending attempts, and runs once when the other copy rolls back', async () => {
+    const kafka: Kafka = testKafka('consumer-mysql-wait-test');
+    const topic = uniqueName('row_wait');
+    await createTopic(kafka, topic);
+    const groupId = uniqueName('row_wait_group');
+    const consumerName = uniqueName('row_wait');
+    const key = uniqueName('pay');
+    // The consumer's own pool gives up a lock wait after 1 s, as DBAs often set it.
+    const impatient = connectMariadb(db.name, 4, 'set session innodb_lock_wait_timeout = 1');
+    const hold = gate();
+    let firstEntered = false;
+    const first = new Inbox({ knex: db.knex, schema: db.schema, consumerName })
+      .handle(
+        toConsumedMessage({
+          topic,
+          partition: 0,
+          offset: '0',
+          key: 'k',
+          value: Buffer.from('{}'),
+          headers: { [HeaderNames.id]: `id-${key}`, [HeaderNames.idempotencyKey]: key },
+          timestamp: String(Date.now()),
+        }),
+        async () => {
+          firstEntered = true;
+          await hold.opened;
+          throw new Error('the first copy rolls back');
+        },
+      )
+      .catch((error: unknown) => error);
+    await waitFor('the first copy', () => firstEntered);
+    let consumer: InboxConsumer | undefined;
+    try {
+      consumer = await startConsumer(kafka, groupId, [topic], {
+        knex: impatient,
+        schema: db.schema,
+        consumerName,
+        maxAttempts: 2,
+        handler: async (m, trx) => {
+          await trx('mysql_effects').insert({ dedup_key: m.idempotencyKey as string });
+        },
+      });
+      await publish(kafka, topic, [{ key: 'k', payload: {}, idempotencyKey: key }]);
+      // Three lock wait timeouts and more: each one a wait, none an attempt.
+      await waitFor('three waits', () => (consumer as InboxConsumer).stats().busy >= 3, 20_000);
+      expect(consumer.stats()).toMatchObject({ handled: 0, retried: 0, deadLettered: 0 });
+      hold.open();
+      expect(await first).toBeInstanceOf(Error);
+      await waitFor('the offset committed', async () => (await committedTotal(kafka, groupId, topic)) === 1);
+      expect(consumer.stats()).toMatchObject({ handled: 1, retried: 0, deadLettered: 0 });
+      expect(await countRows(db, 'select count(*) n from mysql_effects where dedup_key = ?', [key])).toBe(1);
+      expect(await inboxRows(consumerName)).toBe(1);
+    } finally {
+      hold.open();
+      await consumer?.stop();
+      await impatient.destroy();
     }
   });
 });

@@ -9,8 +9,11 @@ import { resultRows, uniqueName } from './database.ts';
  */
 export const MARIADB_URL = process.env.MARIADB_URL ?? 'mysql://root@127.0.0.1:3306';
 
-/** Opens a mysql2 knex pool on the server of MARIADB_URL, on `database` when given. */
-export function connectMariadb(database?: string, pool = 10): Knex {
+/**
+ * Opens a mysql2 knex pool on the server of MARIADB_URL, on `database` when given; `sessionSql`
+ * runs on each new connection (session settings).
+ */
+export function connectMariadb(database?: string, pool = 10, sessionSql?: string): Knex {
   const url = new URL(MARIADB_URL);
   return knexFactory({
     client: 'mysql2',
@@ -21,7 +24,18 @@ export function connectMariadb(database?: string, pool = 10): Knex {
       password: decodeURIComponent(url.password),
       ...(database === undefined ? {} : { database }),
     },
-    pool: { min: 0, max: pool },
+    pool: {
+      min: 0,
+      max: pool,
+      ...(sessionSql === undefined
+        ? {}
+        : {
+            afterCreate: (
+              connection: { query(sql: string, done: (error: Error | null) => void): void },
+              done: (error: Error | null, c: unknown) => void,
+            ) => connection.query(sessionSql, (error) => done(error, connection)),
+          }),
+    },
   });
 }
 

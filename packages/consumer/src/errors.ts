@@ -32,3 +32,20 @@ export class DeadLetterError extends OnceflowError {
     this.deadLetterId = deadLetterId;
   }
 }
+
+/**
+ * The inbox insert met a lock conflict on MySQL (a deadlock, 1213, or a lock wait timeout,
+ * 1205) before any handler ran: another transaction holds the rows this one must insert or
+ * check, most often a second copy of the same message. No handler ran and nothing was written;
+ * the consumer waits and tries again without spending an attempt, as PostgreSQL's insert would
+ * simply have waited on the other copy. Not exported: the consumer handles it itself.
+ */
+export class InboxRowWait extends OnceflowError {
+  constructor(cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(ErrorCodes.transaction, `The inbox rows are locked by another transaction (${reason}); waiting for it`, {
+      cause,
+      retriable: true,
+    });
+  }
+}

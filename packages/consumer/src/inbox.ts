@@ -1,9 +1,18 @@
 import type { SpanAttributes } from '@onceflow/core';
-import { ErrorCodes, isRetriable, OnceflowError, recordProcessOutcome, withBatchProcessSpan, withProcessSpan } from '@onceflow/core';
+import {
+  ErrorCodes,
+  isRetriable,
+  mysqlLockConflict,
+  OnceflowError,
+  recordProcessOutcome,
+  withBatchProcessSpan,
+  withProcessSpan,
+} from '@onceflow/core';
 import type { Knex } from 'knex';
 import type { ConsumedMessage } from './consumed-message.ts';
 import type { DedupMode } from './dedup.ts';
 import { dedupKeyOf, dedupScopeOf, scopedStoreKey } from './dedup.ts';
+import { InboxRowWait } from './errors.ts';
 import type { FastPathEntry } from './fast-path.ts';
 import { RedisFastPath } from './fast-path.ts';
 import type { InboxOptions, ResolvedInboxOptions } from './inbox-options.ts';
@@ -243,7 +252,14 @@ export class Inbox implements InboxTransactions {
     candidates: readonly number[],
   ): Promise<Set<string>> {
     const { tables, consumerName, sql } = this.options;
-    const fresh = await sql.insertInboxRows(trx, tables, consumerName, this.#columns(messages, dedupKeys, candidates));
+    let fresh: Awaited<ReturnType<typeof sql.insertInboxRows>>;
+    try {
+      fresh = await sql.insertInboxRows(trx, tables, consumerName, this.#columns(messages, dedupKeys, candidates));
+    } catch (error) {
+      // Only MySQL reports lock conflicts here (PostgreSQL's insert waits without a limit).
+      if (mysqlLockConflict(error)) throw new InboxRowWait(error);
+      throw error;
+    }
     return new Set(fresh.map((r) => scopedStoreKey(r.scope, r.dedupKey)));
   }
 

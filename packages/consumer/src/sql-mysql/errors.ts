@@ -16,15 +16,6 @@ export function isDuplicateKey(error: unknown): boolean {
 }
 
 /**
- * Whether `error` is a lock conflict that ends when the other transaction does: a deadlock
- * (1213) or a lock wait timeout (1205). Running the same work again is the cure.
- */
-export function isLockConflict(error: unknown): boolean {
-  const errno = mysqlErrno(error);
-  return errno === ER_LOCK_DEADLOCK || errno === ER_LOCK_WAIT_TIMEOUT;
-}
-
-/**
  * Errors of MySQL refusing the data itself (in strict mode, the default of both servers):
  * out of range (1264), truncated (1265), a bad date (1292), a string the column's character
  * set cannot hold (1366), too long (1406), NULL in a NOT NULL column (1048), invalid JSON

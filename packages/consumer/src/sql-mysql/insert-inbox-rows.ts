@@ -29,8 +29,12 @@ interface InboxRow {
  *
  * First all rows in one statement, the common case; a duplicate-key error rolls back only that
  * statement (InnoDB keeps the transaction), and then each row is inserted alone so the error
- * names its row. Rows go in key order in both rounds, so two transactions meeting on several
- * keys take their locks in one order and do not deadlock over them.
+ * names its row. Rows go in key order in both rounds, which keeps lock waits short, but does not
+ * rule deadlocks out: a duplicate check takes shared next-key locks, and two transactions
+ * inserting into the gaps they lock can each wait for the other (1213). Such a conflict, and a
+ * lock wait timeout (1205) while another copy holds a row, says nothing about the message: the
+ * inbox reports it as a wait ({@link InboxRowWait}), which is retried without spending an
+ * attempt.
  *
  * A row in a topic scope is also skipped when an unscoped `done` row of the same key exists
  * whose topic is the same or unknown (see PostgreSQL's version). That is read after the

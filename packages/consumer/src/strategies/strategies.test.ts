@@ -1,6 +1,7 @@
 import { HeaderNames } from '@onceflow/core';
 import { describe, expect, it } from 'vitest';
 import { toConsumedMessage } from '../consumed-message.ts';
+import { InboxRowWait } from '../errors.ts';
 import type { GroupResult, InboxTransactions } from '../inbox.ts';
 import { GroupFailure } from '../inbox.ts';
 import type { Item } from '../run-context.ts';
@@ -62,6 +63,20 @@ describe('TransactionalStrategy', () => {
     expect(database).toEqual({ kind: 'failed', error: cause, isolate: 'each' });
     const done = await new TransactionalStrategy({ inbox: fakeInbox(), handler, maxMessagesPerTransaction: 2 }).attempt(items);
     expect(done).toMatchObject({ kind: 'done', outcomes: ['handled', 'handled'] });
+  });
+
+  it('answers busy, not failed, when the inbox rows were locked by another transaction (MySQL), in both modes', async () => {
+    const items = [item(0, 'a'), item(1, 'b')];
+    const wait = new GroupFailure(-1, new InboxRowWait(Object.assign(new Error('Lock wait timeout exceeded'), { errno: 1205 })));
+    for (const strategy of [
+      new TransactionalStrategy({ inbox: fakeInbox(wait), handler, maxMessagesPerTransaction: 2 }),
+      new BatchStrategy({ inbox: fakeInbox(wait), handler, maxBatchSize: 2 }),
+    ]) {
+      const result = await strategy.attempt(items);
+      expect(result.kind).toBe('busy');
+      expect((result as { retryInMs: number }).retryInMs).toBeGreaterThanOrEqual(100);
+      expect((result as { retryInMs: number }).retryInMs).toBeLessThan(200);
+    }
   });
 
   it('GroupFailure is an Onceflow error with a stable code, as retriable as its cause', () => {
