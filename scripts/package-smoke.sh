@@ -27,8 +27,8 @@ done
 unset NODE_OPTIONS
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
-NEWEST_PEERS=(knex@^3 pg@^8 kafkajs@^2)
-LOWEST_PEERS=(knex@3.1.0 pg@8.11.0 kafkajs@2.2.0)
+NEWEST_PEERS=(knex@^3 pg@^8 kafkajs@^2 mysql2@^3)
+LOWEST_PEERS=(knex@3.1.0 pg@8.11.0 kafkajs@2.2.0 mysql2@3.0.0)
 NODE_MIN=22.12.0
 
 work="$(mktemp -d -t onceflow-smoke-XXXXXX)"
@@ -85,7 +85,7 @@ make_app() {
   shift
   mkdir -p "$app"
   printf '{ "name": "smoke-app", "version": "1.0.0", "private": true, "type": "module" }\n' >"$app/package.json"
-  cp test/package-smoke/esm.mjs test/package-smoke/cjs.cjs test/package-smoke/app.ts test/package-smoke/tsconfig.*.json "$app/"
+  cp test/package-smoke/esm.mjs test/package-smoke/cjs.cjs test/package-smoke/mysql.mjs test/package-smoke/app.ts test/package-smoke/tsconfig.*.json "$app/"
   (cd "$app" && npm install --no-audit --no-fund --no-update-notifier --loglevel=error "$work"/tarballs/*.tgz "$@" >/dev/null)
 }
 
@@ -98,6 +98,8 @@ run_checks() { # app node-bin-folder with-typescript
     export PATH="$bin:$PATH"
     node esm.mjs
     node cjs.cjs
+    # The same path on MariaDB/MySQL, in the apps that installed mysql2 (an optional peer).
+    if [ -d node_modules/mysql2 ]; then node mysql.mjs; fi
     if [ "$typescript" = yes ]; then
       for config in tsconfig.nodenext.json tsconfig.bundler.json; do
         node node_modules/typescript/bin/tsc -p "$config" || fail "tsc (TypeScript 7) -p $config"
@@ -128,14 +130,14 @@ run_checks() { # app node-bin-folder with-typescript
 # Newest peers, TypeScript 7 and 5, on Node 24 and 22.
 newest="$work/app-newest-peers"
 make_app "$newest" "${NEWEST_PEERS[@]}" typescript@7.0.2 ts5@npm:typescript@~5.9 @types/node@^24
-say "app with the newest peers: $(cd "$newest" && npm ls knex pg kafkajs --depth=0 2>/dev/null | grep -oE '(knex|pg|kafkajs)@[0-9.]+' | tr '\n' ' ')"
+say "app with the newest peers: $(cd "$newest" && npm ls knex pg kafkajs mysql2 --depth=0 2>/dev/null | grep -oE '(knex|pg|kafkajs|mysql2)@[0-9.]+' | tr '\n' ' ')"
 run_checks "$newest" "$(dirname "$(command -v node)")" yes
 run_checks "$newest" "$(node_bin 22)" yes
 
 # Lowest supported peers on the lowest supported Node.
 lowest="$work/app-lowest-peers"
 make_app "$lowest" "${LOWEST_PEERS[@]}"
-say "app with the lowest peers: $(cd "$lowest" && npm ls knex pg kafkajs --depth=0 2>/dev/null | grep -oE '(knex|pg|kafkajs)@[0-9.]+' | tr '\n' ' ')"
+say "app with the lowest peers: $(cd "$lowest" && npm ls knex pg kafkajs mysql2 --depth=0 2>/dev/null | grep -oE '(knex|pg|kafkajs|mysql2)@[0-9.]+' | tr '\n' ' ')"
 run_checks "$lowest" "$(node_bin "$NODE_MIN")" no
 
 # Refused with a clear error: a Node below the minimum, and knex 2.
