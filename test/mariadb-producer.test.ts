@@ -140,6 +140,32 @@ describe('enqueue on MariaDB', () => {
     expect(await rows()).toHaveLength(4);
   });
 
+  it('locks nothing for a duplicate committed before: an open retry leaves the relay and other producers free', async () => {
+    const [first] = await db.knex.transaction((trx) =>
+      outbox.enqueue(trx, [{ topic: 'orders', key: 'K', idempotencyKey: 'order-1', payload: 1 }]),
+    );
+    // A client retries the same enqueue inside a business transaction that stays open.
+    const retry = await open();
+    try {
+      const [again] = await outbox.enqueue(retry, [{ topic: 'orders', key: 'K', idempotencyKey: 'order-1', payload: 1 }]);
+      expect(again).toMatchObject({ id: first?.id, duplicate: true });
+      // The relay's mark of that row, and an enqueue of the topic with a default key (a uuid v7,
+      // sorting just below 'order-1'), go through at once instead of waiting for the retry.
+      const impatient = await db.knex.transaction();
+      try {
+        await impatient.raw('set session innodb_lock_wait_timeout = 1');
+        await impatient.raw(`update \`${db.name}\`.outbox set status = 'published' where id = ?`, [first?.id as string]);
+        const [other] = await outbox.enqueue(impatient, [{ topic: 'orders', key: 'L', payload: 2 }]);
+        expect(other?.duplicate).toBe(false);
+      } finally {
+        await impatient.raw('set session innodb_lock_wait_timeout = default');
+        await impatient.rollback();
+      }
+    } finally {
+      await retry.rollback();
+    }
+  });
+
   it('stores a delayed message due at its time, in UTC', async () => {
     const at = new Date('2040-01-02T03:04:05.678Z');
     await db.knex.transaction((trx) => outbox.enqueue(trx, { topic: 'later', key: 'L', payload: 'x', availableAt: at }));

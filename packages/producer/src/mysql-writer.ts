@@ -14,7 +14,8 @@ import {
 import type { Knex } from 'knex';
 import type { ResolvedOutboxWriterOptions } from './options.ts';
 import type { EnqueuedMessage } from './outbox-writer.ts';
-import { findOwnMessages, findStoredMessages } from './sql-mysql/find-messages.ts';
+import type { StoredMessage } from './sql-mysql/find-messages.ts';
+import { findCommittedMessages, findOwnMessages, findStoredMessages } from './sql-mysql/find-messages.ts';
 import { insertMessages } from './sql-mysql/insert-messages.ts';
 import { lockKeys } from './sql-mysql/lock-keys.ts';
 
@@ -23,8 +24,9 @@ export type DuplicateErrorFactory = (topic: string, idempotencyKey: string, exis
 
 /**
  * Writes validated messages into the MySQL or MariaDB outbox inside `trx`: what
- * `OutboxWriter.enqueue` does on those servers. The key locks, then the rows in input order,
- * then a read of which rows this call wrote and which earlier messages its duplicates met.
+ * `OutboxWriter.enqueue` does on those servers. A plain read of the duplicates already
+ * committed (skipped, so nothing locks them), the key locks, then the other rows in input
+ * order, then a read of which rows this call wrote and which earlier messages the rest met.
  * MySQL has no LISTEN/NOTIFY: relays of other processes find the rows by polling; a relay of
  * this process on the same schema is woken once `trx` commits (see core's mysql-wakeups.ts).
  */
@@ -39,20 +41,32 @@ export async function writeMysqlMessages(
     if (m.availableAt !== undefined) assertDatetimeRange(m.availableAt, messages.length > 1 ? `messages[${i}].availableAt` : 'availableAt');
   });
   const tables = mysqlTablesFor(options.tables.schema);
-  const lockIds = [...new Set(messages.map((m) => keyLockId(tables.schema, m.topic, m.key)))].sort(compareBigIntText);
   const trace = activeTraceHeaders();
   const out: EnqueuedMessage[] = messages.map((m) => {
     const id = newMessageId();
     return { id, topic: m.topic, key: m.key, idempotencyKey: m.idempotencyKey ?? id, duplicate: false };
   });
   let written: Set<string>;
-  let stored: Awaited<ReturnType<typeof findStoredMessages>>;
+  let stored: StoredMessage[];
   try {
+    // Duplicates already committed are skipped before the insert, which would lock them (see
+    // findCommittedMessages). Only caller-given keys can meet one: a default key is a new id.
+    stored = await findCommittedMessages(
+      trx,
+      tables,
+      out.filter((_, i) => messages[i]?.idempotencyKey !== undefined).map((r) => [r.topic, r.idempotencyKey] as const),
+    );
+    const known = new Set(stored.map(pairOf));
+    const fresh = messages.flatMap((m, i) => (known.has(`${m.topic}\u0000${(out[i] as EnqueuedMessage).idempotencyKey}`) ? [] : [i]));
+    const lockIds = [...new Set(fresh.map((i) => keyLockId(tables.schema, out[i]?.topic as string, out[i]?.key as string)))].sort(
+      compareBigIntText,
+    );
     await lockKeys(trx, tables, lockIds);
     await insertMessages(
       trx,
       tables,
-      messages.map((m, i) => {
+      fresh.map((i) => {
+        const m = messages[i] as EncodedMessage;
         const r = out[i] as EnqueuedMessage;
         return {
           id: r.id,
@@ -72,13 +86,19 @@ export async function writeMysqlMessages(
       await findOwnMessages(
         trx,
         tables,
-        out.map((r) => r.id),
+        fresh.map((i) => (out[i] as EnqueuedMessage).id),
       ),
     );
-    stored = await findStoredMessages(
-      trx,
-      tables,
-      out.filter((r) => !written.has(r.id)).map((r) => [r.topic, r.idempotencyKey] as const),
+    // Duplicates the insert met (committed after this transaction's snapshot, or written
+    // twice in this call): read with a lock, as the insert already holds one on each.
+    stored.push(
+      ...(await findStoredMessages(
+        trx,
+        tables,
+        fresh
+          .filter((i) => !written.has((out[i] as EnqueuedMessage).id))
+          .map((i) => [out[i]?.topic as string, out[i]?.idempotencyKey as string] as const),
+      )),
     );
   } catch (error) {
     throw mysqlMissingSchemaError(error, tables.schema) ?? error;
@@ -86,7 +106,7 @@ export async function writeMysqlMessages(
 
   // The id stored for each (topic, idempotency key); bytes decode exactly, as only
   // well-formed text was written.
-  const byKey = new Map(stored.map((s) => [`${s.topic}\u0000${Buffer.from(s.idempotency_key).toString('utf8')}`, s.id]));
+  const byKey = new Map(stored.map((s) => [pairOf(s), s.id]));
   if (hasMysqlRelays(tables.schema)) {
     const shards = [...new Set(messages.filter((_, i) => written.has((out[i] as EnqueuedMessage).id)).map((m) => shardOf(m.topic, m.key)))];
     if (shards.length > 0) afterCommit(trx, () => wakeMysqlRelays(tables.schema, shards));
@@ -94,8 +114,8 @@ export async function writeMysqlMessages(
   return out.map((r) => {
     if (written.has(r.id)) return r;
     const storedId = byKey.get(`${r.topic}\u0000${r.idempotencyKey}`);
-    // Not found cannot happen while this transaction holds the rows' locks; reported as on
-    // PostgreSQL, as a duplicate of nothing to return.
+    // Not found cannot happen: each duplicate was read before the insert or under the lock the
+    // insert took on it. Reported as on PostgreSQL, as a duplicate of nothing to return.
     if (storedId === undefined) return { ...r, duplicate: true };
     if (options.onDuplicate === 'error') throw duplicateError(r.topic, r.idempotencyKey, storedId);
     return { ...r, id: storedId, duplicate: true };
@@ -116,6 +136,11 @@ function assertDatetimeRange(date: Date, field: string): void {
 /** A Date as MySQL DATETIME(6) text in UTC, the zone every Onceflow time column holds. */
 function utcDatetime(date: Date): string {
   return `${date.toISOString().slice(0, 23).replace('T', ' ')}000`;
+}
+
+/** `topic NUL idempotency key` of a stored message; its key bytes decode exactly, as only well-formed text was written. */
+function pairOf(s: StoredMessage): string {
+  return `${s.topic}\u0000${Buffer.from(s.idempotency_key).toString('utf8')}`;
 }
 
 function compareBigIntText(a: string, b: string): number {

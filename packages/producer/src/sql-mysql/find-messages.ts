@@ -47,3 +47,28 @@ export async function findStoredMessages(
   );
   return (result as [StoredMessage[]])[0];
 }
+
+/**
+ * The messages of `pairs` that this transaction's snapshot already holds: the duplicates an
+ * enqueue can skip without meeting them in the insert. A plain read, which locks nothing.
+ *
+ * Why read before inserting: an upsert that meets a stored row puts an exclusive next-key lock
+ * on it (and on the gap below it in the unique index) until this transaction ends. A client
+ * retrying an enqueue inside a long transaction would so hold the relay's mark of that row
+ * (and every enqueue of the topic whose idempotency key sorts into that gap) until it
+ * commits; PostgreSQL's `on conflict do nothing` locks nothing. A duplicate committed after
+ * the snapshot was taken is not seen here and still meets the insert, as before.
+ */
+export async function findCommittedMessages(
+  trx: Knex.Transaction,
+  tables: MysqlTables,
+  pairs: ReadonlyArray<readonly [topic: string, idempotencyKey: string]>,
+): Promise<StoredMessage[]> {
+  if (pairs.length === 0) return [];
+  const result = await trx.raw(
+    `select id, topic, idempotency_key from ${tables.outbox}
+     where ${pairs.map(() => '(topic = ? and idempotency_key = ?)').join(' or ')}`,
+    pairs.flat(),
+  );
+  return (result as [StoredMessage[]])[0];
+}
