@@ -168,7 +168,7 @@ async function runOnce(args: Args, mode: Mode, dbKind: BenchDb): Promise<Latency
           producer !== undefined
             ? knex.transaction(async (trx) => {
                 const id = randomUUID();
-                await trx.raw('insert into orders (id, payload) values (?, ?)', [id, payload]);
+                await trx.raw('insert into orders (id, payload) values (?, ?)', [id, JSON.stringify(payload)]);
                 return id;
               })
             : knex.transaction(async (trx) => (await outbox.enqueue(trx, { topic, key, payload })).id);
