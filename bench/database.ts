@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import knexFactory from 'knex';
 import type { TestDatabase } from '../test/support/database.ts';
 import { createPostgresDatabase } from '../test/support/database.ts';
-import { createMariadbDatabase } from '../test/support/mariadb.ts';
+import { connectMariadb, createMariadbDatabase } from '../test/support/mariadb.ts';
 
 export type BenchDb = 'postgres' | 'mariadb';
 
@@ -39,21 +39,9 @@ export async function analyze(database: TestDatabase, table: string): Promise<vo
 export function connectUrl(url: string, pool: number): { knex: Knex; schema: string } {
   const u = new URL(url);
   if (u.protocol === 'mysql:') {
+    // The server is MARIADB_URL's (the url was made from it); the path names the database.
     const database = u.pathname.replace(/^\//, '');
-    return {
-      knex: knexFactory({
-        client: 'mysql2',
-        connection: {
-          host: u.hostname,
-          port: Number(u.port || 3306),
-          user: decodeURIComponent(u.username || 'root'),
-          password: decodeURIComponent(u.password),
-          database,
-        },
-        pool: { min: 0, max: pool },
-      }),
-      schema: database,
-    };
+    return { knex: connectMariadb(database, pool), schema: database };
   }
   return { knex: knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: pool } }), schema: 'onceflow' };
 }

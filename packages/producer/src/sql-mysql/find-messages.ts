@@ -38,14 +38,7 @@ export async function findStoredMessages(
   tables: MysqlTables,
   pairs: ReadonlyArray<readonly [topic: string, idempotencyKey: string]>,
 ): Promise<StoredMessage[]> {
-  if (pairs.length === 0) return [];
-  const result = await trx.raw(
-    `select id, topic, idempotency_key from ${tables.outbox}
-     where ${pairs.map(() => '(topic = ? and idempotency_key = ?)').join(' or ')}
-     for update`,
-    pairs.flat(),
-  );
-  return (result as [StoredMessage[]])[0];
+  return selectPairs(trx, tables, pairs, 'for update');
 }
 
 /**
@@ -64,10 +57,20 @@ export async function findCommittedMessages(
   tables: MysqlTables,
   pairs: ReadonlyArray<readonly [topic: string, idempotencyKey: string]>,
 ): Promise<StoredMessage[]> {
+  return selectPairs(trx, tables, pairs, '');
+}
+
+/** The stored messages of `pairs`, each looked up by an equality on the whole unique index. */
+async function selectPairs(
+  trx: Knex.Transaction,
+  tables: MysqlTables,
+  pairs: ReadonlyArray<readonly [topic: string, idempotencyKey: string]>,
+  lockClause: 'for update' | '',
+): Promise<StoredMessage[]> {
   if (pairs.length === 0) return [];
   const result = await trx.raw(
     `select id, topic, idempotency_key from ${tables.outbox}
-     where ${pairs.map(() => '(topic = ? and idempotency_key = ?)').join(' or ')}`,
+     where ${pairs.map(() => '(topic = ? and idempotency_key = ?)').join(' or ')} ${lockClause}`,
     pairs.flat(),
   );
   return (result as [StoredMessage[]])[0];
