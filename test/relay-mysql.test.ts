@@ -167,6 +167,21 @@ describe('lock conflicts on MySQL', () => {
   });
 });
 
+describe('shard claims on MySQL', () => {
+  it('shares the free shards among relays claiming at the same moment, none claimed twice', async () => {
+    const tables = mysqlTablesFor(db.schema);
+    for (let round = 0; round < 3; round++) {
+      await db.knex.raw(`update ${tables.relayShards} set owner = null, lease_until = '1000-01-01 00:00:00'`);
+      const claims = await Promise.all(
+        ['a', 'b', 'c', 'd'].map((relay) => sql.claimShards(db.knex, tables, `relay-${relay}-${round}`, SHARD_COUNT / 4, 10_000)),
+      );
+      const taken = claims.flat().map((lease) => lease.shard);
+      expect(new Set(taken).size, `round ${round}: ${claims.map((c) => c.length).join(', ')}`).toBe(taken.length);
+      expect(taken.length, `round ${round}: ${claims.map((c) => c.length).join(', ')}`).toBe(SHARD_COUNT);
+    }
+  });
+});
+
 describe('key-lock pruning on MySQL', () => {
   it('deletes the key-lock rows no producer holds, skips a held one, and the held key keeps its producers in order', async () => {
     const tables = mysqlTablesFor(db.schema);

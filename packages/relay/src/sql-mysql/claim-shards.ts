@@ -22,26 +22,42 @@ function leaseTuples(leases: readonly ShardLease[]): { sql: string; bindings: Ar
  * `FOR UPDATE SKIP LOCKED` (both servers; MySQL 8.0.1+, MariaDB 10.6+), updates them and reads
  * their new tokens back. SKIP LOCKED: relays claiming at once take different shards instead of
  * queueing; a shard locked by a relay's fenced mark (a shared lock) is skipped too and tried
- * again next tick. The lease table is tiny, so the scan locks each row it reads only for this
- * short transaction. READ COMMITTED, so that the rows the scan reads but does not take (held
- * by live relays) are unlocked at once instead of at commit, as REPEATABLE READ would keep them;
- * nothing here depends on the snapshot. Free shards first, then the longest expired.
+ * again next tick.
+ *
+ * The order (free shards first, then the longest expired) comes from a plain read, and the
+ * locking read then takes the candidates `limit` at a time by primary key. A locking read that
+ * sorted would have to read, and so lock, every candidate before its LIMIT applies, and relays
+ * claiming at the same moment would then skip each other's whole candidate lists and mostly
+ * get nothing. READ COMMITTED, so that a row the locking read looks at but does not take (its
+ * lease renewed since the plain read) is unlocked at once; nothing here depends on the
+ * snapshot: the locking read checks the lease again on the latest row.
  */
 export async function claimShards(knex: Knex, tables: Tables, relayId: string, limit: number, leaseMs: number): Promise<ShardLease[]> {
   if (limit <= 0) return [];
   return retryLockConflicts(() =>
     knex.transaction(
       async (trx) => {
-        const free = mysqlRows<{ shard: number }>(
+        const candidates = mysqlRows<{ shard: number }>(
           await trx.raw(
             `select shard from ${tables.relayShards}
            where owner is null or lease_until < utc_timestamp(6)
-           order by owner is null desc, lease_until, shard
-           limit ?
-           for update skip locked`,
-            [limit],
+           order by owner is null desc, lease_until, shard`,
           ),
         ).map((r) => Number(r.shard));
+        const free: number[] = [];
+        for (let at = 0; at < candidates.length && free.length < limit; ) {
+          const chunk = candidates.slice(at, at + limit - free.length);
+          at += chunk.length;
+          const taken = mysqlRows<{ shard: number }>(
+            await trx.raw(
+              `select shard from ${tables.relayShards}
+             where shard in (${chunk.map(() => '?').join(', ')}) and (owner is null or lease_until < utc_timestamp(6))
+             for update skip locked`,
+              chunk,
+            ),
+          );
+          free.push(...taken.map((r) => Number(r.shard)));
+        }
         if (free.length === 0) return [];
         const list = free.map(() => '?').join(', ');
         await trx.raw(
