@@ -171,7 +171,9 @@ describe('Relay', () => {
     );
     // While p1 retries, p2 (same key) waits behind it.
     expect(await count(`id = ? and status = 'pending'`, [p2])).toBe(1);
-    await waitFor('poison message dead', async () => (await count(`id = ? and status = 'dead'`, [p1])) === 1, 20_000);
+    // The relay reports a death once its mark has committed, so the row can read dead a moment
+    // before the event: wait for both.
+    await waitFor('poison message dead', async () => deaths.length > 0 && (await count(`id = ? and status = 'dead'`, [p1])) === 1, 20_000);
     expect(retries.filter((r) => r.scope === 'record' && r.id === p1).map((r) => r.attempt)).toEqual([1, 2]);
     expect(deaths.map((d) => [d.id, d.attempts])).toEqual([[p1, 3]]);
 
