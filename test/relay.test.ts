@@ -233,7 +233,11 @@ describe('Relay', () => {
         { topic, key: 'small', payload: 'fine' },
       ]),
     );
-    await waitFor('huge message dead', async () => (await count(`id = ? and status = 'dead'`, [huge?.id])) === 1, 30_000);
+    await waitFor(
+      'huge message dead',
+      async () => deaths.length > 0 && (await count(`id = ? and status = 'dead'`, [huge?.id])) === 1,
+      30_000,
+    );
     await waitFor('small one published', async () => (await count(`topic = ? and status = 'published'`, [topic])) === 1);
     expect(deaths[0]).toMatchObject({ id: huge?.id, attempts: 1 });
     const [dead] = await listDead(db.knex, { topic, schema: db.schema });
