@@ -15,10 +15,11 @@ import { OutboxWriter } from '@onceflow/producer';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEffects, waitFor } from './support/consumer-helpers.ts';
-import { countRows, daysAgo, lockWaits, nowSql, onceflowTable, swallowFailure } from './support/consumer-matrix.ts';
+import { countRows, daysAgo, lockWaits, onceflowTable, swallowFailure } from './support/consumer-matrix.ts';
 import type { TestDatabase } from './support/database.ts';
 import { connect, createTestDatabase, uniqueName } from './support/database.ts';
 import { connectMariadb } from './support/mariadb.ts';
+import { sqlNow } from './support/relay-sql.ts';
 
 let db: TestDatabase;
 let redis: Redis;
@@ -375,7 +376,7 @@ describe('retention', () => {
     await db.knex.raw(`update ${t('inbox')} set processed_at = ${daysAgo(db, 3)} where consumer = ?`, [name]);
     await db.knex.withSchema(db.schema).table('inbox').insert(rows('new', 5));
     await db.knex.raw(
-      `insert into ${t('inbox')} (consumer, dedup_key, status, lease_until, processed_at) values (?, 'lease', 'processing', ${nowSql(db)}, ${daysAgo(db, 3)})`,
+      `insert into ${t('inbox')} (consumer, dedup_key, status, lease_until, processed_at) values (?, 'lease', 'processing', ${sqlNow(db)}, ${daysAgo(db, 3)})`,
       [name],
     );
     const day = 86_400_000;

@@ -95,11 +95,6 @@ export function tableOf(db: TestDatabase, table: string, schema: string = db.sch
   return db.dialect === 'mysql' ? `\`${schema}\`.\`${table}\`` : `"${schema}"."${table}"`;
 }
 
-/** The SQL for "now, in UTC" on `db`'s dialect (Onceflow's MySQL timestamps hold UTC). */
-export function nowSql(db: TestDatabase): string {
-  return db.dialect === 'mysql' ? 'utc_timestamp(6)' : 'now()';
-}
-
 /** Whether the Onceflow schema `schema` exists (on MySQL: the database). */
 export async function schemaExists(db: TestDatabase, schema: string): Promise<boolean> {
   const rows =

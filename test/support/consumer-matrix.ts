@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
+import { tableOf } from './cli.ts';
 import type { TestDatabase } from './database.ts';
+import { sqlAgo } from './relay-sql.ts';
 
 /**
  * What the consumer's matrix tests say differently on PostgreSQL and MariaDB, each in one
@@ -8,7 +10,7 @@ import type { TestDatabase } from './database.ts';
 
 /** The quoted name of Onceflow's `table` in the test database, for assertion SQL. */
 export function onceflowTable(db: TestDatabase, table: string): string {
-  return db.dialect === 'mysql' ? `\`${db.schema}\`.\`${table}\`` : `"${db.schema}"."${table}"`;
+  return tableOf(db, table);
 }
 
 /** The number in column `n` of the first row of `sql`. */
@@ -19,12 +21,7 @@ export async function countRows(db: TestDatabase, sql: string, bindings: readonl
 
 /** SQL for the time `days` ago, in the column type Onceflow's times use (timestamptz; DATETIME(6) in UTC). */
 export function daysAgo(db: TestDatabase, days: number): string {
-  return db.dialect === 'mysql' ? `utc_timestamp(6) - interval ${days} day` : `now() - interval '${days} days'`;
-}
-
-/** SQL for the current time, as {@link daysAgo}. */
-export function nowSql(db: TestDatabase): string {
-  return db.dialect === 'mysql' ? 'utc_timestamp(6)' : 'now()';
+  return sqlAgo(db, days * 86_400_000);
 }
 
 /**

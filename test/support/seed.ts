@@ -1,6 +1,7 @@
 import { OutboxWriter } from '@onceflow/producer';
-import { nowSql, tableOf } from './cli.ts';
+import { tableOf } from './cli.ts';
 import type { TestDatabase } from './database.ts';
+import { sqlNow } from './relay-sql.ts';
 
 // Rows as the relay and the consumer leave them, in the default Onceflow schema of `db`
 // (db.schema), with SQL per dialect kept here so the CLI tests read the same on both servers.
@@ -30,7 +31,7 @@ export async function markDead(db: TestDatabase, ids: readonly string[], errors:
   }));
   if (db.dialect === 'mysql') {
     await db.knex.raw(
-      `update ${tableOf(db, 'outbox')} set status = 'dead', attempts = ?, dead_at = ${nowSql(db)}, errors = ? where id in (${marks(ids.length)})`,
+      `update ${tableOf(db, 'outbox')} set status = 'dead', attempts = ?, dead_at = ${sqlNow(db)}, errors = ? where id in (${marks(ids.length)})`,
       [errors.length, JSON.stringify(history), ...ids],
     );
     return;
@@ -70,7 +71,7 @@ export async function setOutboxKey(db: TestDatabase, id: string, key: string): P
 export async function markPublished(db: TestDatabase, topic: string, except?: string): Promise<void> {
   const column = db.dialect === 'mysql' ? '`key`' : 'key';
   await db.knex.raw(
-    `update ${tableOf(db, 'outbox')} set status = 'published', published_at = ${nowSql(db)} where topic = ?${except === undefined ? '' : ` and ${column} <> ?`}`,
+    `update ${tableOf(db, 'outbox')} set status = 'published', published_at = ${sqlNow(db)} where topic = ?${except === undefined ? '' : ` and ${column} <> ?`}`,
     except === undefined ? [topic] : [topic, except],
   );
 }
@@ -153,7 +154,7 @@ export async function insertDeadLetters(db: TestDatabase, letters: readonly Seed
       JSON.stringify(errors),
       errors.length,
     ];
-    const replayedAt = l.replayed === true ? nowSql(db) : 'null';
+    const replayedAt = l.replayed === true ? sqlNow(db) : 'null';
     if (db.dialect === 'mysql') {
       // No RETURNING on MySQL 8: the id is the statement's auto-increment value.
       const [header] = (await db.knex.raw(
